@@ -1,0 +1,118 @@
+"""Errors raised by agentstream.
+
+The hierarchy:
+
+* AgentStreamError
+  + ConfigError              -- a setting has a value we cannot use
+  + StoreUnavailable         -- the event store cannot be reached
+  + APIError                 -- an error with an HTTP status, rendered as {"error": {"code", "message"}}
+    x InvalidRequest         400
+    x NotFound               404  (ThreadNotFound, RunNotFound)
+    x RunAlreadyActive       409
+    x CursorExpired          410
+    x PayloadTooLarge        413
+    x UnsupportedMediaType   415
+    x ServiceUnavailable     503
+
+The core raises these; exactly one function per host (`agentstream.http.error_response`)
+turns an APIError into a response.
+"""
+
+from __future__ import annotations
+
+import http
+
+
+class AgentStreamError(Exception):
+    """Base class of every error agentstream raises on purpose."""
+
+
+class ConfigError(AgentStreamError):
+    """A setting has a value that cannot be used."""
+
+
+class StoreUnavailable(AgentStreamError):
+    """The event store could not be reached or failed mid-operation."""
+
+
+class APIError(AgentStreamError):
+    status_code: int = 500
+    code: str = "internal_error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or http.HTTPStatus(self.status_code).phrase
+        if code is not None:
+            self.code = code
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return f"{self.status_code} {self.code}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status_code={self.status_code!r}, code={self.code!r}, message={self.message!r})"
+
+    def to_body(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class InvalidRequest(APIError):
+    status_code = 400
+    code = "invalid_request"
+
+
+class NotFound(APIError):
+    status_code = 404
+    code = "not_found"
+
+
+class ThreadNotFound(NotFound):
+    code = "thread_not_found"
+
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(f"Thread '{thread_id}' does not exist.")
+
+
+class RunNotFound(NotFound):
+    code = "run_not_found"
+
+    def __init__(self, thread_id: str, run_id: str) -> None:
+        super().__init__(f"Run '{run_id}' does not exist on thread '{thread_id}'.")
+
+
+class RunAlreadyActive(APIError):
+    status_code = 409
+    code = "run_active"
+
+    def __init__(self, thread_id: str, run_id: str) -> None:
+        self.active_run_id = run_id
+        super().__init__(
+            f"Thread '{thread_id}' already has an active run '{run_id}'. "
+            "Wait for it to finish or cancel it before starting another."
+        )
+
+
+class CursorExpired(APIError):
+    status_code = 410
+    code = "cursor_expired"
+
+
+class PayloadTooLarge(APIError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(APIError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class ServiceUnavailable(APIError):
+    status_code = 503
+    code = "unavailable"

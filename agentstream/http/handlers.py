@@ -1,0 +1,220 @@
+"""The HTTP API, independent of the host: Starlette requests in, Starlette responses out.
+
+`function_app.py` (through `api/routes.py`) and anything else that can hand over a Starlette
+request call these. The durable orchestration is started through a callback, so this module
+knows nothing of Azure Functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from ag_ui.core import RunStartedEvent, TextMessageContentEvent, TextMessageEndEvent, TextMessageStartEvent
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from .. import runtime
+from ..config import get_settings
+from ..events import NewEvent
+from ..exceptions import APIError, InvalidRequest, RunNotFound, ServiceUnavailable, StoreUnavailable, ThreadNotFound
+from ..reader import ReadOptions, read_thread
+from ..sse import comment_frame, event_frame, retry_frame
+from ..steps import StepContext, finish_run
+from ..stores.base import RunInfo, RunStatus
+from .errors import error_response
+from .inputs import parse_cursor, parse_flag, read_run_request, validate_id
+from .text import plain_text_chunks
+
+logger = logging.getLogger(__name__)
+
+RunStarter = Callable[[str, str], Awaitable[None]]
+Handler = Callable[..., Awaitable[Response]]
+
+STREAM_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
+
+
+def api_endpoint(handler: Handler) -> Handler:
+    """Turn the errors a handler raises into JSON error responses."""
+
+    @functools.wraps(handler)
+    async def wrapper(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return await handler(*args, **kwargs)
+        except APIError as exc:
+            return error_response(exc)
+        except StoreUnavailable:
+            logger.exception("Event store unavailable")
+            return error_response(
+                ServiceUnavailable("The event store is unavailable. Retry shortly.", code="store_unavailable",
+                                   headers={"Retry-After": "5"})
+            )
+
+    return wrapper
+
+
+def new_id() -> str:
+    # 128 random bits: ids are unguessable, though never credentials on their own.
+    return secrets.token_hex(16)
+
+
+@api_endpoint
+async def start_run(request: Request, start_orchestration: RunStarter) -> Response:
+    settings = get_settings()
+    run_request = await read_run_request(
+        request, max_bytes=settings.max_request_bytes, max_message_chars=settings.max_message_chars
+    )
+    store = runtime.get_store()
+    thread_id = run_request.thread_id or new_id()
+    run_id = new_id()
+    messages = run_request.input_messages(run_id)
+    events = [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))]
+    for message in messages:
+        events += [
+            NewEvent.of(TextMessageStartEvent(message_id=message["id"], role=message["role"])),
+            NewEvent.of(TextMessageContentEvent(message_id=message["id"], delta=message["content"])),
+            NewEvent.of(TextMessageEndEvent(message_id=message["id"])),
+        ]
+    first = await store.start_run(thread_id, run_id, events, messages, create=run_request.thread_id is None)
+    try:
+        await start_orchestration(thread_id, run_id)
+    except Exception:
+        logger.exception("Could not start the orchestration of run %s on thread %s", run_id, thread_id)
+        await finish_run(
+            StepContext(store, thread_id, run_id),
+            error={"code": "start_failed", "message": "The run could not be started."},
+        )
+        raise ServiceUnavailable("The run could not be started. Retry shortly.", code="start_failed",
+                                 headers={"Retry-After": "5"}) from None
+    if _accepts(request, "text/event-stream"):
+        options = _read_options(after=first[0].seq - 1, run_id=run_id, follow=False)
+        return _event_stream(thread_id, options, extra_headers={"x-run-id": run_id})
+    base = request.url.path.rsplit("/agent/", 1)[0]
+    urls = {
+        "stream_url": f"{base}/agent/stream/{thread_id}?run_id={run_id}",
+        "status_url": f"{base}/agent/threads/{thread_id}",
+        "cancel_url": f"{base}/agent/threads/{thread_id}/runs/{run_id}/cancel",
+    }
+    return JSONResponse(
+        {"thread_id": thread_id, "run_id": run_id, **urls},
+        status_code=202,
+        headers={"Location": urls["stream_url"], "x-thread-id": thread_id},
+    )
+
+
+@api_endpoint
+async def stream_thread(request: Request, thread_id: str) -> Response:
+    validate_id(thread_id, "thread id")
+    cursor = parse_cursor(request)
+    follow = parse_flag(request, "follow")
+    run_id = request.query_params.get("run_id")
+    if run_id is not None:
+        validate_id(run_id, "run id")
+    store = runtime.get_store()
+    head = await store.head(thread_id)
+    if head is None:
+        raise ThreadNotFound(thread_id)
+    if cursor > head.last_seq:
+        raise InvalidRequest(
+            f"Cursor {cursor} is beyond the end of thread '{thread_id}' (last event id {head.last_seq}).",
+            code="cursor_out_of_range",
+        )
+    no_content = Response(status_code=204, headers={"x-thread-id": thread_id})
+    if run_id is not None:
+        run = await store.get_run(thread_id, run_id)
+        if run is None:
+            raise RunNotFound(thread_id, run_id)
+        if run.end_seq is not None and cursor >= run.end_seq:
+            return no_content
+        cursor = max(cursor, run.start_seq - 1)
+    elif cursor == head.last_seq and head.active_run_id is None and not follow:
+        return no_content
+    options = _read_options(after=cursor, run_id=run_id, follow=follow)
+    if _accepts(request, "text/plain") and not _accepts(request, "text/event-stream"):
+        chunks = plain_text_chunks(read_thread(runtime.get_hub(), thread_id, options))
+        return StreamingResponse(chunks, media_type="text/plain; charset=utf-8",
+                                 headers={**STREAM_HEADERS, "x-thread-id": thread_id})
+    return _event_stream(thread_id, options)
+
+
+@api_endpoint
+async def get_thread(request: Request, thread_id: str) -> Response:
+    validate_id(thread_id, "thread id")
+    store = runtime.get_store()
+    thread = await store.get_thread(thread_id)
+    if thread is None:
+        raise ThreadNotFound(thread_id)
+    return JSONResponse(
+        {
+            "thread_id": thread.thread_id,
+            "created_at": _iso(thread.created_at),
+            "updated_at": _iso(thread.updated_at),
+            "last_event_id": thread.last_seq,
+            "active_run_id": thread.active_run_id,
+            "runs": [_run_body(run) for run in thread.runs],
+            "messages": await store.get_messages(thread_id),
+        }
+    )
+
+
+@api_endpoint
+async def health(request: Request) -> Response:
+    store = runtime.get_store()
+    try:
+        await store.ping()
+    except StoreUnavailable as exc:
+        return JSONResponse(
+            {"status": "unavailable", "store": {"backend": store.backend, "reachable": False, "error": str(exc)}},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+    return JSONResponse({"status": "ok", "store": {"backend": store.backend, "reachable": True}})
+
+
+def _read_options(*, after: int, run_id: str | None, follow: bool) -> ReadOptions:
+    settings = get_settings()
+    return ReadOptions(
+        after=after,
+        run_id=run_id,
+        follow=follow,
+        max_seconds=settings.stream_max_seconds,
+        heartbeat=settings.stream_heartbeat_seconds,
+    )
+
+
+def _event_stream(thread_id: str, options: ReadOptions, extra_headers: dict[str, str] | None = None) -> Response:
+    async def frames() -> AsyncIterator[str]:
+        yield retry_frame(get_settings().stream_retry_ms)
+        async for batch in read_thread(runtime.get_hub(), thread_id, options):
+            yield "".join(event_frame(e.seq, e.data) for e in batch) if batch else comment_frame("ping")
+
+    headers = {**STREAM_HEADERS, "x-thread-id": thread_id, **(extra_headers or {})}
+    return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
+
+
+def _accepts(request: Request, media_type: str) -> bool:
+    return media_type in request.headers.get("accept", "").lower()
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _run_body(run: RunInfo) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "status": run.status.value,
+        "created_at": _iso(run.created_at),
+        "finished_at": _iso(run.finished_at),
+        "first_event_id": run.start_seq,
+        "last_event_id": run.end_seq,
+        "usage": run.usage,
+        "error": run.error,
+        "active": run.status is RunStatus.RUNNING,
+    }

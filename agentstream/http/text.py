@@ -1,0 +1,30 @@
+"""The stream as plain text (`Accept: text/plain`): the assistant's words only, for `curl -N`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+from ..events import Envelope
+
+
+async def plain_text_chunks(batches: AsyncIterator[list[Envelope]]) -> AsyncIterator[str]:
+    user_messages: set[str] = set()
+    async for batch in batches:
+        out: list[str] = []
+        for envelope in batch:
+            if envelope.type == "TEXT_MESSAGE_START":
+                body = envelope.body()
+                if body.get("role") == "user":
+                    user_messages.add(body["messageId"])
+            elif envelope.type == "TEXT_MESSAGE_CONTENT":
+                body = envelope.body()
+                if body["messageId"] not in user_messages:
+                    out.append(body["delta"])
+            elif envelope.type == "RUN_FINISHED":
+                out.append("\n")
+            elif envelope.type == "RUN_ERROR":
+                body = envelope.body()
+                out.append(f"\n[run failed: {body.get('code', 'error')}: {json.dumps(body['message'])[1:-1]}]\n")
+        if out:
+            yield "".join(out)

@@ -1,0 +1,134 @@
+"""The agent's durable steps, each safe to run more than once (activities run at least once).
+
+- A model step that already committed returns its stored result without calling the model.
+- A model step cut off mid-stream (a crash, a failed write, a model error) is closed and marked
+  discarded before it is redone; only committed output reaches the thread's messages.
+- A tool step commits its result and the TOOL_CALL_RESULT event in one write.
+- Finishing a run writes exactly one terminal event, after everything it reports is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ag_ui.core import RunErrorEvent, RunFinishedEvent, TokenUsage, ToolCallResultEvent
+
+from .events import NewEvent, OpenConstructs, step_discarded
+from .llm.base import ModelClient
+from .stores.base import EventStore, RunStatus, StepRecord, StepStatus
+from .tools import ToolRegistry
+from .turn import AssistantTurn
+from .writer import EventWriter
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StepContext:
+    store: EventStore
+    thread_id: str
+    run_id: str
+
+
+async def run_model_step(ctx: StepContext, model: ModelClient, tools: ToolRegistry, index: int) -> dict[str, Any]:
+    """Stream one assistant turn into the log. Returns {"toolCalls": [...]} (empty when the turn is final)."""
+    step_id = f"{ctx.run_id}.m{index}"
+    record = await ctx.store.get_step(ctx.thread_id, step_id)
+    if record is not None and record.status is StepStatus.COMMITTED:
+        return record.result  # type: ignore[no-any-return]
+    if record is not None and record.status is StepStatus.STARTED:
+        await discard_attempt(ctx, record)
+    attempt = record.attempt + 1 if record is not None else 1
+    current = await ctx.store.begin_step(ctx.thread_id, ctx.run_id, step_id, attempt)
+    turn = AssistantTurn(message_id=f"{step_id}.{attempt}")
+    writer = EventWriter(ctx.store, ctx.thread_id, ctx.run_id, key=f"{step_id}.{attempt}")
+    try:
+        messages = await ctx.store.get_messages(ctx.thread_id)
+        async for chunk in model.stream(messages, tools.specs()):
+            for event in turn.feed(chunk):
+                writer.emit(event)
+        unwritten = await writer.close()
+        result = {"toolCalls": turn.tool_calls}
+        await ctx.store.commit_step(
+            ctx.thread_id,
+            ctx.run_id,
+            step_id,
+            result=result,
+            events=unwritten + turn.finish(),
+            messages=turn.messages(),
+            usage=turn.usage,
+        )
+        return result
+    except BaseException:
+        # Close what this attempt opened now, so readers see it end before any retry starts.
+        try:
+            await writer.close()
+            await discard_attempt(ctx, current)
+        except Exception:
+            logger.warning("Could not discard step %s attempt %d; the retry will", step_id, attempt, exc_info=True)
+        raise
+
+
+async def run_tool_step(ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any]) -> dict[str, Any]:
+    """Run one server tool call and commit its result. Returns the tool message."""
+    step_id = f"{ctx.run_id}.t{index}.{call['id']}"
+    record = await ctx.store.get_step(ctx.thread_id, step_id)
+    if record is not None and record.status is StepStatus.COMMITTED:
+        return record.result  # type: ignore[no-any-return]
+    function = call["function"]
+    content = await tools.get(function["name"]).call(function["arguments"])
+    message = {"id": f"{call['id']}.result", "role": "tool", "toolCallId": call["id"], "content": content}
+    event = ToolCallResultEvent(message_id=message["id"], tool_call_id=call["id"], content=content, role="tool")
+    await ctx.store.commit_step(
+        ctx.thread_id, ctx.run_id, step_id, result=message, events=[NewEvent.of(event)], messages=[message]
+    )
+    return message
+
+
+async def discard_attempt(ctx: StepContext, record: StepRecord) -> None:
+    """Close whatever an interrupted attempt left open and tell clients to drop its output."""
+    opened = OpenConstructs()
+    message_ids: list[str] = []
+    tool_call_ids: list[str] = []
+    cursor = record.start_seq
+    while batch := await ctx.store.read(ctx.thread_id, after=cursor, limit=1000):
+        for envelope in batch:
+            if envelope.run_id != ctx.run_id:
+                continue
+            body = envelope.body()
+            opened.feed(body)
+            if body["type"] == "TEXT_MESSAGE_START":
+                message_ids.append(body["messageId"])
+            elif body["type"] == "TOOL_CALL_START":
+                tool_call_ids.append(body["toolCallId"])
+        cursor = batch[-1].seq
+    marker = step_discarded(record.step_id, record.attempt, message_ids, tool_call_ids)
+    await ctx.store.discard_step(
+        ctx.thread_id, ctx.run_id, record.step_id, record.attempt, opened.closing_events() + [marker]
+    )
+
+
+async def finish_run(ctx: StepContext, error: dict[str, str] | None = None) -> None:
+    """Write the run's one terminal event: RUN_FINISHED with usage, or RUN_ERROR with a code."""
+    for record in await ctx.store.open_steps(ctx.thread_id, ctx.run_id):
+        await discard_attempt(ctx, record)
+    if error is not None:
+        event = NewEvent.of(RunErrorEvent(message=error["message"], code=error["code"]))
+        await ctx.store.finish_run(ctx.thread_id, ctx.run_id, RunStatus.FAILED, event, error=error)
+        return
+    run = await ctx.store.get_run(ctx.thread_id, ctx.run_id)
+    usage = run.usage if run is not None else {}
+    finished = RunFinishedEvent(
+        thread_id=ctx.thread_id,
+        run_id=ctx.run_id,
+        usage=[
+            TokenUsage(
+                input_tokens=usage.get("inputTokens", 0),
+                output_tokens=usage.get("outputTokens", 0),
+                total_tokens=usage.get("inputTokens", 0) + usage.get("outputTokens", 0),
+            )
+        ],
+    )
+    await ctx.store.finish_run(ctx.thread_id, ctx.run_id, RunStatus.SUCCEEDED, NewEvent.of(finished))

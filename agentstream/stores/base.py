@@ -1,0 +1,165 @@
+"""The event store boundary: what every backend (SQLite now; Table Storage and Redis next) provides.
+
+A thread's log is a sequence of envelopes with contiguous `seq` from 1. Each write method is one
+atomic operation on the backend, so a crash leaves either all of its events or none of them.
+Writers tell in-process listeners (the shared tails) about every committed envelope, which is
+what lets a caught-up reader wait without polling the store.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..events import Envelope, NewEvent
+
+CommitListener = Callable[[str, list[Envelope]], None]
+
+
+class RunStatus(enum.StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class StepStatus(enum.StrEnum):
+    STARTED = "started"
+    COMMITTED = "committed"
+    DISCARDED = "discarded"
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadHead:
+    thread_id: str
+    last_seq: int
+    active_run_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    run_id: str
+    status: RunStatus
+    created_at: float
+    finished_at: float | None
+    start_seq: int
+    end_seq: int | None
+    usage: dict[str, int] = field(default_factory=dict)
+    error: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadInfo:
+    thread_id: str
+    created_at: float
+    updated_at: float
+    last_seq: int
+    active_run_id: str | None
+    runs: list[RunInfo]
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    step_id: str
+    run_id: str
+    status: StepStatus
+    attempt: int
+    start_seq: int
+    result: Any = None
+
+
+class EventStore(abc.ABC):
+    backend: str
+
+    def __init__(self) -> None:
+        self._listeners: list[CommitListener] = []
+
+    def add_listener(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
+
+    def _committed(self, thread_id: str, envelopes: list[Envelope]) -> list[Envelope]:
+        if envelopes:
+            for listener in self._listeners:
+                listener(thread_id, envelopes)
+        return envelopes
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the backend answers."""
+
+    @abc.abstractmethod
+    async def start_run(
+        self, thread_id: str, run_id: str, events: list[NewEvent], messages: list[dict[str, Any]], *, create: bool
+    ) -> list[Envelope]:
+        """Make `run_id` the thread's active run and append its first events and the caller's messages.
+
+        Creates the thread when `create` is true; otherwise raises ThreadNotFound for an unknown
+        thread. Raises RunAlreadyActive if another run is active.
+        """
+
+    @abc.abstractmethod
+    async def append(self, thread_id: str, run_id: str, events: list[NewEvent], *, key: str | None = None) -> list[Envelope]:
+        """Append events contiguously. A `key` already used on this thread appends nothing again."""
+
+    @abc.abstractmethod
+    async def read(self, thread_id: str, *, after: int, limit: int = 1000) -> list[Envelope]:
+        """Envelopes with seq > after, in order, at most `limit`."""
+
+    @abc.abstractmethod
+    async def head(self, thread_id: str) -> ThreadHead | None: ...
+
+    @abc.abstractmethod
+    async def get_thread(self, thread_id: str) -> ThreadInfo | None: ...
+
+    @abc.abstractmethod
+    async def get_run(self, thread_id: str, run_id: str) -> RunInfo | None: ...
+
+    @abc.abstractmethod
+    async def get_messages(self, thread_id: str) -> list[dict[str, Any]]:
+        """The thread's committed conversation, as AG-UI messages (camelCase)."""
+
+    @abc.abstractmethod
+    async def get_step(self, thread_id: str, step_id: str) -> StepRecord | None: ...
+
+    @abc.abstractmethod
+    async def open_steps(self, thread_id: str, run_id: str) -> list[StepRecord]:
+        """Steps of the run that started and neither committed nor were discarded."""
+
+    @abc.abstractmethod
+    async def begin_step(self, thread_id: str, run_id: str, step_id: str, attempt: int) -> StepRecord:
+        """Record that `attempt` of a step starts now; its output follows the current end of the log."""
+
+    @abc.abstractmethod
+    async def discard_step(
+        self, thread_id: str, run_id: str, step_id: str, attempt: int, events: list[NewEvent]
+    ) -> list[Envelope]:
+        """Append the events closing an interrupted attempt and mark it discarded (once)."""
+
+    @abc.abstractmethod
+    async def commit_step(
+        self,
+        thread_id: str,
+        run_id: str,
+        step_id: str,
+        *,
+        result: Any,
+        events: list[NewEvent],
+        messages: list[dict[str, Any]],
+        usage: dict[str, int] | None = None,
+    ) -> list[Envelope]:
+        """Append a step's last events, its messages and usage, and store its result, atomically.
+
+        A step already committed appends nothing.
+        """
+
+    @abc.abstractmethod
+    async def finish_run(
+        self, thread_id: str, run_id: str, status: RunStatus, event: NewEvent, *, error: dict[str, str] | None = None
+    ) -> list[Envelope]:
+        """Append the run's terminal event and close the run. A run already over appends nothing."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...

@@ -1,0 +1,359 @@
+"""The embedded event store: one SQLite file, safe for several writers in several processes.
+
+Each write is one `BEGIN IMMEDIATE` transaction, which takes SQLite's write lock before reading
+the thread's last seq, so concurrent appends from any process stay contiguous. Work runs in a
+thread (one connection per thread) to keep the event loop free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..events import Envelope, NewEvent
+from ..exceptions import RunAlreadyActive, StoreUnavailable, ThreadNotFound
+from .base import EventStore, RunInfo, RunStatus, StepRecord, StepStatus, ThreadHead, ThreadInfo
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS threads (
+    thread_id TEXT PRIMARY KEY, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+    last_seq INTEGER NOT NULL, active_run_id TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    thread_id TEXT NOT NULL, seq INTEGER NOT NULL, run_id TEXT NOT NULL, ts REAL NOT NULL,
+    type TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (thread_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (
+    thread_id TEXT NOT NULL, run_id TEXT NOT NULL, status TEXT NOT NULL, created_at REAL NOT NULL,
+    finished_at REAL, start_seq INTEGER NOT NULL, end_seq INTEGER, usage TEXT NOT NULL DEFAULT '{}', error TEXT,
+    PRIMARY KEY (thread_id, run_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS steps (
+    thread_id TEXT NOT NULL, step_id TEXT NOT NULL, run_id TEXT NOT NULL, status TEXT NOT NULL,
+    attempt INTEGER NOT NULL, start_seq INTEGER NOT NULL, result TEXT, PRIMARY KEY (thread_id, step_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+    thread_id TEXT NOT NULL, idx INTEGER NOT NULL, run_id TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (thread_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS append_keys (
+    thread_id TEXT NOT NULL, key TEXT NOT NULL, first_seq INTEGER NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (thread_id, key)
+) WITHOUT ROWID;
+"""
+
+
+class SQLiteEventStore(EventStore):
+    backend = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        con: sqlite3.Connection | None = getattr(self._local, "con", None)
+        if con is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            self._local.con = con
+            with self._schema_lock:
+                self._connections.append(con)
+                if not self._schema_ready:
+                    con.executescript(_SCHEMA)
+                    self._schema_ready = True
+        return con
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def work() -> T:
+            try:
+                return fn(self._connection())
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"SQLite event store at '{self.path}' failed: {exc}") from exc
+
+        return await asyncio.to_thread(work)
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def tx(con: sqlite3.Connection) -> T:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(con)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+            return result
+
+        return await self._run(tx)
+
+    @staticmethod
+    def _append(
+        con: sqlite3.Connection, thread_id: str, run_id: str, events: list[NewEvent], key: str | None = None
+    ) -> list[Envelope]:
+        if key is not None:
+            seen = con.execute(
+                "SELECT first_seq, count FROM append_keys WHERE thread_id = ? AND key = ?", (thread_id, key)
+            ).fetchone()
+            if seen is not None:
+                return _select_range(con, thread_id, seen[0] - 1, seen[1])
+        row = con.execute("SELECT last_seq FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
+        if row is None:
+            raise ThreadNotFound(thread_id)
+        last, now = row[0], time.time()
+        envelopes = [Envelope(last + i, run_id, now, e.type, e.data) for i, e in enumerate(events, start=1)]
+        con.executemany(
+            "INSERT INTO events (thread_id, seq, run_id, ts, type, data) VALUES (?, ?, ?, ?, ?, ?)",
+            [(thread_id, e.seq, run_id, now, e.type, e.data) for e in envelopes],
+        )
+        con.execute(
+            "UPDATE threads SET last_seq = ?, updated_at = ? WHERE thread_id = ?", (last + len(events), now, thread_id)
+        )
+        if key is not None:
+            con.execute(
+                "INSERT INTO append_keys (thread_id, key, first_seq, count) VALUES (?, ?, ?, ?)",
+                (thread_id, key, last + 1, len(events)),
+            )
+        return envelopes
+
+    @staticmethod
+    def _add_messages(con: sqlite3.Connection, thread_id: str, run_id: str, messages: list[dict[str, Any]]) -> None:
+        if not messages:
+            return
+        (count,) = con.execute("SELECT COUNT(*) FROM messages WHERE thread_id = ?", (thread_id,)).fetchone()
+        con.executemany(
+            "INSERT INTO messages (thread_id, idx, run_id, data) VALUES (?, ?, ?, ?)",
+            [(thread_id, count + i, run_id, json.dumps(m, separators=(",", ":"))) for i, m in enumerate(messages)],
+        )
+
+    # -- the interface ------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        await self._run(lambda con: con.execute("SELECT 1").fetchone())
+
+    async def start_run(
+        self, thread_id: str, run_id: str, events: list[NewEvent], messages: list[dict[str, Any]], *, create: bool
+    ) -> list[Envelope]:
+        def tx(con: sqlite3.Connection) -> list[Envelope]:
+            row = con.execute("SELECT last_seq, active_run_id FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
+            now = time.time()
+            if row is None:
+                if not create:
+                    raise ThreadNotFound(thread_id)
+                con.execute(
+                    "INSERT INTO threads (thread_id, created_at, updated_at, last_seq) VALUES (?, ?, ?, 0)",
+                    (thread_id, now, now),
+                )
+                last = 0
+            else:
+                last, active = row
+                if active is not None:
+                    raise RunAlreadyActive(thread_id, active)
+            con.execute(
+                "INSERT INTO runs (thread_id, run_id, status, created_at, start_seq) VALUES (?, ?, ?, ?, ?)",
+                (thread_id, run_id, RunStatus.RUNNING.value, now, last + 1),
+            )
+            con.execute("UPDATE threads SET active_run_id = ? WHERE thread_id = ?", (run_id, thread_id))
+            self._add_messages(con, thread_id, run_id, messages)
+            return self._append(con, thread_id, run_id, events)
+
+        return self._committed(thread_id, await self._write(tx))
+
+    async def append(self, thread_id: str, run_id: str, events: list[NewEvent], *, key: str | None = None) -> list[Envelope]:
+        envelopes = await self._write(lambda con: self._append(con, thread_id, run_id, events, key))
+        return self._committed(thread_id, envelopes)
+
+    async def read(self, thread_id: str, *, after: int, limit: int = 1000) -> list[Envelope]:
+        return await self._run(lambda con: _select_range(con, thread_id, after, limit))
+
+    async def head(self, thread_id: str) -> ThreadHead | None:
+        def query(con: sqlite3.Connection) -> ThreadHead | None:
+            row = con.execute("SELECT last_seq, active_run_id FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
+            return None if row is None else ThreadHead(thread_id, row[0], row[1])
+
+        return await self._run(query)
+
+    async def get_thread(self, thread_id: str) -> ThreadInfo | None:
+        def query(con: sqlite3.Connection) -> ThreadInfo | None:
+            row = con.execute(
+                "SELECT created_at, updated_at, last_seq, active_run_id FROM threads WHERE thread_id = ?", (thread_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            runs = con.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE thread_id = ? ORDER BY start_seq", (thread_id,)
+            ).fetchall()
+            return ThreadInfo(thread_id, row[0], row[1], row[2], row[3], [_run(r) for r in runs])
+
+        return await self._run(query)
+
+    async def get_run(self, thread_id: str, run_id: str) -> RunInfo | None:
+        def query(con: sqlite3.Connection) -> RunInfo | None:
+            row = con.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE thread_id = ? AND run_id = ?", (thread_id, run_id)
+            ).fetchone()
+            return None if row is None else _run(row)
+
+        return await self._run(query)
+
+    async def get_messages(self, thread_id: str) -> list[dict[str, Any]]:
+        def query(con: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = con.execute("SELECT data FROM messages WHERE thread_id = ? ORDER BY idx", (thread_id,)).fetchall()
+            return [json.loads(r[0]) for r in rows]
+
+        return await self._run(query)
+
+    async def get_step(self, thread_id: str, step_id: str) -> StepRecord | None:
+        def query(con: sqlite3.Connection) -> StepRecord | None:
+            row = con.execute(
+                f"SELECT {_STEP_COLUMNS} FROM steps WHERE thread_id = ? AND step_id = ?", (thread_id, step_id)
+            ).fetchone()
+            return None if row is None else _step(row)
+
+        return await self._run(query)
+
+    async def open_steps(self, thread_id: str, run_id: str) -> list[StepRecord]:
+        def query(con: sqlite3.Connection) -> list[StepRecord]:
+            rows = con.execute(
+                f"SELECT {_STEP_COLUMNS} FROM steps WHERE thread_id = ? AND run_id = ? AND status = ?",
+                (thread_id, run_id, StepStatus.STARTED.value),
+            ).fetchall()
+            return [_step(r) for r in rows]
+
+        return await self._run(query)
+
+    async def begin_step(self, thread_id: str, run_id: str, step_id: str, attempt: int) -> StepRecord:
+        def tx(con: sqlite3.Connection) -> StepRecord:
+            (last,) = con.execute("SELECT last_seq FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
+            con.execute(
+                "INSERT OR REPLACE INTO steps (thread_id, step_id, run_id, status, attempt, start_seq) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (thread_id, step_id, run_id, StepStatus.STARTED.value, attempt, last),
+            )
+            return StepRecord(step_id, run_id, StepStatus.STARTED, attempt, last)
+
+        return await self._write(tx)
+
+    async def discard_step(
+        self, thread_id: str, run_id: str, step_id: str, attempt: int, events: list[NewEvent]
+    ) -> list[Envelope]:
+        def tx(con: sqlite3.Connection) -> list[Envelope]:
+            row = con.execute(
+                "SELECT status, attempt FROM steps WHERE thread_id = ? AND step_id = ?", (thread_id, step_id)
+            ).fetchone()
+            if row is None or row[0] != StepStatus.STARTED.value or row[1] != attempt:
+                return []
+            con.execute(
+                "UPDATE steps SET status = ? WHERE thread_id = ? AND step_id = ?",
+                (StepStatus.DISCARDED.value, thread_id, step_id),
+            )
+            return self._append(con, thread_id, run_id, events)
+
+        return self._committed(thread_id, await self._write(tx))
+
+    async def commit_step(
+        self,
+        thread_id: str,
+        run_id: str,
+        step_id: str,
+        *,
+        result: Any,
+        events: list[NewEvent],
+        messages: list[dict[str, Any]],
+        usage: dict[str, int] | None = None,
+    ) -> list[Envelope]:
+        def tx(con: sqlite3.Connection) -> list[Envelope]:
+            row = con.execute(
+                "SELECT status FROM steps WHERE thread_id = ? AND step_id = ?", (thread_id, step_id)
+            ).fetchone()
+            if row is not None and row[0] == StepStatus.COMMITTED.value:
+                return []
+            envelopes = self._append(con, thread_id, run_id, events)
+            con.execute(
+                "INSERT INTO steps (thread_id, step_id, run_id, status, attempt, start_seq, result) "
+                "VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (thread_id, step_id) "
+                "DO UPDATE SET status = excluded.status, result = excluded.result",
+                (thread_id, step_id, run_id, StepStatus.COMMITTED.value, envelopes[0].seq - 1 if envelopes else 0,
+                 json.dumps(result)),
+            )
+            self._add_messages(con, thread_id, run_id, messages)
+            if usage:
+                (raw,) = con.execute(
+                    "SELECT usage FROM runs WHERE thread_id = ? AND run_id = ?", (thread_id, run_id)
+                ).fetchone()
+                total = json.loads(raw)
+                for name, value in usage.items():
+                    total[name] = total.get(name, 0) + value
+                con.execute(
+                    "UPDATE runs SET usage = ? WHERE thread_id = ? AND run_id = ?",
+                    (json.dumps(total), thread_id, run_id),
+                )
+            return envelopes
+
+        return self._committed(thread_id, await self._write(tx))
+
+    async def finish_run(
+        self, thread_id: str, run_id: str, status: RunStatus, event: NewEvent, *, error: dict[str, str] | None = None
+    ) -> list[Envelope]:
+        def tx(con: sqlite3.Connection) -> list[Envelope]:
+            row = con.execute(
+                "SELECT status FROM runs WHERE thread_id = ? AND run_id = ?", (thread_id, run_id)
+            ).fetchone()
+            if row is None or row[0] != RunStatus.RUNNING.value:
+                return []
+            envelopes = self._append(con, thread_id, run_id, [event])
+            con.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, end_seq = ?, error = ? WHERE thread_id = ? AND run_id = ?",
+                (status.value, envelopes[0].ts, envelopes[0].seq, json.dumps(error) if error else None,
+                 thread_id, run_id),
+            )
+            con.execute(
+                "UPDATE threads SET active_run_id = NULL WHERE thread_id = ? AND active_run_id = ?", (thread_id, run_id)
+            )
+            return envelopes
+
+        return self._committed(thread_id, await self._write(tx))
+
+    async def close(self) -> None:
+        with self._schema_lock:
+            connections, self._connections = self._connections, []
+        for con in connections:
+            con.close()
+        self._local = threading.local()
+
+
+_RUN_COLUMNS = "run_id, status, created_at, finished_at, start_seq, end_seq, usage, error"
+_STEP_COLUMNS = "step_id, run_id, status, attempt, start_seq, result"
+
+
+def _select_range(con: sqlite3.Connection, thread_id: str, after: int, limit: int) -> list[Envelope]:
+    rows = con.execute(
+        "SELECT seq, run_id, ts, type, data FROM events WHERE thread_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        (thread_id, after, limit),
+    ).fetchall()
+    return [Envelope(*row) for row in rows]
+
+
+def _run(row: tuple[Any, ...]) -> RunInfo:
+    run_id, status, created, finished, start, end, usage, error = row
+    return RunInfo(run_id, RunStatus(status), created, finished, start, end, json.loads(usage),
+                   json.loads(error) if error else None)
+
+
+def _step(row: tuple[Any, ...]) -> StepRecord:
+    step_id, run_id, status, attempt, start, result = row
+    return StepRecord(step_id, run_id, StepStatus(status), attempt, start, json.loads(result) if result else None)

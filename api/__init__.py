@@ -1,0 +1,1 @@
+"""HTTP triggers: thin shells over agentstream.http.handlers."""

@@ -1,0 +1,35 @@
+"""The HTTP API as Azure Functions HTTP triggers (HTTP streams mode: FastAPI requests and responses)."""
+
+from __future__ import annotations
+
+import azure.durable_functions as df
+import azure.functions as func
+from azurefunctions.extensions.http.fastapi import Request, Response
+
+from agentstream.http import handlers
+
+bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@bp.route(route="agent/run", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def start_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    async def start_orchestration(thread_id: str, run_id: str) -> None:
+        await client.start_new("agent_run", run_id, {"thread_id": thread_id, "run_id": run_id})
+
+    return await handlers.start_run(req, start_orchestration)
+
+
+@bp.route(route="agent/stream/{thread_id}", methods=["GET"])
+async def stream_thread(req: Request) -> Response:
+    return await handlers.stream_thread(req, req.path_params["thread_id"])
+
+
+@bp.route(route="agent/threads/{thread_id}", methods=["GET"])
+async def get_thread(req: Request) -> Response:
+    return await handlers.get_thread(req, req.path_params["thread_id"])
+
+
+@bp.route(route="health", methods=["GET"])
+async def health(req: Request) -> Response:
+    return await handlers.health(req)

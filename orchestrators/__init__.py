@@ -1,0 +1,1 @@
+"""Durable orchestrations and activities: thin shells over agentstream's steps."""

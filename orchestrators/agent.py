@@ -1,0 +1,76 @@
+"""The agent run as a durable orchestration.
+
+The orchestration carries only ids: the conversation lives in the event store, so it never grows
+the durable history. Each model turn and each tool call is an activity with retries; the run
+always ends through `finish_run`, which writes the one terminal event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import azure.durable_functions as df
+
+from agentstream import runtime
+from agentstream.config import get_settings
+from agentstream import steps
+from agentstream.steps import StepContext
+
+bp = df.Blueprint()
+
+
+
+@bp.orchestration_trigger(context_name="context")
+def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
+    run: dict[str, str] = context.get_input()
+    settings = get_settings()
+    retry = df.RetryOptions(settings.step_retry_interval_ms, settings.step_max_attempts)
+    error: dict[str, str] | None = None
+    phase = "model"
+    try:
+        for index in range(settings.max_model_steps):
+            phase = "model"
+            step = yield context.call_activity_with_retry("model_step", retry, {**run, "index": index})
+            if not step["toolCalls"]:
+                break
+            phase = "tool"
+            yield context.task_all(
+                [
+                    context.call_activity_with_retry("tool_step", retry, {**run, "index": index, "call": call})
+                    for call in step["toolCalls"]
+                ]
+            )
+        else:
+            error = {
+                "code": "max_steps",
+                "message": f"The agent did not finish within {settings.max_model_steps} model steps.",
+            }
+    except Exception as exc:
+        error = {"code": f"{phase}_error", "message": _activity_failure(exc)}
+    yield context.call_activity_with_retry("finish_run", retry, {**run, "error": error})
+    return {"error": error}
+
+
+@bp.activity_trigger(input_name="step")
+async def model_step(step: dict[str, Any]) -> dict[str, Any]:
+    ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
+    return await steps.run_model_step(ctx, runtime.get_model(), runtime.get_tools(), step["index"])
+
+
+@bp.activity_trigger(input_name="step")
+async def tool_step(step: dict[str, Any]) -> dict[str, Any]:
+    ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
+    return await steps.run_tool_step(ctx, runtime.get_tools(), step["index"], step["call"])
+
+
+@bp.activity_trigger(input_name="step")
+async def finish_run(step: dict[str, Any]) -> None:
+    ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
+    await steps.finish_run(ctx, step["error"])
+
+
+def _activity_failure(exc: Exception) -> str:
+    # Durable reports "Activity function 'x' failed: <Type>: <message> \n <details>"; keep the middle.
+    text = str(exc).split(" \n ", 1)[0]
+    return text.split("failed: ", 1)[-1].strip() or type(exc).__name__

@@ -45,7 +45,9 @@ class Settings:
             step_max_attempts=int(reader.number("STEP_MAX_ATTEMPTS", cls.step_max_attempts, minimum=1)),
             step_retry_interval_ms=int(reader.number("STEP_RETRY_INTERVAL_MS", cls.step_retry_interval_ms, minimum=1)),
             stream_max_seconds=reader.number("STREAM_MAX_SECONDS", cls.stream_max_seconds, minimum=0.1),
-            stream_heartbeat_seconds=reader.number("STREAM_HEARTBEAT_SECONDS", cls.stream_heartbeat_seconds, minimum=0.1),
+            stream_heartbeat_seconds=reader.number(
+                "STREAM_HEARTBEAT_SECONDS", cls.stream_heartbeat_seconds, minimum=0.1
+            ),
             stream_retry_ms=int(reader.number("STREAM_RETRY_MS", cls.stream_retry_ms, minimum=0)),
             max_request_bytes=int(reader.number("MAX_REQUEST_BYTES", cls.max_request_bytes, minimum=1)),
             max_message_chars=int(reader.number("MAX_MESSAGE_CHARS", cls.max_message_chars, minimum=1)),

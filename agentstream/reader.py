@@ -45,8 +45,10 @@ async def read_thread(hub: TailHub, thread_id: str, options: ReadOptions) -> Asy
                 if run_over:
                     return
                 continue
-            if not options.follow and cursor >= tail.head and (
-                run_over if options.run_id is not None else tail.active_run_id is None
+            if (
+                not options.follow
+                and cursor >= tail.head
+                and (run_over if options.run_id is not None else tail.active_run_id is None)
             ):
                 return
             now = time.monotonic()

@@ -45,7 +45,8 @@ class ThreadTail:
             if envelope.seq > self.head:
                 self._early[envelope.seq] = envelope
         advanced = False
-        while (envelope := self._early.pop(self.head + 1, None)) is not None:
+        while self.head + 1 in self._early:
+            envelope = self._early.pop(self.head + 1)
             self._recent.append(envelope)
             self.head = envelope.seq
             self._follow_runs(envelope)

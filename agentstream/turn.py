@@ -88,7 +88,9 @@ class AssistantTurn:
             call = self._calls[delta.index] = _ToolCall(delta.id, delta.name)
             events.append(
                 NewEvent.of(
-                    ToolCallStartEvent(tool_call_id=call.id, tool_call_name=call.name, parent_message_id=self.message_id)
+                    ToolCallStartEvent(
+                        tool_call_id=call.id, tool_call_name=call.name, parent_message_id=self.message_id
+                    )
                 )
             )
         if delta.arguments:

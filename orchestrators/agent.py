@@ -12,13 +12,11 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from agentstream import runtime
+from agentstream import runtime, steps
 from agentstream.config import get_settings
-from agentstream import steps
 from agentstream.steps import StepContext
 
 bp = df.Blueprint()
-
 
 
 @bp.orchestration_trigger(context_name="context")

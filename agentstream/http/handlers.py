@@ -50,8 +50,11 @@ def api_endpoint(handler: Handler) -> Handler:
         except StoreUnavailable:
             logger.exception("Event store unavailable")
             return error_response(
-                ServiceUnavailable("The event store is unavailable. Retry shortly.", code="store_unavailable",
-                                   headers={"Retry-After": "5"})
+                ServiceUnavailable(
+                    "The event store is unavailable. Retry shortly.",
+                    code="store_unavailable",
+                    headers={"Retry-After": "5"},
+                )
             )
 
     return wrapper
@@ -88,11 +91,12 @@ async def start_run(request: Request, start_orchestration: RunStarter) -> Respon
             StepContext(store, thread_id, run_id),
             error={"code": "start_failed", "message": "The run could not be started."},
         )
-        raise ServiceUnavailable("The run could not be started. Retry shortly.", code="start_failed",
-                                 headers={"Retry-After": "5"}) from None
-    if _accepts(request, "text/event-stream"):
+        raise ServiceUnavailable(
+            "The run could not be started. Retry shortly.", code="start_failed", headers={"Retry-After": "5"}
+        ) from None
+    if _accepts(request, "text/event-stream") or _accepts(request, "text/plain"):
         options = _read_options(after=first[0].seq - 1, run_id=run_id, follow=False)
-        return _event_stream(thread_id, options, extra_headers={"x-run-id": run_id})
+        return _stream_response(request, thread_id, options, extra_headers={"x-run-id": run_id})
     base = request.url.path.rsplit("/agent/", 1)[0]
     urls = {
         "stream_url": f"{base}/agent/stream/{thread_id}?run_id={run_id}",
@@ -133,12 +137,7 @@ async def stream_thread(request: Request, thread_id: str) -> Response:
         cursor = max(cursor, run.start_seq - 1)
     elif cursor == head.last_seq and head.active_run_id is None and not follow:
         return no_content
-    options = _read_options(after=cursor, run_id=run_id, follow=follow)
-    if _accepts(request, "text/plain") and not _accepts(request, "text/event-stream"):
-        chunks = plain_text_chunks(read_thread(runtime.get_hub(), thread_id, options))
-        return StreamingResponse(chunks, media_type="text/plain; charset=utf-8",
-                                 headers={**STREAM_HEADERS, "x-thread-id": thread_id})
-    return _event_stream(thread_id, options)
+    return _stream_response(request, thread_id, _read_options(after=cursor, run_id=run_id, follow=follow))
 
 
 @api_endpoint
@@ -186,13 +185,20 @@ def _read_options(*, after: int, run_id: str | None, follow: bool) -> ReadOption
     )
 
 
-def _event_stream(thread_id: str, options: ReadOptions, extra_headers: dict[str, str] | None = None) -> Response:
+def _stream_response(
+    request: Request, thread_id: str, options: ReadOptions, extra_headers: dict[str, str] | None = None
+) -> Response:
+    """SSE by default; the assistant's plain text when the client asks for text/plain only."""
+    headers = {**STREAM_HEADERS, "x-thread-id": thread_id, **(extra_headers or {})}
+    batches = read_thread(runtime.get_hub(), thread_id, options)
+    if _accepts(request, "text/plain") and not _accepts(request, "text/event-stream"):
+        return StreamingResponse(plain_text_chunks(batches), media_type="text/plain; charset=utf-8", headers=headers)
+
     async def frames() -> AsyncIterator[str]:
         yield retry_frame(get_settings().stream_retry_ms)
-        async for batch in read_thread(runtime.get_hub(), thread_id, options):
+        async for batch in batches:
             yield "".join(event_frame(e.seq, e.data) for e in batch) if batch else comment_frame("ping")
 
-    headers = {**STREAM_HEADERS, "x-thread-id": thread_id, **(extra_headers or {})}
     return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
 
 

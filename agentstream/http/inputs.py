@@ -93,8 +93,9 @@ async def read_run_request(request: Request, *, max_bytes: int, max_message_char
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InvalidRequest(f"The request body is not valid JSON: {exc.msg} at position {exc.pos}.",
-                                 code="invalid_json") from None
+            raise InvalidRequest(
+                f"The request body is not valid JSON: {exc.msg} at position {exc.pos}.", code="invalid_json"
+            ) from None
         if not isinstance(data, dict):
             raise InvalidRequest("The request body must be a JSON object.", code="invalid_body")
     try:
@@ -126,7 +127,9 @@ def parse_cursor(request: Request) -> int:
         return 0
     raw = raw.strip()
     if not raw.isdigit() or len(raw) > 18:
-        raise InvalidRequest(f"{source} '{raw[:40]}' is not an event id (a non-negative integer).", code="invalid_cursor")
+        raise InvalidRequest(
+            f"{source} '{raw[:40]}' is not an event id (a non-negative integer).", code="invalid_cursor"
+        )
     return int(raw)
 
 

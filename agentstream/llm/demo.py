@@ -43,8 +43,9 @@ class DemoModel:
         pace = _Pace(self.tokens_per_second)
         prompt_tokens = sum(len(_WORDS.findall(str(m.get("content") or ""))) for m in messages)
         last = messages[-1] if messages else {"role": "user", "content": ""}
+        calls: list[tuple[str, str, dict[str, Any]]] = []
         if last.get("role") == "tool":
-            text, calls = _answer_from_results(messages), []
+            text = _answer_from_results(messages)
         else:
             text, calls = _plan(str(last.get("content") or ""), {t["name"] for t in tools})
         output_tokens = 0

@@ -101,7 +101,9 @@ class EventStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def append(self, thread_id: str, run_id: str, events: list[NewEvent], *, key: str | None = None) -> list[Envelope]:
+    async def append(
+        self, thread_id: str, run_id: str, events: list[NewEvent], *, key: str | None = None
+    ) -> list[Envelope]:
         """Append events contiguously. A `key` already used on this thread appends nothing again."""
 
     @abc.abstractmethod

@@ -149,7 +149,9 @@ class SQLiteEventStore(EventStore):
         self, thread_id: str, run_id: str, events: list[NewEvent], messages: list[dict[str, Any]], *, create: bool
     ) -> list[Envelope]:
         def tx(con: sqlite3.Connection) -> list[Envelope]:
-            row = con.execute("SELECT last_seq, active_run_id FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
+            row = con.execute(
+                "SELECT last_seq, active_run_id FROM threads WHERE thread_id = ?", (thread_id,)
+            ).fetchone()
             now = time.time()
             if row is None:
                 if not create:
@@ -173,7 +175,9 @@ class SQLiteEventStore(EventStore):
 
         return self._committed(thread_id, await self._write(tx))
 
-    async def append(self, thread_id: str, run_id: str, events: list[NewEvent], *, key: str | None = None) -> list[Envelope]:
+    async def append(
+        self, thread_id: str, run_id: str, events: list[NewEvent], *, key: str | None = None
+    ) -> list[Envelope]:
         envelopes = await self._write(lambda con: self._append(con, thread_id, run_id, events, key))
         return self._committed(thread_id, envelopes)
 
@@ -182,7 +186,9 @@ class SQLiteEventStore(EventStore):
 
     async def head(self, thread_id: str) -> ThreadHead | None:
         def query(con: sqlite3.Connection) -> ThreadHead | None:
-            row = con.execute("SELECT last_seq, active_run_id FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
+            row = con.execute(
+                "SELECT last_seq, active_run_id FROM threads WHERE thread_id = ?", (thread_id,)
+            ).fetchone()
             return None if row is None else ThreadHead(thread_id, row[0], row[1])
 
         return await self._run(query)
@@ -287,8 +293,14 @@ class SQLiteEventStore(EventStore):
                 "INSERT INTO steps (thread_id, step_id, run_id, status, attempt, start_seq, result) "
                 "VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (thread_id, step_id) "
                 "DO UPDATE SET status = excluded.status, result = excluded.result",
-                (thread_id, step_id, run_id, StepStatus.COMMITTED.value, envelopes[0].seq - 1 if envelopes else 0,
-                 json.dumps(result)),
+                (
+                    thread_id,
+                    step_id,
+                    run_id,
+                    StepStatus.COMMITTED.value,
+                    envelopes[0].seq - 1 if envelopes else 0,
+                    json.dumps(result),
+                ),
             )
             self._add_messages(con, thread_id, run_id, messages)
             if usage:
@@ -317,9 +329,16 @@ class SQLiteEventStore(EventStore):
                 return []
             envelopes = self._append(con, thread_id, run_id, [event])
             con.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, end_seq = ?, error = ? WHERE thread_id = ? AND run_id = ?",
-                (status.value, envelopes[0].ts, envelopes[0].seq, json.dumps(error) if error else None,
-                 thread_id, run_id),
+                "UPDATE runs SET status = ?, finished_at = ?, end_seq = ?, error = ? "
+                "WHERE thread_id = ? AND run_id = ?",
+                (
+                    status.value,
+                    envelopes[0].ts,
+                    envelopes[0].seq,
+                    json.dumps(error) if error else None,
+                    thread_id,
+                    run_id,
+                ),
             )
             con.execute(
                 "UPDATE threads SET active_run_id = NULL WHERE thread_id = ? AND active_run_id = ?", (thread_id, run_id)
@@ -350,8 +369,16 @@ def _select_range(con: sqlite3.Connection, thread_id: str, after: int, limit: in
 
 def _run(row: tuple[Any, ...]) -> RunInfo:
     run_id, status, created, finished, start, end, usage, error = row
-    return RunInfo(run_id, RunStatus(status), created, finished, start, end, json.loads(usage),
-                   json.loads(error) if error else None)
+    return RunInfo(
+        run_id,
+        RunStatus(status),
+        created,
+        finished,
+        start,
+        end,
+        json.loads(usage),
+        json.loads(error) if error else None,
+    )
 
 
 def _step(row: tuple[Any, ...]) -> StepRecord:

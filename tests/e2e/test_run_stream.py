@@ -8,8 +8,8 @@ import time
 
 import requests
 
-from tests.checks import assert_contiguous, assert_well_ordered_run, assistant_texts, text_by_message
 from agentstream.sse import SSEDecoder
+from tests.checks import assert_contiguous, assert_well_ordered_run, assistant_texts, text_by_message
 from tests.harness import Devhost, StreamEvent
 
 
@@ -162,7 +162,7 @@ def test_stream_headers_and_health(devhost: Devhost) -> None:
         assert response.headers["x-accel-buffering"] == "no"
         assert response.headers["x-thread-id"] == started["thread_id"]
         assert "content-encoding" not in response.headers
-        response.content  # read to the end
+        assert response.content.endswith(b"\n\n")
     health = requests.get(f"{devhost.url}/api/health", timeout=5)
     assert health.json() == {"status": "ok", "store": {"backend": "sqlite", "reachable": True}}
 

@@ -100,7 +100,8 @@ def run_episode(
         with warnings.catch_warnings():
             # Early external events make the SDK warn about a "duplicate completion"; that is its normal path.
             warnings.simplefilter("ignore")
-            state = json.loads(Orchestrator(handle_fn.orchestrator_function).handle(ctx))
+            orchestrator = Orchestrator(getattr(handle_fn, "orchestrator_function"))  # noqa: B009
+            state = json.loads(orchestrator.handle(ctx))
         _reject_unsupported(state)
         result = _decide(state, ctx, next_id, now, activity_names)
     except _EpisodeFailure as exc:
@@ -188,7 +189,8 @@ def _schedule(
         if action.metadata == _RETRY_TIMER:
             # DTFx's RetryInterceptor still creates a zero-delay timer after the last failed attempt.
             exhausted = retry.num_attempts >= retry.retry_options.max_number_of_attempts
-            delay = timedelta(0 if exhausted else retry.retry_options.first_retry_interval_in_milliseconds / 1000)
+            delay_ms = 0 if exhausted else retry.retry_options.first_retry_interval_in_milliseconds
+            delay = timedelta(milliseconds=delay_ms)
             _add_timer(task_id, now + delay, now, result)
             return
         if action.metadata == _RESCHEDULED:

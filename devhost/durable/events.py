@@ -8,6 +8,7 @@ integer and UTC timestamps ending in ``Z``. The SDK requires ``EventType``, ``Ev
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
@@ -92,9 +93,7 @@ def execution_started(
 
 def task_scheduled(when: datetime, event_id: int, *, name: str, input_text: str) -> Event:
     # DTFx wraps the single activity argument in a JSON array; see activity_input() for the reverse.
-    return make_event(
-        EventType.TASK_SCHEDULED, when, event_id, Name=name, Version="", Input=json.dumps([input_text])
-    )
+    return make_event(EventType.TASK_SCHEDULED, when, event_id, Name=name, Version="", Input=json.dumps([input_text]))
 
 
 def activity_input(scheduled: Event) -> str:
@@ -151,3 +150,7 @@ def orchestrator_completed(when: datetime) -> Event:
 def next_event_id(history: list[Event]) -> int:
     """The per-execution decision counter: one past the highest id any decision event has taken."""
     return max((int(e["EventId"]) for e in history), default=-1) + 1
+
+
+def new_execution_id() -> str:
+    return uuid.uuid4().hex

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from . import events as ev
 from .activities import ActivityFunction
@@ -54,7 +54,7 @@ class PendingWork:
     def arm_timer(self, key: WorkKey, fire_at: str) -> None:
         if key in self._timers:
             return
-        delay = (ev.parse_event_time(fire_at) - datetime.now(ev.UTC)).total_seconds()
+        delay = (ev.parse_event_time(fire_at) - datetime.now(UTC)).total_seconds()
         loop = asyncio.get_running_loop()
         self._timers[key] = loop.call_later(max(0.0, delay), self._fire, key, fire_at)
 

@@ -1,9 +1,12 @@
 """A small DFApp used only by the devhost durable-engine tests."""
 
+# mypy: allow-untyped-decorators
+
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
 
@@ -61,20 +64,20 @@ def A(payload: dict[str, Any]) -> Any:  # the activity of the protocol notes' wo
 
 
 @app.orchestration_trigger(context_name="context")
-def chain(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+def chain(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     greeting = yield context.call_activity("greet", context.get_input())
     doubled = yield context.call_activity(double, 21)
     return [greeting, doubled]
 
 
 @app.orchestration_trigger(context_name="context")
-def fan_out(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+def fan_out(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     results = yield context.task_all([context.call_activity("double", i) for i in (1, 2, 3)])
     return results
 
 
 @app.orchestration_trigger(context_name="context")
-def with_retry(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+def with_retry(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     options = context.get_input()
     retry = df.RetryOptions(50, options["attempts"])
     result = yield context.call_activity_with_retry("flaky", retry, options)
@@ -82,13 +85,13 @@ def with_retry(context: df.DurableOrchestrationContext):  # type: ignore[no-unty
 
 
 @app.orchestration_trigger(context_name="context")
-def sleeper(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+def sleeper(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     yield context.create_timer(context.current_utc_datetime + timedelta(milliseconds=100))
     return "woke up"
 
 
 @app.orchestration_trigger(context_name="context")
-def approval(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+def approval(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     context.set_custom_status({"phase": "waiting"})
     answer = yield context.wait_for_external_event("approval")
     context.set_custom_status({"phase": "done"})
@@ -96,7 +99,7 @@ def approval(context: df.DurableOrchestrationContext):  # type: ignore[no-untype
 
 
 @app.orchestration_trigger(context_name="context")
-def race(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+def race(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     timer = context.create_timer(context.current_utc_datetime + timedelta(milliseconds=context.get_input()))
     event = context.wait_for_external_event("go")
     winner = yield context.task_any([timer, event])
@@ -107,7 +110,7 @@ def race(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-de
 
 
 @app.orchestration_trigger(context_name="context")
-def counter(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+def counter(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     n = context.get_input() or 0
     if n >= 3:
         return n
@@ -116,32 +119,32 @@ def counter(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped
 
 
 @app.orchestration_trigger(context_name="context")
-def failing(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+def failing(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     context.set_custom_status("working")
     yield context.call_activity("greet", "x")
     raise ValueError("bad thing")
 
 
 @app.orchestration_trigger(context_name="context")
-def waits_on_blocking(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+def waits_on_blocking(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     result = yield context.call_activity("blocking", context.get_input())
     return result
 
 
 @app.orchestration_trigger(context_name="context")
-def calls_child(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+def calls_child(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     result = yield context.call_sub_orchestrator("chain", "child")
     return result
 
 
 @app.orchestration_trigger(context_name="context")
-def calls_missing(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+def calls_missing(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     result = yield context.call_activity("no_such_activity", 1)
     return result
 
 
 @app.orchestration_trigger(context_name="context")
-def agent_orch(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+def agent_orch(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     x = yield context.call_activity("A", {"step": 1})
     ev = yield context.wait_for_external_event("tool_result")
     r = yield context.call_activity_with_retry("A", df.RetryOptions(50, 3), {"step": 2})

@@ -72,14 +72,17 @@ def test_retry_exhausted_fails_instance(tmp_path: Path) -> None:
             status = await wait_for_status(client, instance_id, DONE)
             assert status.runtime_status.value == "Failed"
             assert status.output.startswith(
-                "Orchestrator function 'with_retry' failed: Activity function 'flaky' failed: ValueError: flaky attempt 2"
+                "Orchestrator function 'with_retry' failed: "
+                "Activity function 'flaky' failed: ValueError: flaky attempt 2"
             )
             assert sample_app.ATTEMPTS["never"] == 2
             history = engine.management.history(instance_id)
             timers = [e for e in history if e["EventType"] == EventType.TIMER_CREATED]
             # One retry timer plus DTFx's zero-delay timer after the last failed attempt.
             assert len(timers) == 2
-            last_episode_start = max(i for i, e in enumerate(history[: history.index(timers[-1])]) if e["EventType"] == 12)
+            last_episode_start = max(
+                i for i, e in enumerate(history[: history.index(timers[-1])]) if e["EventType"] == 12
+            )
             assert timers[-1]["FireAt"] == history[last_episode_start]["Timestamp"]
 
     run(body)
@@ -146,7 +149,7 @@ def test_task_any_event_wins_and_timer_is_cancelled(tmp_path: Path) -> None:
             await wait_for_status(client, instance_id, {"Running"})
             await client.raise_event(instance_id, "go", "fast")
             status = await wait_for_status(client, instance_id, DONE)
-            assert status.output == {"event": "\"fast\""}
+            assert status.output == {"event": '"fast"'}
 
     run(body)
 
@@ -258,9 +261,9 @@ def test_webhook_api_requires_system_key(tmp_path: Path) -> None:
             payload = client_for(engine).create_http_management_payload("abc")
             start_url = f"{engine.base_url}/runtime/webhooks/durabletask/orchestrators/chain/abc"
             async with aiohttp.ClientSession() as session:
-                async with session.post(start_url, json="Di") as response:
+                async with session.post(start_url, json=json.dumps("Di")) as response:
                     assert response.status == 401
-                async with session.post(f"{start_url}?code={engine.system_key}", json="Di") as response:
+                async with session.post(f"{start_url}?code={engine.system_key}", json=json.dumps("Di")) as response:
                     assert response.status == 202
                     assert (await response.json())["statusQueryGetUri"] == payload["statusQueryGetUri"]
                 await wait_until(lambda: engine.management.get("abc").status == "Completed")  # type: ignore[union-attr]

@@ -50,20 +50,21 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
     return {"error": error}
 
 
+# Activity inputs are annotated plain `dict`: the worker's indexing rejects parameterized generics there.
 @bp.activity_trigger(input_name="step")
-async def model_step(step: dict[str, Any]) -> dict[str, Any]:
+async def model_step(step: dict) -> dict[str, Any]:
     ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
     return await steps.run_model_step(ctx, runtime.get_model(), runtime.get_tools(), step["index"])
 
 
 @bp.activity_trigger(input_name="step")
-async def tool_step(step: dict[str, Any]) -> dict[str, Any]:
+async def tool_step(step: dict) -> dict[str, Any]:
     ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
     return await steps.run_tool_step(ctx, runtime.get_tools(), step["index"], step["call"])
 
 
 @bp.activity_trigger(input_name="step")
-async def finish_run(step: dict[str, Any]) -> None:
+async def finish_run(step: dict) -> None:
     ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
     await steps.finish_run(ctx, step["error"])
 

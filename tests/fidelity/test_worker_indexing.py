@@ -1,0 +1,49 @@
+"""function_app.py loads under the Python worker's own indexing, as it will under `func start` and in Azure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.harness import ROOT
+
+SCRIPT = Path(__file__).with_name("index_with_worker.py")
+
+
+def index(app_dir: Path, script: str = "function_app.py") -> dict:
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPT), script], cwd=app_dir, capture_output=True, text=True, timeout=60, check=True
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_function_app_indexes_in_http_streams_mode_with_every_function() -> None:
+    result = index(ROOT)
+    assert "error" not in result, result["error"] if "error" in result else ""
+    assert result["http_streams"] is True
+    assert result["functions"] == {
+        "start_run": ["durableClient", "httpTrigger", "http"],
+        "stream_thread": ["httpTrigger", "http"],
+        "get_thread": ["httpTrigger", "http"],
+        "health": ["httpTrigger", "http"],
+        "agent_run": ["orchestrationTrigger"],
+        "model_step": ["activityTrigger"],
+        "tool_step": ["activityTrigger"],
+        "finish_run": ["activityTrigger"],
+    }
+
+
+def test_the_indexing_rejects_a_classic_http_trigger_in_streams_mode(tmp_path: Path) -> None:
+    # Guards the check above: the same code refuses what Azure would refuse.
+    (tmp_path / "classic_app.py").write_text(
+        "import azure.functions as func\n"
+        "from azurefunctions.extensions.http.fastapi import Request, Response\n"
+        "app = func.FunctionApp()\n"
+        "@app.route(route='classic')\n"
+        "def classic(req: func.HttpRequest) -> func.HttpResponse:\n"
+        "    return func.HttpResponse('x')\n"
+    )
+    result = index(tmp_path, "classic_app.py")
+    assert "FunctionLoadError" in result["error"] and "classic" in result["error"]

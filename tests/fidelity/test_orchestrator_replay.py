@@ -1,0 +1,102 @@
+"""The agent orchestrator under the Durable SDK's own replay, fed histories recorded from real runs.
+
+Replaying after every episode catches non-determinism: each replay must repeat exactly the actions
+of the one before and only add new ones, and the activities the history scheduled must be the
+ones the code asks for.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import azure.durable_functions as df
+import pytest
+from azure.durable_functions.models import DurableOrchestrationContext
+
+from orchestrators.agent import bp
+
+HISTORIES = Path(__file__).with_name("histories")
+DECISIONS = {1, 4, 7, 10, 14}  # ExecutionCompleted, TaskScheduled, SubOrchestrationCreated, TimerCreated, EventSent
+ORCHESTRATOR_COMPLETED = 13
+
+
+def agent_run_handle() -> Any:
+    [function] = [f for f in bp._function_builders if f._function.get_function_name() == "agent_run"]
+    return function._function.get_user_function()
+
+
+def replay(history: list[dict[str, Any]]) -> dict[str, Any]:
+    handle = agent_run_handle()
+    payload = {
+        "history": history,
+        "input": json.loads(history[1]["Input"]),
+        "instanceId": history[1]["OrchestrationInstance"]["InstanceId"],
+        "isReplaying": False,
+        "parentInstanceId": None,
+        "upperSchemaVersion": 1,
+        "upperSchemaVersionNew": 2,
+    }
+    context = DurableOrchestrationContext.from_json(json.dumps(payload))
+    context._input_expected_type = getattr(handle, "_df_input_type", None)
+    return json.loads(df.Orchestrator(handle.orchestrator_function).handle(context))
+
+
+def flatten(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    flat: list[dict[str, Any]] = []
+    for action in actions:
+        flat += flatten(action["compoundActions"]) if "compoundActions" in action else [action]
+    return flat
+
+
+def episode_contexts(history: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """What the orchestrator saw at each episode: everything before that episode's decisions."""
+    contexts = []
+    for end, event in enumerate(history):
+        if event["EventType"] == ORCHESTRATOR_COMPLETED:
+            start = end
+            while history[start - 1]["EventType"] in DECISIONS:
+                start -= 1
+            contexts.append(history[:start])
+    return contexts
+
+
+@pytest.mark.parametrize("scenario", ["chat", "parallel_tools", "model_failure"])
+def test_replaying_after_every_episode_is_deterministic(scenario: str) -> None:
+    history = json.loads((HISTORIES / f"{scenario}.json").read_text())
+    previous: list[dict[str, Any]] = []
+    state: dict[str, Any] = {}
+    for context in episode_contexts(history):
+        state = replay(context)
+        actions = flatten(state["actions"][0])
+        assert actions[: len(previous)] == previous, "a replay changed earlier actions: non-deterministic"
+        previous = actions
+
+    [completed] = [e for e in history if e["EventType"] == 1]
+    assert state["isDone"] is True
+    assert state["output"] == json.loads(completed["Result"])
+
+    scheduled = [(e["Name"], json.loads(e["Input"])[0]) for e in history if e["EventType"] == 4]
+    distinct = [s for i, s in enumerate(scheduled) if i == 0 or s != scheduled[i - 1]]
+    requested = [(a["functionName"], a["input"]) for a in previous if a["actionType"] in (0, 1)]
+    assert distinct == requested
+
+
+def test_the_recorded_runs_end_as_expected() -> None:
+    outputs = {}
+    for scenario in ("chat", "parallel_tools", "model_failure"):
+        history = json.loads((HISTORIES / f"{scenario}.json").read_text())
+        outputs[scenario] = replay(episode_contexts(history)[-1])["output"]
+    assert outputs["chat"] == {"error": None}
+    assert outputs["parallel_tools"] == {"error": None}
+    assert outputs["model_failure"]["error"]["code"] == "model_error"
+
+
+def test_parallel_tool_calls_are_scheduled_together() -> None:
+    history = json.loads((HISTORIES / "parallel_tools.json").read_text())
+    contexts = episode_contexts(history)
+    after_first_model_step = flatten(replay(contexts[1])["actions"][0])
+    names = [a["functionName"] for a in after_first_model_step]
+    assert names == ["model_step", "tool_step", "tool_step"]
+    assert all(a["actionType"] == 1 for a in after_first_model_step)

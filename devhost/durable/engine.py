@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from azure.functions.decorators.function_app import Function
 from starlette.routing import BaseRoute
@@ -16,9 +16,10 @@ from starlette.routing import BaseRoute
 from . import events as ev
 from .activities import ActivityFunction
 from .binding import client_binding_json
-from .episode import EpisodeResult, run_episode
+from .episode import EpisodeResult, OrchestratorHandle, run_episode
 from .events import Event, EventType
 from .history import HistoryStore, InboxItem, InstanceRow
+from .http_api import build_routes
 from .management import Management
 from .status import TERMINAL_STATES
 from .work import PendingWork
@@ -36,13 +37,14 @@ class DurableEngine:
         task_hub: str = "agentstream",
         system_key: str | None = None,
     ) -> None:
-        self.orchestrators: dict[str, Callable[..., Any]] = {}
+        self.orchestrators: dict[str, OrchestratorHandle] = {}
         self._activities: dict[str, ActivityFunction] = {}
         for function in functions:
             trigger = function.get_trigger()
             kind = None if trigger is None else trigger.type
             if kind == "orchestrationTrigger":
-                self.orchestrators[str(function.get_function_name())] = function.get_user_function()
+                handle = cast(OrchestratorHandle, function.get_user_function())
+                self.orchestrators[str(function.get_function_name())] = handle
             elif kind == "activityTrigger":
                 activity = ActivityFunction(function)
                 self._activities[activity.name] = activity
@@ -56,12 +58,7 @@ class DurableEngine:
         self._worker: asyncio.Task[None] | None = None
         self._busy = False
         self.management = Management(self)
-
-    @property
-    def routes(self) -> list[BaseRoute]:
-        from .http_api import build_routes
-
-        return build_routes(self)
+        self.routes: list[BaseRoute] = build_routes(self)
 
     def client_binding(self) -> str:
         return client_binding_json(self.base_url, self.task_hub, self.system_key)
@@ -139,16 +136,22 @@ class DurableEngine:
             self._wake.clear()
             self._busy = True
             try:
-                while True:
-                    pending = self._runnable_instances()
-                    if not pending:
-                        break
-                    for instance_id in pending:
-                        self._process_next(instance_id)
-                        # Episodes are CPU-only; yield between them so HTTP requests stay responsive.
-                        await asyncio.sleep(0)
+                await self._drain()
             finally:
                 self._busy = False
+
+    async def _drain(self) -> None:
+        """Process queued events, one episode per event, round-robin over instances, until none is runnable."""
+        while pending := self._runnable_instances():
+            for instance_id in pending:
+                try:
+                    self._process_next(instance_id)
+                except Exception:
+                    # A storage failure: leave the event queued until the next wake-up rather than spin on it.
+                    logger.exception("devhost could not process instance %s", instance_id)
+                    return
+                # Episodes are CPU-only; yield between them so HTTP requests stay responsive.
+                await asyncio.sleep(0)
 
     def _process_next(self, instance_id: str) -> None:
         inbox = self.store.inbox(instance_id)

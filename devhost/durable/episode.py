@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from azure.durable_functions import DurableOrchestrationContext, Orchestrator
 from azure.durable_functions.models.actions.CallActivityAction import CallActivityAction
@@ -36,6 +36,14 @@ _UNSUPPORTED_ACTIONS = {
     9: "durable entities (signal_entity)",
 }
 _CONTINUE_AS_NEW = 4
+
+
+class OrchestratorHandle(Protocol):
+    """What DFApp registers for an orchestration trigger: ``Orchestrator.create(fn)``'s ``handle``."""
+
+    orchestrator_function: Callable[[DurableOrchestrationContext], Any]
+
+    def __call__(self, context: Any) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,7 @@ def run_episode(
     *,
     name: str,
     instance_id: str,
-    handle_fn: Callable[..., Any],
+    handle_fn: OrchestratorHandle,
     history: list[Event],
     new_event: Event,
     now: datetime,
@@ -100,8 +108,7 @@ def run_episode(
         with warnings.catch_warnings():
             # Early external events make the SDK warn about a "duplicate completion"; that is its normal path.
             warnings.simplefilter("ignore")
-            orchestrator = Orchestrator(getattr(handle_fn, "orchestrator_function"))  # noqa: B009
-            state = json.loads(orchestrator.handle(ctx))
+            state = json.loads(Orchestrator(handle_fn.orchestrator_function).handle(ctx))
         _reject_unsupported(state)
         result = _decide(state, ctx, next_id, now, activity_names)
     except _EpisodeFailure as exc:

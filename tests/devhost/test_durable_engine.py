@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -273,94 +272,6 @@ def test_webhook_api_requires_system_key(tmp_path: Path) -> None:
                 async with session.get(f"{engine.base_url}/durabletask/entities/x/y") as response:
                     assert response.status == 404
                     assert await response.read() == b""
-
-    run(body)
-
-
-def test_activity_in_flight_reruns_after_restart(tmp_path: Path) -> None:
-    db_path = tmp_path / "d.db"
-
-    async def body() -> None:
-        async with running_engine(db_path) as engine:
-            client = client_for(engine)
-            instance_id = await client.start_new("waits_on_blocking", "restart-1", "job")
-            await wait_until(lambda: sample_app.BLOCKING_CALLS == ["job"])
-        # The engine stopped mid-activity; a new engine on the same database must run it again.
-        sample_app.GATE["open"] = True
-        async with running_engine(db_path) as engine:
-            client = client_for(engine)
-            status = await wait_for_status(client, instance_id, DONE)
-            assert status.runtime_status.value == "Completed"
-            assert status.output == "unblocked job"
-            assert sample_app.BLOCKING_CALLS == ["job", "job"]
-            await engine.wait_for_idle()
-
-    run(body)
-
-
-def test_timer_rearmed_after_restart(tmp_path: Path) -> None:
-    db_path = tmp_path / "d.db"
-
-    async def body() -> None:
-        async with running_engine(db_path) as engine:
-            client = client_for(engine)
-            await client.start_new("race", "restart-2", 300)
-            await wait_until(lambda: len(engine.management.history("restart-2")) >= 3)
-        async with running_engine(db_path) as engine:
-            status = await wait_for_status(client_for(engine), "restart-2", DONE)
-            assert status.output == "timeout"
-
-    run(body)
-
-
-# The notes' §7 table: (EventType, EventId, link to the scheduling event) per history index.
-WORKED_EXAMPLE: list[tuple[int, int, dict[str, Any]]] = [
-    (12, -1, {}),
-    (0, -1, {"Name": "agent_orch", "Input": json.dumps(json.dumps({"q": "hi"}))}),
-    (4, 0, {"Name": "A"}),
-    (13, -1, {}),
-    (12, -1, {}),
-    (5, -1, {"TaskScheduledId": 0, "Result": '"A#1"'}),
-    (13, -1, {}),
-    (12, -1, {}),
-    (15, -1, {"Name": "tool_result", "Input": json.dumps(json.dumps({"tool": "ok"}))}),
-    (4, 1, {"Name": "A"}),
-    (13, -1, {}),
-    (12, -1, {}),
-    (6, -1, {"TaskScheduledId": 1, "Reason": "Activity function 'A' failed: ValueError: flaky"}),
-    (10, 2, {}),
-    (13, -1, {}),
-    (12, -1, {}),
-    (11, -1, {"TimerId": 2}),
-    (4, 3, {"Name": "A"}),
-    (13, -1, {}),
-    (12, -1, {}),
-    (5, -1, {"TaskScheduledId": 3, "Result": '{"ok": true}'}),
-    (1, 4, {"OrchestrationStatus": 1, "Result": '{"x":"A#1","ev":"{\\"tool\\": \\"ok\\"}","r":{"ok":true}}'}),
-    (13, -1, {}),
-]
-
-
-def test_history_matches_worked_example(tmp_path: Path) -> None:
-    async def body() -> None:
-        async with running_engine(tmp_path / "d.db") as engine:
-            client = client_for(engine)
-            await client.start_new("agent_orch", "inst1", {"q": "hi"})
-            await wait_until(lambda: len(engine.management.history("inst1")) >= 7)
-            await client.raise_event("inst1", "tool_result", {"tool": "ok"})
-            status = await wait_for_status(client, "inst1", DONE)
-            assert status.output == {"x": "A#1", "ev": '{"tool": "ok"}', "r": {"ok": True}}
-            assert status.custom_status == {"phase": "done"}
-            history = engine.management.history("inst1")
-            actual = [(e["EventType"], e["EventId"]) for e in history]
-            assert actual == [(kind, event_id) for kind, event_id, _ in WORKED_EXAMPLE]
-            for event, (_, _, fields) in zip(history, WORKED_EXAMPLE, strict=True):
-                assert {k: event[k] for k in fields} == fields
-            assert json.loads(history[12]["Details"]) == {"Message": "ValueError: flaky"}
-            retry_fire_at = parse_event_time(history[13]["FireAt"])
-            assert retry_fire_at - parse_event_time(history[11]["Timestamp"]) == timedelta(milliseconds=50)
-            shown = await client.get_status("inst1", show_history=True, show_history_output=True)
-            assert shown.runtime_status.value == "Completed"
 
     run(body)
 

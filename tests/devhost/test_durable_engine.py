@@ -285,3 +285,20 @@ def test_engine_exposes_binding_for_dfapp(tmp_path: Path) -> None:
         "&connection=Storage&code=k"
     )
     assert binding["rpcBaseUrl"] == "http://127.0.0.1:7071/durabletask/"
+
+
+def test_suspend_buffers_events_until_resume(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_engine(tmp_path / "d.db") as engine:
+            client = client_for(engine)
+            instance_id = await client.start_new("approval")
+            await wait_for_status(client, instance_id, {"Running"})
+            await client.suspend(instance_id, "pause")
+            await client.raise_event(instance_id, "approval", "later")
+            await engine.wait_for_idle()
+            assert (await client.get_status(instance_id)).runtime_status.value == "Suspended"
+            await client.resume(instance_id, "go on")
+            status = await wait_for_status(client, instance_id, DONE)
+            assert status.output == '"later"'
+
+    run(body)

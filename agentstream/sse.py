@@ -6,6 +6,7 @@ parsers that split on "\\n\\n" (as `@ag-ui/client` does) work. Bodies are single
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ class SSEDecoder:
 
     def __init__(self) -> None:
         self._buffer = ""
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
         self._pending_cr = False
         self._data: list[str] = []
         self._event = ""
@@ -47,7 +49,7 @@ class SSEDecoder:
         self.retry: int | None = None
 
     def decode(self, chunk: bytes | str) -> list[ServerSentEvent]:
-        text = chunk.decode("utf-8") if isinstance(chunk, bytes) else chunk
+        text = self._utf8.decode(chunk) if isinstance(chunk, bytes) else chunk
         if self._pending_cr and text.startswith("\n"):
             text = text[1:]
         self._pending_cr = text.endswith("\r")

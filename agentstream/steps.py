@@ -64,8 +64,7 @@ async def run_model_step(ctx: StepContext, model: ModelClient, tools: ToolRegist
     except BaseException:
         # Close what this attempt opened now, so readers see it end before any retry starts.
         try:
-            await writer.close()
-            await discard_attempt(ctx, current)
+            await discard_attempt(ctx, current, unwritten=await writer.close())
         except Exception:
             logger.warning("Could not discard step %s attempt %d; the retry will", step_id, attempt, exc_info=True)
         raise
@@ -87,26 +86,30 @@ async def run_tool_step(ctx: StepContext, tools: ToolRegistry, index: int, call:
     return message
 
 
-async def discard_attempt(ctx: StepContext, record: StepRecord) -> None:
-    """Close whatever an interrupted attempt left open and tell clients to drop its output."""
-    opened = OpenConstructs()
-    message_ids: list[str] = []
-    tool_call_ids: list[str] = []
+async def discard_attempt(ctx: StepContext, record: StepRecord, unwritten: list[NewEvent] | None = None) -> None:
+    """Close whatever an interrupted attempt left open and tell clients to drop its output.
+
+    `unwritten` is what the attempt produced but had not written yet: it goes in first, so the log
+    holds everything the attempt streamed.
+    """
+    bodies = []
     cursor = record.start_seq
     while batch := await ctx.store.read(ctx.thread_id, after=cursor, limit=1000):
-        for envelope in batch:
-            if envelope.run_id != ctx.run_id:
-                continue
-            body = envelope.body()
-            opened.feed(body)
-            if body["type"] == "TEXT_MESSAGE_START":
-                message_ids.append(body["messageId"])
-            elif body["type"] == "TOOL_CALL_START":
-                tool_call_ids.append(body["toolCallId"])
+        bodies += [envelope.body() for envelope in batch if envelope.run_id == ctx.run_id]
         cursor = batch[-1].seq
+    bodies += [event.body() for event in unwritten or []]
+    opened = OpenConstructs()
+    for body in bodies:
+        opened.feed(body)
+    message_ids = [b["messageId"] for b in bodies if b["type"] in ("TEXT_MESSAGE_START", "REASONING_MESSAGE_START")]
+    tool_call_ids = [b["toolCallId"] for b in bodies if b["type"] == "TOOL_CALL_START"]
     marker = step_discarded(record.step_id, record.attempt, message_ids, tool_call_ids)
     await ctx.store.discard_step(
-        ctx.thread_id, ctx.run_id, record.step_id, record.attempt, opened.closing_events() + [marker]
+        ctx.thread_id,
+        ctx.run_id,
+        record.step_id,
+        record.attempt,
+        [*(unwritten or []), *opened.closing_events(), marker],
     )
 
 

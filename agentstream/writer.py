@@ -30,14 +30,18 @@ class EventWriter:
             self._flight.result()
         self._buffer.append(event)
         if self._flight is None or self._flight.done():
-            self._flight = asyncio.create_task(self._pump())
-
-    async def _pump(self) -> None:
-        while self._buffer and not self._closing:
+            # Take the batch now, not when the task first runs, so the first event goes out alone.
             batch, self._buffer = self._buffer, []
+            self._flight = asyncio.create_task(self._pump(batch))
+
+    async def _pump(self, batch: list[NewEvent]) -> None:
+        while batch:
             # A key per flush makes a retried write of the same batch land once.
             await self._store.append(self._thread_id, self._run_id, batch, key=f"{self._key}:{self.flushes}")
             self.flushes += 1
+            if self._closing:
+                return
+            batch, self._buffer = self._buffer, []
 
     async def close(self) -> list[NewEvent]:
         """Wait for the write in flight and hand back what is still unwritten, for the commit."""

@@ -1,0 +1,116 @@
+"""Invariant 7: deltas are batched into store writes, and readers of a thread share one tail."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from ag_ui.core import CustomEvent, RunFinishedEvent
+
+from agentstream.events import Envelope, NewEvent
+from agentstream.reader import ReadOptions, read_thread
+from agentstream.stores.base import RunStatus
+from agentstream.stores.sqlite import SQLiteEventStore
+from agentstream.tail import TailHub, ThreadTail
+from agentstream.writer import EventWriter
+
+
+class CountingStore(SQLiteEventStore):
+    """The real SQLite store, counting its round trips."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.append_sizes: list[int] = []
+        self.reads = 0
+
+    async def append(self, thread_id, run_id, events, *, key=None):  # type: ignore[no-untyped-def]
+        self.append_sizes.append(len(events))
+        return await super().append(thread_id, run_id, events, key=key)
+
+    async def read(self, thread_id, *, after, limit=1000):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return await super().read(thread_id, after=after, limit=limit)
+
+
+def event(n: int) -> NewEvent:
+    return NewEvent.of(CustomEvent(name="n", value=n))
+
+
+async def new_store(tmp_path: Path) -> CountingStore:
+    store = CountingStore(tmp_path / "events.db")
+    await store.start_run("t", "r", [event(0)], [], create=True)
+    return store
+
+
+def test_first_delta_is_written_at_once_and_later_ones_coalesce_while_a_write_is_in_flight(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = await new_store(tmp_path)
+        writer = EventWriter(store, "t", "r", key="step")
+        for n in range(1, 501):
+            writer.emit(event(n))
+            if n % 50 == 0:
+                await asyncio.sleep(0)  # let the write in flight progress, as a model stream's awaits do
+        unwritten = await writer.close()  # what a step commits together with its closing events
+        await store.append("t", "r", unwritten)
+        assert store.append_sizes[0] == 1
+        assert sum(store.append_sizes) == 500
+        assert len(store.append_sizes) == writer.flushes + 1 < 50
+        values = [json.loads(e.data)["value"] for e in await store.read("t", after=1, limit=1000)]
+        assert values == list(range(1, 501))
+
+    asyncio.run(main())
+
+
+async def live_reads(tmp_path: Path, readers: int) -> tuple[int, list[list[int]]]:
+    store = await new_store(tmp_path)
+    hub = TailHub(store)
+    options = ReadOptions(after=1, max_seconds=30, heartbeat=30)
+    received: list[list[int]] = [[] for _ in range(readers)]
+    caught_up = asyncio.Barrier(readers + 1)
+
+    async def read(index: int) -> None:
+        waited = False
+        async for batch in read_thread(hub, "t", options):
+            received[index] += [e.seq for e in batch]
+            if not waited:
+                waited = True
+                await caught_up.wait()
+
+    async def first_batch_then_wait() -> None:
+        await store.append("t", "r", [event(1)])
+        await caught_up.wait()
+
+    tasks = [asyncio.create_task(read(i)) for i in range(readers)]
+    await first_batch_then_wait()
+    before = store.reads
+    for n in range(40):
+        await store.append("t", "r", [event(n), event(n)])
+        await asyncio.sleep(0.005)  # paces the writer like a model; readers are woken, not timed
+    await store.finish_run("t", "r", RunStatus.SUCCEEDED, NewEvent.of(RunFinishedEvent(thread_id="t", run_id="r")))
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
+    return store.reads - before, received
+
+
+def test_readers_of_one_thread_share_one_tail_so_store_reads_do_not_grow_with_readers(tmp_path: Path) -> None:
+    one_reads, one = asyncio.run(live_reads(tmp_path / "one", 1))
+    many_reads, many = asyncio.run(live_reads(tmp_path / "many", 300))
+    expected = list(range(2, 2 + 1 + 80 + 1))
+    assert one == [expected]
+    assert all(seqs == expected for seqs in many)
+    # Only the per-thread poller reads the store while live: a handful, whatever the reader count.
+    assert many_reads <= one_reads + 5, (one_reads, many_reads)
+    assert many_reads < 30
+
+
+def test_a_tail_puts_out_of_order_commits_back_in_order() -> None:
+    async def main() -> None:
+        tail = ThreadTail("t", 3, "r")
+        tail.offer([Envelope(5, "r", 0, "CUSTOM", "{}")])
+        assert tail.head == 3 and tail.gap.is_set()
+        tail.offer([Envelope(4, "r", 0, "CUSTOM", "{}")])
+        assert tail.head == 5
+        assert [e.seq for e in tail.events_after(3) or []] == [4, 5]
+        assert tail.events_after(1) is None  # older than what the tail holds: read the store
+
+    asyncio.run(main())

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import json
+
+from agentstream.sse import SSEDecoder, comment_frame, event_frame, retry_frame
+
+STREAM = (
+    retry_frame(1500)
+    + event_frame(1, json.dumps({"type": "RUN_STARTED", "text": "line one\nline two"}))
+    + comment_frame("ping")
+    + event_frame(2, json.dumps({"delta": "héllo ✓"}))
+    + "data: a\ndata: b\n\n"
+)
+
+
+def decode_in_pieces(raw: bytes, cuts: list[int]) -> tuple[list, SSEDecoder]:
+    decoder = SSEDecoder()
+    events = []
+    for start, end in zip([0, *cuts], [*cuts, len(raw)], strict=True):
+        events += decoder.decode(raw[start:end])
+    return events, decoder
+
+
+def test_frames_are_lf_only_single_line_json_without_event_field() -> None:
+    frame = event_frame(7, json.dumps({"t": "a\nb"}))
+    assert frame == 'id: 7\ndata: {"t": "a\\nb"}\n\n'
+    assert "\r" not in STREAM and "event:" not in STREAM
+
+
+def test_decoder_gives_the_same_events_whatever_the_byte_boundaries() -> None:
+    raw = STREAM.encode()
+    whole, decoder = decode_in_pieces(raw, [])
+    assert [(e.id, e.data) for e in whole] == [
+        ("1", json.dumps({"type": "RUN_STARTED", "text": "line one\nline two"})),
+        ("2", json.dumps({"delta": "héllo ✓"})),
+        ("2", "a\nb"),
+    ]
+    assert decoder.retry == 1500
+    for cut in range(1, len(raw)):
+        pieces, _ = decode_in_pieces(raw, [cut])
+        assert pieces == whole, cut
+
+
+def test_decoder_handles_crlf_split_between_chunks_and_drops_an_unterminated_event() -> None:
+    decoder = SSEDecoder()
+    assert decoder.decode("id: 1\r") == []
+    assert [e.data for e in decoder.decode("\ndata: x\r\n\r\n")] == ["x"]
+    assert decoder.decode("id: 2\ndata: partial\n") == []
+    assert decoder.flush() == []
+    assert decoder.last_event_id == "2"

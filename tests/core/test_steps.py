@@ -1,0 +1,120 @@
+"""Invariant 3 at the step level: a retried step never shows output twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ag_ui.core import TextMessageContentEvent, TextMessageStartEvent
+
+from agentstream.events import NewEvent
+from agentstream.llm.base import Chunk, ModelError, TextDelta, Usage
+from agentstream.steps import StepContext, run_model_step
+from agentstream.stores.sqlite import SQLiteEventStore
+from agentstream.tools import BUILTIN_TOOLS
+
+
+class ScriptedModel:
+    """Streams fixed words; fails after `fail_after` of them while `failures` remain."""
+
+    def __init__(self, words: list[str], *, fail_after: int | None = None, failures: int = 0) -> None:
+        self.words, self.fail_after, self.failures = words, fail_after, failures
+        self.calls = 0
+
+    async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AsyncIterator[Chunk]:
+        self.calls += 1
+        for index, word in enumerate(self.words):
+            if index == self.fail_after and self.failures:
+                self.failures -= 1
+                raise ModelError("connection reset")
+            await asyncio.sleep(0)
+            yield TextDelta(word)
+        yield Usage(input_tokens=1, output_tokens=len(self.words))
+
+
+async def context(tmp_path: Path) -> StepContext:
+    store = SQLiteEventStore(tmp_path / "events.db")
+    await store.start_run("t", "r", [], [{"id": "u", "role": "user", "content": "hi"}], create=True)
+    return StepContext(store, "t", "r")
+
+
+async def log(ctx: StepContext) -> list[dict[str, Any]]:
+    return [e.body() for e in await ctx.store.read("t", after=0)]
+
+
+def test_a_committed_step_returns_its_result_without_calling_the_model(tmp_path: Path) -> None:
+    async def main() -> None:
+        ctx = await context(tmp_path)
+        model = ScriptedModel(["Hello ", "world"])
+        first = await run_model_step(ctx, model, BUILTIN_TOOLS, 0)
+        events = await log(ctx)
+        again = await run_model_step(ctx, model, BUILTIN_TOOLS, 0)
+        assert again == first == {"toolCalls": []}
+        assert model.calls == 1
+        assert await log(ctx) == events
+        assert [e["type"] for e in events] == [
+            "TEXT_MESSAGE_START",
+            "TEXT_MESSAGE_CONTENT",
+            "TEXT_MESSAGE_CONTENT",
+            "TEXT_MESSAGE_END",
+        ]
+
+    asyncio.run(main())
+
+
+def test_a_step_failing_mid_stream_is_closed_and_discarded_then_redone(tmp_path: Path) -> None:
+    async def main() -> None:
+        ctx = await context(tmp_path)
+        model = ScriptedModel(["a ", "b ", "c"], fail_after=2, failures=1)
+        with pytest.raises(ModelError):
+            await run_model_step(ctx, model, BUILTIN_TOOLS, 0)
+        await run_model_step(ctx, model, BUILTIN_TOOLS, 0)
+        events = await log(ctx)
+        types = [e["type"] for e in events]
+        assert types == [
+            "TEXT_MESSAGE_START",
+            "TEXT_MESSAGE_CONTENT",
+            "TEXT_MESSAGE_CONTENT",
+            "TEXT_MESSAGE_END",
+            "CUSTOM",
+            "TEXT_MESSAGE_START",
+            "TEXT_MESSAGE_CONTENT",
+            "TEXT_MESSAGE_CONTENT",
+            "TEXT_MESSAGE_CONTENT",
+            "TEXT_MESSAGE_END",
+        ]
+        marker = events[4]
+        assert marker["name"] == "agentstream.step_discarded"
+        assert marker["value"]["messageIds"] == [events[0]["messageId"]] and marker["value"]["attempt"] == 1
+        assert events[5]["messageId"] != events[0]["messageId"]
+        messages = await ctx.store.get_messages("t")
+        assert messages[-1] == {"id": events[5]["messageId"], "role": "assistant", "content": "a b c"}
+
+    asyncio.run(main())
+
+
+def test_a_step_cut_off_by_a_crash_is_closed_and_discarded_before_the_redo(tmp_path: Path) -> None:
+    async def main() -> None:
+        ctx = await context(tmp_path)
+        # What a process killed mid-stream leaves behind: a started attempt with part of its output.
+        await ctx.store.begin_step("t", "r", "r.m0", 1)
+        await ctx.store.append(
+            "t",
+            "r",
+            [
+                NewEvent.of(TextMessageStartEvent(message_id="r.m0.1", role="assistant")),
+                NewEvent.of(TextMessageContentEvent(message_id="r.m0.1", delta="half")),
+            ],
+        )
+        await run_model_step(ctx, ScriptedModel(["whole"]), BUILTIN_TOOLS, 0)
+        events = await log(ctx)
+        assert [e["type"] for e in events[2:4]] == ["TEXT_MESSAGE_END", "CUSTOM"]
+        assert events[2]["messageId"] == "r.m0.1"
+        assert events[3]["value"]["messageIds"] == ["r.m0.1"]
+        assert events[4]["messageId"] == "r.m0.2"
+        assert [m.get("content") for m in await ctx.store.get_messages("t")] == ["hi", "whole"]
+
+    asyncio.run(main())

@@ -52,8 +52,9 @@ class StreamEvent:
 class Devhost:
     """One devhost process; `kill()` is SIGKILL, `start()` again resumes from the same data folder."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, app: str = "function_app") -> None:
         self.data_dir = data_dir
+        self.app = app
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -73,7 +74,17 @@ class Devhost:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "devhost", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            [
+                sys.executable,
+                "-m",
+                "devhost",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--app",
+                self.app,
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=log,

@@ -1,0 +1,32 @@
+"""A small function app for devhost's own tests: a timer trigger and HTTP routes."""
+
+from __future__ import annotations
+
+import azure.functions as func
+from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+fired: list[bool] = []
+
+
+@app.timer_trigger(schedule="*/1 * * * * *", arg_name="timer", run_on_startup=False)
+def every_second(timer: func.TimerRequest) -> None:
+    fired.append(timer.past_due)
+
+
+@app.route(route="health", methods=["GET"])
+async def health(req: Request) -> Response:
+    return JSONResponse({"fired": len(fired)})
+
+
+@app.route(route="echo/{name}/{count:int}", methods=["GET", "POST"])
+async def echo(req: Request) -> Response:
+    return JSONResponse(
+        {
+            "name": req.path_params["name"],
+            "count": req.path_params["count"],
+            "request": f"{type(req).__module__}.{type(req).__name__}",
+            "query": dict(req.query_params),
+            "body": (await req.body()).decode(),
+        }
+    )

@@ -9,7 +9,6 @@ The hierarchy:
     x InvalidRequest         400
     x NotFound               404  (ThreadNotFound, RunNotFound)
     x RunAlreadyActive       409
-    x CursorExpired          410
     x PayloadTooLarge        413
     x UnsupportedMediaType   415
     x ServiceUnavailable     503
@@ -96,11 +95,6 @@ class RunAlreadyActive(APIError):
             f"Thread '{thread_id}' already has an active run '{run_id}'. "
             "Wait for it to finish or cancel it before starting another."
         )
-
-
-class CursorExpired(APIError):
-    status_code = 410
-    code = "cursor_expired"
 
 
 class PayloadTooLarge(APIError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
@@ -70,7 +69,9 @@ class ThreadTail:
             return []
         if not self._recent or self._recent[0].seq > cursor + 1:
             return None
-        return list(itertools.islice(self._recent, cursor + 1 - self._recent[0].seq, None))
+        # Index from the right: live readers are near the end, and deque indexing is cheap there.
+        missing = self.head - cursor
+        return [self._recent[-i] for i in range(missing, 0, -1)]
 
     async def wait(self, cursor: int, timeout: float) -> None:
         """Return when the tail passes `cursor`, or after `timeout` seconds."""

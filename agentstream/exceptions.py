@@ -5,6 +5,8 @@ The hierarchy:
 * AgentStreamError
   + ConfigError              -- a setting has a value we cannot use
   + StoreUnavailable         -- the event store cannot be reached
+  + RunOver                  -- an append to a run that is cancelled or finished
+  + StepSuperseded           -- a write from a step attempt that a newer attempt replaced
   + APIError                 -- an error with an HTTP status, rendered as {"error": {"code", "message"}}
     x InvalidRequest         400
     x NotFound               404  (ThreadNotFound, RunNotFound)
@@ -32,6 +34,14 @@ class ConfigError(AgentStreamError):
 
 class StoreUnavailable(AgentStreamError):
     """The event store could not be reached or failed mid-operation."""
+
+
+class RunOver(AgentStreamError):
+    """The run is cancelled or finished: nothing more may be appended to it."""
+
+
+class StepSuperseded(AgentStreamError):
+    """A newer attempt of the step took over (or it committed): this attempt's writes are refused."""
 
 
 class APIError(AgentStreamError):
@@ -95,6 +105,11 @@ class RunAlreadyActive(APIError):
             f"Thread '{thread_id}' already has an active run '{run_id}'. "
             "Wait for it to finish or cancel it before starting another."
         )
+
+
+class RunFinished(APIError):
+    status_code = 409
+    code = "run_finished"
 
 
 class PayloadTooLarge(APIError):

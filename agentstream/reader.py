@@ -34,6 +34,8 @@ async def read_thread(hub: TailHub, thread_id: str, options: ReadOptions) -> Asy
             batch = tail.events_after(cursor)
             if batch is None:
                 batch = await hub.store.read(thread_id, after=cursor, limit=1000)
+                # What the store showed us is committed: it may be news to the tail (another writer).
+                tail.offer(batch)
             if batch:
                 cursor = batch[-1].seq
                 if options.run_id is not None:
@@ -45,9 +47,10 @@ async def read_thread(hub: TailHub, thread_id: str, options: ReadOptions) -> Asy
                 if run_over:
                     return
                 continue
+            # Judge the end only once the tail has seen all we have: its run state is then current.
             if (
                 not options.follow
-                and cursor >= tail.head
+                and cursor == tail.head
                 and (run_over if options.run_id is not None else tail.active_run_id is None)
             ):
                 return
@@ -57,4 +60,4 @@ async def read_thread(hub: TailHub, thread_id: str, options: ReadOptions) -> Asy
             if now - last_output >= options.heartbeat:
                 yield []
                 last_output = now
-            await tail.wait(cursor, min(deadline, last_output + options.heartbeat) - now)
+            await tail.wait(min(cursor, tail.head), min(deadline, last_output + options.heartbeat) - now)

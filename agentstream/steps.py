@@ -5,24 +5,36 @@
   discarded before it is redone; only committed output reaches the thread's messages.
 - A tool step commits its result and the TOOL_CALL_RESULT event in one write.
 - Finishing a run writes exactly one terminal event, after everything it reports is committed.
+- A cancelled run refuses further output at the store, so a step still streaming stops at its
+  next write, closes what it opened, and reports `cancelled` instead of failing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ag_ui.core import RunErrorEvent, RunFinishedEvent, TokenUsage, ToolCallResultEvent
+from ag_ui.core import (
+    RunErrorEvent,
+    RunFinishedCancelledOutcome,
+    RunFinishedEvent,
+    TokenUsage,
+    ToolCallResultEvent,
+)
 
 from .events import NewEvent, OpenConstructs, step_discarded
+from .exceptions import RunOver, StepSuperseded
 from .llm.base import ModelClient
-from .stores.base import EventStore, RunStatus, StepRecord, StepStatus
+from .stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
 from .tools import ToolRegistry
 from .turn import AssistantTurn
 from .writer import EventWriter
 
 logger = logging.getLogger(__name__)
+
+CANCELLED: dict[str, Any] = {"toolCalls": [], "cancelled": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,17 +45,25 @@ class StepContext:
 
 
 async def run_model_step(ctx: StepContext, model: ModelClient, tools: ToolRegistry, index: int) -> dict[str, Any]:
-    """Stream one assistant turn into the log. Returns {"toolCalls": [...]} (empty when the turn is final)."""
+    """Stream one assistant turn into the log.
+
+    Returns {"toolCalls": [...]} (empty when the turn is final), or CANCELLED.
+    """
     step_id = f"{ctx.run_id}.m{index}"
     record = await ctx.store.get_step(ctx.thread_id, step_id)
     if record is not None and record.status is StepStatus.COMMITTED:
         return record.result  # type: ignore[no-any-return]
+    run = await ctx.store.get_run(ctx.thread_id, ctx.run_id)
+    if run is None or run.cancel_requested or run.status is not RunStatus.RUNNING:
+        return CANCELLED
     if record is not None and record.status is StepStatus.STARTED:
         await discard_attempt(ctx, record)
     attempt = record.attempt + 1 if record is not None else 1
     current = await ctx.store.begin_step(ctx.thread_id, ctx.run_id, step_id, attempt)
     turn = AssistantTurn(message_id=f"{step_id}.{attempt}")
-    writer = EventWriter(ctx.store, ctx.thread_id, ctx.run_id, key=f"{step_id}.{attempt}")
+    writer = EventWriter(
+        ctx.store, ctx.thread_id, ctx.run_id, key=f"{step_id}.{attempt}", attempt=StepAttempt(step_id, attempt)
+    )
     try:
         messages = await ctx.store.get_messages(ctx.thread_id)
         async for chunk in model.stream(messages, tools.specs()):
@@ -59,12 +79,24 @@ async def run_model_step(ctx: StepContext, model: ModelClient, tools: ToolRegist
             events=unwritten + turn.finish(),
             messages=turn.messages(),
             usage=turn.usage,
+            attempt=attempt,
         )
         return result
+    except StepSuperseded:
+        # Another execution of this activity took the step over; its outcome is the step's.
+        await writer.abandon()
+        record = await ctx.store.get_step(ctx.thread_id, step_id)
+        if record is not None and record.status is StepStatus.COMMITTED:
+            return record.result  # type: ignore[no-any-return]
+        raise
+    except RunOver:
+        with contextlib.suppress(RunOver):  # the run may already be over: then it was closed for us
+            await discard_attempt(ctx, current, unwritten=await writer.abandon())
+        return CANCELLED
     except BaseException:
         # Close what this attempt opened now, so readers see it end before any retry starts.
         try:
-            await discard_attempt(ctx, current, unwritten=await writer.close())
+            await discard_attempt(ctx, current, unwritten=await writer.abandon())
         except Exception:
             logger.warning("Could not discard step %s attempt %d; the retry will", step_id, attempt, exc_info=True)
         raise
@@ -80,9 +112,12 @@ async def run_tool_step(ctx: StepContext, tools: ToolRegistry, index: int, call:
     content = await tools.get(function["name"]).call(function["arguments"])
     message = {"id": f"{call['id']}.result", "role": "tool", "toolCallId": call["id"], "content": content}
     event = ToolCallResultEvent(message_id=message["id"], tool_call_id=call["id"], content=content, role="tool")
-    await ctx.store.commit_step(
-        ctx.thread_id, ctx.run_id, step_id, result=message, events=[NewEvent.of(event)], messages=[message]
-    )
+    try:
+        await ctx.store.commit_step(
+            ctx.thread_id, ctx.run_id, step_id, result=message, events=[NewEvent.of(event)], messages=[message]
+        )
+    except RunOver:
+        return CANCELLED
     return message
 
 
@@ -113,8 +148,9 @@ async def discard_attempt(ctx: StepContext, record: StepRecord, unwritten: list[
     )
 
 
-async def finish_run(ctx: StepContext, error: dict[str, str] | None = None) -> None:
-    """Write the run's one terminal event: RUN_FINISHED with usage, or RUN_ERROR with a code."""
+async def finish_run(ctx: StepContext, error: dict[str, str] | None = None, *, cancelled: bool = False) -> None:
+    """Write the run's one terminal event: RUN_FINISHED with usage (its outcome `cancelled` when it
+    was), or RUN_ERROR with a code."""
     for record in await ctx.store.open_steps(ctx.thread_id, ctx.run_id):
         await discard_attempt(ctx, record)
     if error is not None:
@@ -126,6 +162,7 @@ async def finish_run(ctx: StepContext, error: dict[str, str] | None = None) -> N
     finished = RunFinishedEvent(
         thread_id=ctx.thread_id,
         run_id=ctx.run_id,
+        outcome=RunFinishedCancelledOutcome(type="cancelled") if cancelled else None,
         usage=[
             TokenUsage(
                 input_tokens=usage.get("inputTokens", 0),
@@ -134,4 +171,5 @@ async def finish_run(ctx: StepContext, error: dict[str, str] | None = None) -> N
             )
         ],
     )
-    await ctx.store.finish_run(ctx.thread_id, ctx.run_id, RunStatus.SUCCEEDED, NewEvent.of(finished))
+    status = RunStatus.CANCELLED if cancelled else RunStatus.SUCCEEDED
+    await ctx.store.finish_run(ctx.thread_id, ctx.run_id, status, NewEvent.of(finished))

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 
 from .events import NewEvent
-from .stores.base import EventStore
+from .stores.base import EventStore, StepAttempt
 
 
 class EventWriter:
-    def __init__(self, store: EventStore, thread_id: str, run_id: str, *, key: str) -> None:
+    def __init__(
+        self, store: EventStore, thread_id: str, run_id: str, *, key: str, attempt: StepAttempt | None = None
+    ) -> None:
         self._store = store
+        self._attempt = attempt
         self._thread_id = thread_id
         self._run_id = run_id
         self._key = key
@@ -37,11 +40,23 @@ class EventWriter:
     async def _pump(self, batch: list[NewEvent]) -> None:
         while batch:
             # A key per flush makes a retried write of the same batch land once.
-            await self._store.append(self._thread_id, self._run_id, batch, key=f"{self._key}:{self.flushes}")
+            await self._store.append(
+                self._thread_id, self._run_id, batch, key=f"{self._key}:{self.flushes}", attempt=self._attempt
+            )
             self.flushes += 1
             if self._closing:
                 return
             batch, self._buffer = self._buffer, []
+
+    async def abandon(self) -> list[NewEvent]:
+        """Stop after the write in flight, whatever its outcome, and hand back what was never attempted."""
+        self._closing = True
+        if self._flight is not None:
+            await asyncio.wait([self._flight])
+            if not self._flight.cancelled():
+                self._flight.exception()  # retrieved here; the caller already handles the failure
+        remaining, self._buffer = self._buffer, []
+        return remaining
 
     async def close(self) -> list[NewEvent]:
         """Wait for the write in flight and hand back what is still unwritten, for the commit."""

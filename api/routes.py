@@ -7,6 +7,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from agentstream.http import handlers
+from orchestrators.agent import CANCEL_EVENT
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -18,6 +19,15 @@ async def start_run(req: Request, client: df.DurableOrchestrationClient) -> Resp
         await client.start_new("agent_run", run_id, {"thread_id": thread_id, "run_id": run_id})
 
     return await handlers.start_run(req, start_orchestration)
+
+
+@bp.route(route="agent/threads/{thread_id}/runs/{run_id}/cancel", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def cancel_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    async def signal_cancel(thread_id: str, run_id: str) -> None:
+        await client.raise_event(run_id, CANCEL_EVENT)
+
+    return await handlers.cancel_run(req, req.path_params["thread_id"], req.path_params["run_id"], signal_cancel)
 
 
 @bp.route(route="agent/stream/{thread_id}", methods=["GET"])

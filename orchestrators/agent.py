@@ -11,6 +11,7 @@ from collections.abc import Generator
 from typing import Any
 
 import azure.durable_functions as df
+from azure.durable_functions.models.Task import TaskBase, TaskState
 
 from agentstream import runtime, steps
 from agentstream.config import get_settings
@@ -18,27 +19,40 @@ from agentstream.steps import StepContext
 
 bp = df.Blueprint()
 
+CANCEL_EVENT = "cancel"
+
 
 @bp.orchestration_trigger(context_name="context")
 def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     run: dict[str, str] = context.get_input()
     settings = get_settings()
     retry = df.RetryOptions(settings.step_retry_interval_ms, settings.step_max_attempts)
+    # Raised by the cancel endpoint; every wait below races against it.
+    cancel = context.wait_for_external_event(CANCEL_EVENT)
     error: dict[str, str] | None = None
+    cancelled = False
     phase = "model"
     try:
         for index in range(settings.max_model_steps):
             phase = "model"
-            step = yield context.call_activity_with_retry("model_step", retry, {**run, "index": index})
-            if not step["toolCalls"]:
+            model = context.call_activity_with_retry("model_step", retry, {**run, "index": index})
+            if (yield context.task_any([model, cancel])) is cancel or _outcome(model).get("cancelled"):
+                cancelled = True
+                break
+            calls = _outcome(model)["toolCalls"]
+            if not calls:
                 break
             phase = "tool"
-            yield context.task_all(
+            tools = context.task_all(
                 [
-                    context.call_activity_with_retry("tool_step", retry, {**run, "index": index, "call": call})
-                    for call in step["toolCalls"]
+                    context.call_activity_with_retry("tool_step", retry, {**run, "index": index, "call": c})
+                    for c in calls
                 ]
             )
+            if (yield context.task_any([tools, cancel])) is cancel:
+                cancelled = True
+                break
+            _outcome(tools)
         else:
             error = {
                 "code": "max_steps",
@@ -46,8 +60,10 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
             }
     except Exception as exc:
         error = {"code": f"{phase}_error", "message": _activity_failure(exc)}
-    yield context.call_activity_with_retry("finish_run", retry, {**run, "error": error})
-    return {"error": error}
+    # The terminal event must get written: finishing retries for longer than a step.
+    finish_retry = df.RetryOptions(settings.step_retry_interval_ms, max(10, settings.step_max_attempts))
+    yield context.call_activity_with_retry("finish_run", finish_retry, {**run, "error": error, "cancelled": cancelled})
+    return {"error": error, "cancelled": cancelled}
 
 
 # Activity inputs are annotated plain `dict`: the worker's indexing rejects parameterized generics there.
@@ -66,7 +82,14 @@ async def tool_step(step: dict) -> dict[str, Any]:
 @bp.activity_trigger(input_name="step")
 async def finish_run(step: dict) -> None:
     ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
-    await steps.finish_run(ctx, step["error"])
+    await steps.finish_run(ctx, step["error"], cancelled=step["cancelled"])
+
+
+def _outcome(task: TaskBase) -> Any:
+    """A finished task's value, or its error raised, as `yield task` would give it."""
+    if task.state is TaskState.FAILED:
+        raise task.result
+    return task.result
 
 
 def _activity_failure(exc: Exception) -> str:

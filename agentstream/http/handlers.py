@@ -21,20 +21,30 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from .. import runtime
 from ..config import get_settings
 from ..events import NewEvent
-from ..exceptions import APIError, InvalidRequest, RunNotFound, ServiceUnavailable, StoreUnavailable, ThreadNotFound
+from ..exceptions import (
+    APIError,
+    InvalidRequest,
+    RunFinished,
+    RunNotFound,
+    ServiceUnavailable,
+    StoreUnavailable,
+    ThreadNotFound,
+)
 from ..reader import ReadOptions, read_thread
 from ..sse import comment_frame, event_frame, retry_frame
 from ..steps import StepContext, finish_run
 from ..stores.base import RunInfo, RunStatus
 from .errors import error_response
-from .inputs import parse_cursor, parse_flag, read_run_request, validate_id
+from .inputs import parse_cursor, parse_flag, preferred_media_type, read_run_request, validate_id
 from .text import plain_text_chunks
 
 logger = logging.getLogger(__name__)
 
 RunStarter = Callable[[str, str], Awaitable[None]]
+RunSignal = Callable[[str, str], Awaitable[None]]
 Handler = Callable[..., Awaitable[Response]]
 
+STREAM_TYPES = ("text/event-stream", "text/plain")
 STREAM_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
 
 
@@ -94,7 +104,8 @@ async def start_run(request: Request, start_orchestration: RunStarter) -> Respon
         raise ServiceUnavailable(
             "The run could not be started. Retry shortly.", code="start_failed", headers={"Retry-After": "5"}
         ) from None
-    if _accepts(request, "text/event-stream") or _accepts(request, "text/plain"):
+    wanted = preferred_media_type(request.headers.get("accept", ""), ("application/json", *STREAM_TYPES))
+    if wanted in STREAM_TYPES:
         options = _read_options(after=first[0].seq - 1, run_id=run_id, follow=False)
         return _stream_response(request, thread_id, options, extra_headers={"x-run-id": run_id})
     base = request.url.path.rsplit("/agent/", 1)[0]
@@ -108,6 +119,30 @@ async def start_run(request: Request, start_orchestration: RunStarter) -> Respon
         status_code=202,
         headers={"Location": urls["stream_url"], "x-thread-id": thread_id},
     )
+
+
+@api_endpoint
+async def cancel_run(request: Request, thread_id: str, run_id: str, signal_cancel: RunSignal) -> Response:
+    """Ask a run to stop. Idempotent: 202 while it winds down, 200 once it ended cancelled."""
+    validate_id(thread_id, "thread id")
+    validate_id(run_id, "run id")
+    store = runtime.get_store()
+    run = await store.request_cancel(thread_id, run_id)
+    if run is None:
+        if await store.head(thread_id) is None:
+            raise ThreadNotFound(thread_id)
+        raise RunNotFound(thread_id, run_id)
+    body = {"thread_id": thread_id, "run_id": run_id, "status": run.status.value}
+    if run.status is RunStatus.CANCELLED:
+        return JSONResponse(body)
+    if run.status is not RunStatus.RUNNING:
+        raise RunFinished(f"Run '{run_id}' already ended with status '{run.status.value}'.")
+    try:
+        await signal_cancel(thread_id, run_id)
+    except Exception:
+        # The flag is set: the run's next write is refused and it winds down by itself.
+        logger.warning("Could not signal the cancellation of run %s", run_id, exc_info=True)
+    return JSONResponse({**body, "status": "cancelling"}, status_code=202)
 
 
 @api_endpoint
@@ -191,7 +226,7 @@ def _stream_response(
     """SSE by default; the assistant's plain text when the client asks for text/plain only."""
     headers = {**STREAM_HEADERS, "x-thread-id": thread_id, **(extra_headers or {})}
     batches = read_thread(runtime.get_hub(), thread_id, options)
-    if _accepts(request, "text/plain") and not _accepts(request, "text/event-stream"):
+    if preferred_media_type(request.headers.get("accept", ""), STREAM_TYPES) == "text/plain":
         return StreamingResponse(plain_text_chunks(batches), media_type="text/plain; charset=utf-8", headers=headers)
 
     async def frames() -> AsyncIterator[str]:
@@ -200,10 +235,6 @@ def _stream_response(
             yield "".join(event_frame(e.seq, e.data) for e in batch) if batch else comment_frame("ping")
 
     return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
-
-
-def _accepts(request: Request, media_type: str) -> bool:
-    return media_type in request.headers.get("accept", "").lower()
 
 
 def _iso(timestamp: float | None) -> str | None:

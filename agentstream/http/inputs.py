@@ -140,3 +140,27 @@ def parse_flag(request: Request, name: str) -> bool:
     if value in ("1", "true", "yes"):
         return True
     raise InvalidRequest(f"Query parameter '{name}' must be 1 or 0, not '{value[:20]}'.", code="invalid_query")
+
+
+def preferred_media_type(accept: str, offers: tuple[str, ...]) -> str:
+    """The offer the Accept header ranks highest; the first offer when none is named explicitly.
+
+    Wildcards never pick a streaming type: `Accept: application/json, text/plain, */*` (axios'
+    default) must get the JSON answer, not a stream.
+    """
+    best, best_q = offers[0], 0.0
+    for index, item in enumerate(accept.split(",")):
+        media_type, *params = (part.strip() for part in item.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        # Earlier entries win ties: nudge by position.
+        score = q - index * 1e-6
+        if media_type.lower() in offers and score > best_q:
+            best, best_q = media_type.lower(), score
+    return best

@@ -49,6 +49,7 @@ class RunInfo:
     end_seq: int | None
     usage: dict[str, int] = field(default_factory=dict)
     error: dict[str, str] | None = None
+    cancel_requested: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,12 @@ class ThreadInfo:
     last_seq: int
     active_run_id: str | None
     runs: list[RunInfo]
+
+
+@dataclass(frozen=True, slots=True)
+class StepAttempt:
+    step_id: str
+    attempt: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +109,19 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     async def append(
-        self, thread_id: str, run_id: str, events: list[NewEvent], *, key: str | None = None
+        self,
+        thread_id: str,
+        run_id: str,
+        events: list[NewEvent],
+        *,
+        key: str | None = None,
+        attempt: StepAttempt | None = None,
     ) -> list[Envelope]:
-        """Append events contiguously. A `key` already used on this thread appends nothing again."""
+        """Append events contiguously. A `key` already used on this thread appends nothing again.
+
+        Raises RunOver if the run is cancelling or finished, and StepSuperseded if `attempt` is no
+        longer its step's current attempt.
+        """
 
     @abc.abstractmethod
     async def read(self, thread_id: str, *, after: int, limit: int = 1000) -> list[Envelope]:
@@ -118,6 +135,13 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     async def get_run(self, thread_id: str, run_id: str) -> RunInfo | None: ...
+
+    @abc.abstractmethod
+    async def request_cancel(self, thread_id: str, run_id: str) -> RunInfo | None:
+        """Flag a running run as cancelling: from now on only the finishing writes are accepted.
+
+        Returns the run as it stands after the call, or None if there is no such run.
+        """
 
     @abc.abstractmethod
     async def get_messages(self, thread_id: str) -> list[dict[str, Any]]:
@@ -151,10 +175,12 @@ class EventStore(abc.ABC):
         events: list[NewEvent],
         messages: list[dict[str, Any]],
         usage: dict[str, int] | None = None,
+        attempt: int | None = None,
     ) -> list[Envelope]:
         """Append a step's last events, its messages and usage, and store its result, atomically.
 
-        A step already committed appends nothing.
+        A step already committed appends nothing. With `attempt`, the commit is refused with
+        StepSuperseded unless that attempt is the step's current one.
         """
 
     @abc.abstractmethod

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..events import Envelope, NewEvent
-from ..exceptions import RunAlreadyActive, StoreUnavailable, ThreadNotFound
-from .base import EventStore, RunInfo, RunStatus, StepRecord, StepStatus, ThreadHead, ThreadInfo
+from ..exceptions import RunAlreadyActive, RunOver, StepSuperseded, StoreUnavailable, ThreadNotFound
+from .base import EventStore, RunInfo, RunStatus, StepAttempt, StepRecord, StepStatus, ThreadHead, ThreadInfo
 
 T = TypeVar("T")
 
@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS runs (
     thread_id TEXT NOT NULL, run_id TEXT NOT NULL, status TEXT NOT NULL, created_at REAL NOT NULL,
     finished_at REAL, start_seq INTEGER NOT NULL, end_seq INTEGER, usage TEXT NOT NULL DEFAULT '{}', error TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (thread_id, run_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS steps (
@@ -93,18 +94,30 @@ class SQLiteEventStore(EventStore):
             con.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(con)
+                con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
                 raise
-            con.execute("COMMIT")
             return result
 
         return await self._run(tx)
 
     @staticmethod
     def _append(
-        con: sqlite3.Connection, thread_id: str, run_id: str, events: list[NewEvent], key: str | None = None
+        con: sqlite3.Connection,
+        thread_id: str,
+        run_id: str,
+        events: list[NewEvent],
+        key: str | None = None,
+        *,
+        finishing: bool = False,
     ) -> list[Envelope]:
+        run = con.execute(
+            "SELECT status, cancel_requested FROM runs WHERE thread_id = ? AND run_id = ?", (thread_id, run_id)
+        ).fetchone()
+        if run is not None and (run[0] != RunStatus.RUNNING.value or (run[1] and not finishing)):
+            raise RunOver(f"Run '{run_id}' is {'cancelling' if run[0] == RunStatus.RUNNING.value else run[0]}.")
         if key is not None:
             seen = con.execute(
                 "SELECT first_seq, count FROM append_keys WHERE thread_id = ? AND key = ?", (thread_id, key)
@@ -176,9 +189,20 @@ class SQLiteEventStore(EventStore):
         return self._committed(thread_id, await self._write(tx))
 
     async def append(
-        self, thread_id: str, run_id: str, events: list[NewEvent], *, key: str | None = None
+        self,
+        thread_id: str,
+        run_id: str,
+        events: list[NewEvent],
+        *,
+        key: str | None = None,
+        attempt: StepAttempt | None = None,
     ) -> list[Envelope]:
-        envelopes = await self._write(lambda con: self._append(con, thread_id, run_id, events, key))
+        def tx(con: sqlite3.Connection) -> list[Envelope]:
+            if attempt is not None:
+                _check_current(con, thread_id, attempt.step_id, attempt.attempt)
+            return self._append(con, thread_id, run_id, events, key)
+
+        envelopes = await self._write(tx)
         return self._committed(thread_id, envelopes)
 
     async def read(self, thread_id: str, *, after: int, limit: int = 1000) -> list[Envelope]:
@@ -216,6 +240,19 @@ class SQLiteEventStore(EventStore):
 
         return await self._run(query)
 
+    async def request_cancel(self, thread_id: str, run_id: str) -> RunInfo | None:
+        def tx(con: sqlite3.Connection) -> RunInfo | None:
+            con.execute(
+                "UPDATE runs SET cancel_requested = 1 WHERE thread_id = ? AND run_id = ? AND status = ?",
+                (thread_id, run_id, RunStatus.RUNNING.value),
+            )
+            row = con.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE thread_id = ? AND run_id = ?", (thread_id, run_id)
+            ).fetchone()
+            return None if row is None else _run(row)
+
+        return await self._write(tx)
+
     async def get_messages(self, thread_id: str) -> list[dict[str, Any]]:
         def query(con: sqlite3.Connection) -> list[dict[str, Any]]:
             rows = con.execute("SELECT data FROM messages WHERE thread_id = ? ORDER BY idx", (thread_id,)).fetchall()
@@ -244,7 +281,10 @@ class SQLiteEventStore(EventStore):
 
     async def begin_step(self, thread_id: str, run_id: str, step_id: str, attempt: int) -> StepRecord:
         def tx(con: sqlite3.Connection) -> StepRecord:
-            (last,) = con.execute("SELECT last_seq FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
+            row = con.execute("SELECT last_seq FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
+            if row is None:
+                raise ThreadNotFound(thread_id)
+            last = row[0]
             con.execute(
                 "INSERT OR REPLACE INTO steps (thread_id, step_id, run_id, status, attempt, start_seq) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -267,7 +307,7 @@ class SQLiteEventStore(EventStore):
                 "UPDATE steps SET status = ? WHERE thread_id = ? AND step_id = ?",
                 (StepStatus.DISCARDED.value, thread_id, step_id),
             )
-            return self._append(con, thread_id, run_id, events)
+            return self._append(con, thread_id, run_id, events, finishing=True)
 
         return self._committed(thread_id, await self._write(tx))
 
@@ -281,6 +321,7 @@ class SQLiteEventStore(EventStore):
         events: list[NewEvent],
         messages: list[dict[str, Any]],
         usage: dict[str, int] | None = None,
+        attempt: int | None = None,
     ) -> list[Envelope]:
         def tx(con: sqlite3.Connection) -> list[Envelope]:
             row = con.execute(
@@ -288,6 +329,8 @@ class SQLiteEventStore(EventStore):
             ).fetchone()
             if row is not None and row[0] == StepStatus.COMMITTED.value:
                 return []
+            if attempt is not None:
+                _check_current(con, thread_id, step_id, attempt)
             envelopes = self._append(con, thread_id, run_id, events)
             con.execute(
                 "INSERT INTO steps (thread_id, step_id, run_id, status, attempt, start_seq, result) "
@@ -327,7 +370,7 @@ class SQLiteEventStore(EventStore):
             ).fetchone()
             if row is None or row[0] != RunStatus.RUNNING.value:
                 return []
-            envelopes = self._append(con, thread_id, run_id, [event])
+            envelopes = self._append(con, thread_id, run_id, [event], finishing=True)
             con.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, end_seq = ?, error = ? "
                 "WHERE thread_id = ? AND run_id = ?",
@@ -355,8 +398,16 @@ class SQLiteEventStore(EventStore):
         self._local = threading.local()
 
 
-_RUN_COLUMNS = "run_id, status, created_at, finished_at, start_seq, end_seq, usage, error"
+_RUN_COLUMNS = "run_id, status, created_at, finished_at, start_seq, end_seq, usage, error, cancel_requested"
 _STEP_COLUMNS = "step_id, run_id, status, attempt, start_seq, result"
+
+
+def _check_current(con: sqlite3.Connection, thread_id: str, step_id: str, attempt: int) -> None:
+    row = con.execute(
+        "SELECT status, attempt FROM steps WHERE thread_id = ? AND step_id = ?", (thread_id, step_id)
+    ).fetchone()
+    if row is None or row[0] != StepStatus.STARTED.value or row[1] != attempt:
+        raise StepSuperseded(f"Attempt {attempt} of step '{step_id}' is no longer current.")
 
 
 def _select_range(con: sqlite3.Connection, thread_id: str, after: int, limit: int) -> list[Envelope]:
@@ -368,7 +419,7 @@ def _select_range(con: sqlite3.Connection, thread_id: str, after: int, limit: in
 
 
 def _run(row: tuple[Any, ...]) -> RunInfo:
-    run_id, status, created, finished, start, end, usage, error = row
+    run_id, status, created, finished, start, end, usage, error, cancel_requested = row
     return RunInfo(
         run_id,
         RunStatus(status),
@@ -378,6 +429,7 @@ def _run(row: tuple[Any, ...]) -> RunInfo:
         end,
         json.loads(usage),
         json.loads(error) if error else None,
+        bool(cancel_requested),
     )
 
 

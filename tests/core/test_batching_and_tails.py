@@ -6,7 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from ag_ui.core import CustomEvent, RunFinishedEvent
+from ag_ui.core import CustomEvent, RunFinishedEvent, RunStartedEvent
 
 from agentstream.events import Envelope, NewEvent
 from agentstream.reader import ReadOptions, read_thread
@@ -24,9 +24,9 @@ class CountingStore(SQLiteEventStore):
         self.append_sizes: list[int] = []
         self.reads = 0
 
-    async def append(self, thread_id, run_id, events, *, key=None):  # type: ignore[no-untyped-def]
+    async def append(self, thread_id, run_id, events, **options):  # type: ignore[no-untyped-def]
         self.append_sizes.append(len(events))
-        return await super().append(thread_id, run_id, events, key=key)
+        return await super().append(thread_id, run_id, events, **options)
 
     async def read(self, thread_id, *, after, limit=1000):  # type: ignore[no-untyped-def]
         self.reads += 1
@@ -114,3 +114,37 @@ def test_a_tail_puts_out_of_order_commits_back_in_order() -> None:
         assert tail.events_after(1) is None  # older than what the tail holds: read the store
 
     asyncio.run(main())
+
+
+def test_a_reader_does_not_end_while_a_run_started_by_another_process_is_active(tmp_path: Path) -> None:
+    async def main() -> list[str]:
+        here = await new_store(tmp_path)  # this process: its hub hears only its own writes
+        elsewhere = SQLiteEventStore(tmp_path / "events.db")  # another process on the same log
+        finished = NewEvent.of(RunFinishedEvent(thread_id="t", run_id="r"))
+        await here.finish_run("t", "r", RunStatus.SUCCEEDED, finished)
+        hub = TailHub(here)
+        idle = ReadOptions(after=2, follow=True, max_seconds=30, heartbeat=30)
+        follower = asyncio.create_task(anext(read_thread(hub, "t", idle)))
+        await asyncio.sleep(0)  # the follower registers the tail, which now believes the thread idle
+        started = NewEvent.of(RunStartedEvent(thread_id="t", run_id="r2"))
+        await elsewhere.start_run("t", "r2", [started], [], create=False)
+        reader = asyncio.create_task(
+            _collect(read_thread(hub, "t", ReadOptions(after=0, max_seconds=30, heartbeat=30)))
+        )
+        for n in range(3):
+            await elsewhere.append("t", "r2", [event(n)])
+        assert not reader.done()
+        await elsewhere.finish_run(
+            "t", "r2", RunStatus.SUCCEEDED, NewEvent.of(RunFinishedEvent(thread_id="t", run_id="r2"))
+        )
+        types = await asyncio.wait_for(reader, timeout=10)
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
+        return types
+
+    types = asyncio.run(main())
+    assert types[-1] == "RUN_FINISHED" and types.count("RUN_FINISHED") == 2
+
+
+async def _collect(batches) -> list[str]:  # type: ignore[no-untyped-def]
+    return [e.type for batch in [b async for b in batches] for e in batch]

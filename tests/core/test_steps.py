@@ -11,8 +11,10 @@ import pytest
 from ag_ui.core import TextMessageContentEvent, TextMessageStartEvent
 
 from agentstream.events import NewEvent
+from agentstream.exceptions import RunOver, StepSuperseded
 from agentstream.llm.base import Chunk, ModelError, TextDelta, Usage
-from agentstream.steps import StepContext, run_model_step
+from agentstream.steps import CANCELLED, StepContext, run_model_step
+from agentstream.stores.base import StepAttempt
 from agentstream.stores.sqlite import SQLiteEventStore
 from agentstream.tools import BUILTIN_TOOLS
 
@@ -116,5 +118,36 @@ def test_a_step_cut_off_by_a_crash_is_closed_and_discarded_before_the_redo(tmp_p
         assert events[3]["value"]["messageIds"] == ["r.m0.1"]
         assert events[4]["messageId"] == "r.m0.2"
         assert [m.get("content") for m in await ctx.store.get_messages("t")] == ["hi", "whole"]
+
+    asyncio.run(main())
+
+
+def test_a_superseded_attempt_can_neither_write_nor_commit(tmp_path: Path) -> None:
+    async def main() -> None:
+        ctx = await context(tmp_path)
+        await ctx.store.begin_step("t", "r", "r.m0", 1)
+        # A second execution of the activity takes the step over.
+        await ctx.store.begin_step("t", "r", "r.m0", 2)
+        stale = StepAttempt("r.m0", 1)
+        with pytest.raises(StepSuperseded):
+            await ctx.store.append("t", "r", [NewEvent.of(TextMessageStartEvent(message_id="x"))], attempt=stale)
+        with pytest.raises(StepSuperseded):
+            await ctx.store.commit_step("t", "r", "r.m0", result={}, events=[], messages=[], attempt=1)
+        await ctx.store.commit_step("t", "r", "r.m0", result={"toolCalls": []}, events=[], messages=[], attempt=2)
+        assert await log(ctx) == []
+        assert (await ctx.store.get_step("t", "r.m0")).result == {"toolCalls": []}
+
+    asyncio.run(main())
+
+
+def test_a_cancelled_run_refuses_output_and_the_step_reports_cancelled(tmp_path: Path) -> None:
+    async def main() -> None:
+        ctx = await context(tmp_path)
+        await ctx.store.request_cancel("t", "r")
+        with pytest.raises(RunOver):
+            await ctx.store.append("t", "r", [NewEvent.of(TextMessageStartEvent(message_id="x"))])
+        model = ScriptedModel(["never"])
+        assert await run_model_step(ctx, model, BUILTIN_TOOLS, 0) == CANCELLED
+        assert model.calls == 0 and await log(ctx) == []
 
     asyncio.run(main())

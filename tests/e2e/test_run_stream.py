@@ -142,6 +142,16 @@ def test_start_and_watch_in_one_request(devhost: Devhost) -> None:
     assert watched[-1].type == "RUN_FINISHED"
 
 
+def test_a_browser_style_accept_header_gets_the_json_answer(devhost: Devhost) -> None:
+    response = requests.post(
+        f"{devhost.url}/api/agent/run",
+        json={"message": "From axios."},
+        headers={"Accept": "application/json, text/plain, */*"},
+        timeout=10,
+    )
+    assert response.status_code == 202 and response.headers["location"] == response.json()["stream_url"]
+
+
 def test_plain_text_stream_is_the_assistant_text(devhost: Devhost) -> None:
     started = devhost.start_run("Plain words please.")
     with requests.get(

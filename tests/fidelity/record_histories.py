@@ -11,6 +11,8 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+import requests
+
 from tests.harness import Devhost
 
 HISTORIES = Path(__file__).with_name("histories")
@@ -18,16 +20,19 @@ SCENARIOS = {
     "chat": "Hello there.",
     "parallel_tools": "What is the weather in Paris, and what time is it?",
     "model_failure": "Break please [fail:model]",
+    "cancelled": "A long answer, cancelled right away.",
 }
 
 
 def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        host = Devhost(Path(tmp) / "data", {"STEP_RETRY_INTERVAL_MS": "1000"}).start()
+        host = Devhost(Path(tmp) / "data", {"STEP_RETRY_INTERVAL_MS": "1000", "DEMO_TOKENS_PER_SECOND": "50"}).start()
         try:
             for name, message in SCENARIOS.items():
                 started = host.start_run(message)
+                if name == "cancelled":
+                    requests.post(f"{host.url}{started['cancel_url']}", timeout=10).raise_for_status()
                 host.wait_idle(started["thread_id"], timeout=60)
                 with sqlite3.connect(host.data_dir / "durable.db") as con:
                     rows = con.execute(

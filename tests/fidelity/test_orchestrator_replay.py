@@ -20,6 +20,8 @@ from orchestrators.agent import bp
 HISTORIES = Path(__file__).with_name("histories")
 DECISIONS = {1, 4, 7, 10, 14}  # ExecutionCompleted, TaskScheduled, SubOrchestrationCreated, TimerCreated, EventSent
 ORCHESTRATOR_COMPLETED = 13
+CALL_ACTIVITY_WITH_RETRY = 1
+WAIT_FOR_EXTERNAL_EVENT = 6
 
 
 def agent_run_handle() -> Any:
@@ -62,7 +64,7 @@ def episode_contexts(history: list[dict[str, Any]]) -> list[list[dict[str, Any]]
     return contexts
 
 
-@pytest.mark.parametrize("scenario", ["chat", "parallel_tools", "model_failure"])
+@pytest.mark.parametrize("scenario", ["chat", "parallel_tools", "model_failure", "cancelled"])
 def test_replaying_after_every_episode_is_deterministic(scenario: str) -> None:
     history = json.loads((HISTORIES / f"{scenario}.json").read_text())
     previous: list[dict[str, Any]] = []
@@ -85,18 +87,23 @@ def test_replaying_after_every_episode_is_deterministic(scenario: str) -> None:
 
 def test_the_recorded_runs_end_as_expected() -> None:
     outputs = {}
-    for scenario in ("chat", "parallel_tools", "model_failure"):
+    for scenario in ("chat", "parallel_tools", "model_failure", "cancelled"):
         history = json.loads((HISTORIES / f"{scenario}.json").read_text())
         outputs[scenario] = replay(episode_contexts(history)[-1])["output"]
-    assert outputs["chat"] == {"error": None}
-    assert outputs["parallel_tools"] == {"error": None}
+    assert outputs["chat"] == {"error": None, "cancelled": False}
+    assert outputs["parallel_tools"] == {"error": None, "cancelled": False}
     assert outputs["model_failure"]["error"]["code"] == "model_error"
+    assert outputs["model_failure"]["cancelled"] is False
+    assert outputs["cancelled"] == {"error": None, "cancelled": True}
 
 
 def test_parallel_tool_calls_are_scheduled_together() -> None:
     history = json.loads((HISTORIES / "parallel_tools.json").read_text())
     contexts = episode_contexts(history)
     after_first_model_step = flatten(replay(contexts[1])["actions"][0])
-    names = [a["functionName"] for a in after_first_model_step]
-    assert names == ["model_step", "tool_step", "tool_step"]
-    assert all(a["actionType"] == 1 for a in after_first_model_step)
+    activities = [a for a in after_first_model_step if a["actionType"] != WAIT_FOR_EXTERNAL_EVENT]
+    assert [a["functionName"] for a in activities] == ["model_step", "tool_step", "tool_step"]
+    assert all(a["actionType"] == CALL_ACTIVITY_WITH_RETRY for a in activities)
+    # Every wait races the cancel event.
+    waits = [a for a in after_first_model_step if a["actionType"] == WAIT_FOR_EXTERNAL_EVENT]
+    assert waits and all(a["externalEventName"] == "cancel" for a in waits)

@@ -10,6 +10,7 @@ from ..events import Envelope
 
 async def plain_text_chunks(batches: AsyncIterator[list[Envelope]]) -> AsyncIterator[str]:
     user_messages: set[str] = set()
+    wrote_text = False
     async for batch in batches:
         out: list[str] = []
         for envelope in batch:
@@ -17,10 +18,13 @@ async def plain_text_chunks(batches: AsyncIterator[list[Envelope]]) -> AsyncIter
                 body = envelope.body()
                 if body.get("role") == "user":
                     user_messages.add(body["messageId"])
+                elif wrote_text:
+                    out.append("\n")  # each assistant message on its own line
             elif envelope.type == "TEXT_MESSAGE_CONTENT":
                 body = envelope.body()
                 if body["messageId"] not in user_messages:
                     out.append(body["delta"])
+                    wrote_text = True
             elif envelope.type == "RUN_FINISHED":
                 out.append("\n")
             elif envelope.type == "RUN_ERROR":

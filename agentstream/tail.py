@@ -130,7 +130,3 @@ class TailHub:
                 interval = POLL_ACTIVE_SECONDS
             else:
                 interval = min(max(interval * 2, POLL_ACTIVE_SECONDS), POLL_IDLE_MAX_SECONDS)
-
-    @property
-    def watched_threads(self) -> int:
-        return len(self._tails)

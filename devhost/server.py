@@ -43,9 +43,7 @@ def create_app(config: DevhostConfig) -> Starlette:
             await timers.stop()
             await engine.stop()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.engine = engine
-    return app
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def _http_route(fn: Function, route_prefix: str, invoke: Invoke) -> Route:

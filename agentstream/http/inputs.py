@@ -55,6 +55,12 @@ class RunRequest(BaseModel):
             raise ValueError("'messages' must be a non-empty list ending with a user message")
         return self
 
+    @property
+    def characters(self) -> int:
+        if self.message is not None:
+            return len(self.message)
+        return sum(len(m.content) for m in self.messages or [])
+
     def input_messages(self, run_id: str) -> list[dict[str, Any]]:
         if self.message is not None:
             return [{"id": f"{run_id}.user", "role": "user", "content": self.message}]
@@ -104,9 +110,8 @@ async def read_run_request(request: Request, *, max_bytes: int, max_message_char
         raise InvalidRequest(_describe(exc), code="invalid_body") from None
     if run.thread_id is not None:
         validate_id(run.thread_id, "thread id")
-    total = sum(len(m["content"]) for m in run.input_messages("-"))
-    if total > max_message_chars:
-        raise PayloadTooLarge(f"The message is {total} characters; the limit is {max_message_chars}.")
+    if run.characters > max_message_chars:
+        raise PayloadTooLarge(f"The message is {run.characters} characters; the limit is {max_message_chars}.")
     return run
 
 

@@ -147,7 +147,10 @@ class SQLiteEventStore(EventStore):
     def _add_messages(con: sqlite3.Connection, thread_id: str, run_id: str, messages: list[dict[str, Any]]) -> None:
         if not messages:
             return
-        (count,) = con.execute("SELECT COUNT(*) FROM messages WHERE thread_id = ?", (thread_id,)).fetchone()
+        # MAX walks the primary key to its end; COUNT would scan the whole conversation.
+        (count,) = con.execute(
+            "SELECT COALESCE(MAX(idx) + 1, 0) FROM messages WHERE thread_id = ?", (thread_id,)
+        ).fetchone()
         con.executemany(
             "INSERT INTO messages (thread_id, idx, run_id, data) VALUES (?, ?, ?, ?)",
             [(thread_id, count + i, run_id, json.dumps(m, separators=(",", ":"))) for i, m in enumerate(messages)],

@@ -2,6 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
 .PHONY: install run test check lint clean
 
@@ -13,12 +14,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps --ignore-requires-python azure-functions-runtime==1.3.0
 	touch $(STAMP)
 
+# Node tools for the tests only (Azurite, the AG-UI client): `make run` does not need them.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python -m devhost $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
 check: $(STAMP)

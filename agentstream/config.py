@@ -31,6 +31,7 @@ class Settings:
     stream_retry_ms: int = 1000
     max_request_bytes: int = 1_048_576
     max_message_chars: int = 32_000
+    client_tool_timeout_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -51,6 +52,9 @@ class Settings:
             stream_retry_ms=int(reader.number("STREAM_RETRY_MS", cls.stream_retry_ms, minimum=0)),
             max_request_bytes=int(reader.number("MAX_REQUEST_BYTES", cls.max_request_bytes, minimum=1)),
             max_message_chars=int(reader.number("MAX_MESSAGE_CHARS", cls.max_message_chars, minimum=1)),
+            client_tool_timeout_seconds=reader.number(
+                "CLIENT_TOOL_TIMEOUT_SECONDS", cls.client_tool_timeout_seconds, minimum=0.1
+            ),
         )
         if settings.stream_max_seconds >= 230:
             raise ConfigError(

@@ -16,6 +16,7 @@ from ag_ui.core import (
     BaseEvent,
     CustomEvent,
     EventType,
+    ReasoningEndEvent,
     ReasoningMessageEndEvent,
     TextMessageEndEvent,
     ToolCallEndEvent,
@@ -66,7 +67,7 @@ def now_ms() -> int:
 
 @dataclass
 class OpenConstructs:
-    """What a stream of events left open: text messages, tool calls and reasoning messages.
+    """What a stream of events left open: text messages, tool calls, reasoning messages and spans.
 
     Used to close a step cut off mid-stream before it is redone, so every message a client saw
     started also ends.
@@ -75,6 +76,7 @@ class OpenConstructs:
     messages: dict[str, None] = field(default_factory=dict)
     tool_calls: dict[str, None] = field(default_factory=dict)
     reasoning: dict[str, None] = field(default_factory=dict)
+    reasoning_spans: dict[str, None] = field(default_factory=dict)
 
     def feed(self, body: dict[str, Any]) -> None:
         kind = body.get("type")
@@ -90,10 +92,15 @@ class OpenConstructs:
             self.reasoning[body["messageId"]] = None
         elif kind == "REASONING_MESSAGE_END":
             self.reasoning.pop(body["messageId"], None)
+        elif kind == "REASONING_START":
+            self.reasoning_spans[body["messageId"]] = None
+        elif kind == "REASONING_END":
+            self.reasoning_spans.pop(body["messageId"], None)
 
     def closing_events(self) -> list[NewEvent]:
         closing = [NewEvent.of(ToolCallEndEvent(tool_call_id=c)) for c in self.tool_calls]
         closing += [NewEvent.of(ReasoningMessageEndEvent(message_id=m)) for m in self.reasoning]
+        closing += [NewEvent.of(ReasoningEndEvent(message_id=m)) for m in self.reasoning_spans]
         closing += [NewEvent.of(TextMessageEndEvent(message_id=m)) for m in self.messages]
         return closing
 

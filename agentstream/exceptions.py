@@ -9,8 +9,11 @@ The hierarchy:
   + StepSuperseded           -- a write from a step attempt that a newer attempt replaced
   + APIError                 -- an error with an HTTP status, rendered as {"error": {"code", "message"}}
     x InvalidRequest         400
-    x NotFound               404  (ThreadNotFound, RunNotFound)
+    x NotFound               404  (ThreadNotFound, RunNotFound, ToolCallNotFound)
     x RunAlreadyActive       409
+    x RunFinished            409
+    x RunNotWaiting          409
+    x ToolCallAnswered       409
     x PayloadTooLarge        413
     x UnsupportedMediaType   415
     x ServiceUnavailable     503
@@ -95,6 +98,14 @@ class RunNotFound(NotFound):
         super().__init__(f"Run '{run_id}' does not exist on thread '{thread_id}'.")
 
 
+class ToolCallNotFound(NotFound):
+    code = "tool_call_not_found"
+
+    def __init__(self, run_id: str | None, tool_call_id: str) -> None:
+        where = f"of run '{run_id}'" if run_id else "in the thread"
+        super().__init__(f"No client-side tool call '{tool_call_id[:128]}' {where} awaits a result.")
+
+
 class RunAlreadyActive(APIError):
     status_code = 409
     code = "run_active"
@@ -110,6 +121,21 @@ class RunAlreadyActive(APIError):
 class RunFinished(APIError):
     status_code = 409
     code = "run_finished"
+
+
+class RunNotWaiting(APIError):
+    """Tool results for a run that is over (or cancelling): nothing waits for them any more."""
+
+    status_code = 409
+    code = "run_not_waiting"
+
+
+class ToolCallAnswered(APIError):
+    status_code = 409
+    code = "tool_call_answered"
+
+    def __init__(self, tool_call_id: str) -> None:
+        super().__init__(f"Tool call '{tool_call_id[:128]}' already has a result.")
 
 
 class PayloadTooLarge(APIError):

@@ -3,7 +3,8 @@
 - A model step that already committed returns its stored result without calling the model.
 - A model step cut off mid-stream (a crash, a failed write, a model error) is closed and marked
   discarded before it is redone; only committed output reaches the thread's messages.
-- A tool step commits its result and the TOOL_CALL_RESULT event in one write.
+- A tool step commits its result and the TOOL_CALL_RESULT event in one write. A tool that raises,
+  or arguments the model got wrong, give the model an error result to act on, not a failed run.
 - Finishing a run writes exactly one terminal event, after everything it reports is committed.
 - A cancelled run refuses further output at the store, so a step still streaming stops at its
   next write, closes what it opened, and reports `cancelled` instead of failing.
@@ -17,14 +18,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from ag_ui.core import (
+    MessagesSnapshotEvent,
     RunErrorEvent,
     RunFinishedCancelledOutcome,
     RunFinishedEvent,
+    RunFinishedSuccessOutcome,
     TokenUsage,
     ToolCallResultEvent,
 )
+from pydantic import ValidationError
 
-from .events import NewEvent, OpenConstructs, step_discarded
+from .events import NewEvent, OpenConstructs, now_ms, step_discarded
 from .exceptions import RunOver, StepSuperseded
 from .llm.base import ModelClient
 from .stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
@@ -44,12 +48,36 @@ class StepContext:
     run_id: str
 
 
-async def run_model_step(ctx: StepContext, model: ModelClient, tools: ToolRegistry, index: int) -> dict[str, Any]:
-    """Stream one assistant turn into the log.
+def model_step_id(run_id: str, index: int) -> str:
+    return f"{run_id}.m{index}"
+
+
+def model_step_index(run_id: str, message_id: str) -> int | None:
+    """The index of the model step of `run_id` that wrote this assistant message, if it did."""
+    prefix = f"{run_id}.m"
+    if not message_id.startswith(prefix):
+        return None
+    index, _, _attempt = message_id[len(prefix) :].partition(".")
+    return int(index) if index.isdigit() else None
+
+
+def tool_step_id(run_id: str, index: int, call_id: str) -> str:
+    """One id per tool call, whoever answers it: a server tool step or the client's result."""
+    return f"{run_id}.t{index}.{call_id}"
+
+
+async def run_model_step(
+    ctx: StepContext,
+    model: ModelClient,
+    tools: ToolRegistry,
+    index: int,
+    client_tools: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Stream one assistant turn into the log; the model may call server tools and `client_tools`.
 
     Returns {"toolCalls": [...]} (empty when the turn is final), or CANCELLED.
     """
-    step_id = f"{ctx.run_id}.m{index}"
+    step_id = model_step_id(ctx.run_id, index)
     record = await ctx.store.get_step(ctx.thread_id, step_id)
     if record is not None and record.status is StepStatus.COMMITTED:
         return record.result  # type: ignore[no-any-return]
@@ -66,7 +94,7 @@ async def run_model_step(ctx: StepContext, model: ModelClient, tools: ToolRegist
     )
     try:
         messages = await ctx.store.get_messages(ctx.thread_id)
-        async for chunk in model.stream(messages, tools.specs()):
+        async for chunk in model.stream(messages, [*tools.specs(), *(client_tools or [])]):
             for event in turn.feed(chunk):
                 writer.emit(event)
         unwritten = await writer.close()
@@ -104,21 +132,54 @@ async def run_model_step(ctx: StepContext, model: ModelClient, tools: ToolRegist
 
 async def run_tool_step(ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any]) -> dict[str, Any]:
     """Run one server tool call and commit its result. Returns the tool message."""
-    step_id = f"{ctx.run_id}.t{index}.{call['id']}"
+    step_id = tool_step_id(ctx.run_id, index, call["id"])
     record = await ctx.store.get_step(ctx.thread_id, step_id)
     if record is not None and record.status is StepStatus.COMMITTED:
         return record.result  # type: ignore[no-any-return]
     function = call["function"]
-    content = await tools.get(function["name"]).call(function["arguments"])
-    message = {"id": f"{call['id']}.result", "role": "tool", "toolCallId": call["id"], "content": content}
-    event = ToolCallResultEvent(message_id=message["id"], tool_call_id=call["id"], content=content, role="tool")
     try:
-        await ctx.store.commit_step(
-            ctx.thread_id, ctx.run_id, step_id, result=message, events=[NewEvent.of(event)], messages=[message]
+        message = tool_message(call["id"], await tools.get(function["name"]).call(function["arguments"]))
+    except Exception as exc:
+        # The model can correct itself (other arguments, another tool) if it reads what went wrong.
+        logger.info("Tool call %s (%s) failed: %r", call["id"], function["name"], exc)
+        error = tool_error_text(exc)
+        message = tool_message(call["id"], f"Error: {error}", error=error)
+    try:
+        written = await ctx.store.commit_step(
+            ctx.thread_id, ctx.run_id, step_id, result=message, events=[tool_result_event(message)], messages=[message]
         )
     except RunOver:
         return CANCELLED
+    if not written:
+        # Another execution committed first; its result is the one the log holds.
+        record = await ctx.store.get_step(ctx.thread_id, step_id)
+        if record is not None and record.result is not None:
+            return record.result  # type: ignore[no-any-return]
     return message
+
+
+def tool_message(call_id: str, content: str, *, error: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"id": f"{call_id}.result", "role": "tool", "toolCallId": call_id, "content": content}
+    if error is not None:
+        message["error"] = error
+    return message
+
+
+def tool_result_event(message: dict[str, Any]) -> NewEvent:
+    return NewEvent.of(
+        ToolCallResultEvent(
+            message_id=message["id"], tool_call_id=message["toolCallId"], content=message["content"], role="tool"
+        )
+    )
+
+
+def tool_error_text(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        return f"invalid arguments: {problems}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 async def discard_attempt(ctx: StepContext, record: StepRecord, unwritten: list[NewEvent] | None = None) -> None:
@@ -148,21 +209,39 @@ async def discard_attempt(ctx: StepContext, record: StepRecord, unwritten: list[
     )
 
 
-async def finish_run(ctx: StepContext, error: dict[str, str] | None = None, *, cancelled: bool = False) -> None:
-    """Write the run's one terminal event: RUN_FINISHED with usage (its outcome `cancelled` when it
-    was), or RUN_ERROR with a code."""
+async def finish_run(
+    ctx: StepContext,
+    error: dict[str, str] | None = None,
+    *,
+    cancelled: bool = False,
+    pending_tool_call_ids: list[str] | None = None,
+) -> None:
+    """Write the run's closing events: a MESSAGES_SNAPSHOT of the thread's conversation, then its one
+    terminal event: RUN_FINISHED with usage (its outcome `cancelled` when it was, or naming the
+    client-side tool calls left for the client to answer), or RUN_ERROR with a code."""
     for record in await ctx.store.open_steps(ctx.thread_id, ctx.run_id):
         await discard_attempt(ctx, record)
+    snapshot = NewEvent(
+        "MESSAGES_SNAPSHOT",
+        MessagesSnapshotEvent.model_validate(
+            {"messages": await ctx.store.get_messages(ctx.thread_id), "timestamp": now_ms()}
+        ).model_dump_json(by_alias=True, exclude_none=True),
+    )
     if error is not None:
         event = NewEvent.of(RunErrorEvent(message=error["message"], code=error["code"]))
-        await ctx.store.finish_run(ctx.thread_id, ctx.run_id, RunStatus.FAILED, event, error=error)
+        await ctx.store.finish_run(ctx.thread_id, ctx.run_id, RunStatus.FAILED, [snapshot, event], error=error)
         return
     run = await ctx.store.get_run(ctx.thread_id, ctx.run_id)
     usage = run.usage if run is not None else {}
+    outcome: RunFinishedCancelledOutcome | RunFinishedSuccessOutcome | None = None
+    if cancelled:
+        outcome = RunFinishedCancelledOutcome(type="cancelled")
+    elif pending_tool_call_ids:
+        outcome = RunFinishedSuccessOutcome(type="success", pending_tool_call_ids=pending_tool_call_ids)
     finished = RunFinishedEvent(
         thread_id=ctx.thread_id,
         run_id=ctx.run_id,
-        outcome=RunFinishedCancelledOutcome(type="cancelled") if cancelled else None,
+        outcome=outcome,
         usage=[
             TokenUsage(
                 input_tokens=usage.get("inputTokens", 0),
@@ -172,4 +251,4 @@ async def finish_run(ctx: StepContext, error: dict[str, str] | None = None, *, c
         ],
     )
     status = RunStatus.CANCELLED if cancelled else RunStatus.SUCCEEDED
-    await ctx.store.finish_run(ctx.thread_id, ctx.run_id, status, NewEvent.of(finished))
+    await ctx.store.finish_run(ctx.thread_id, ctx.run_id, status, [snapshot, NewEvent.of(finished)])

@@ -52,6 +52,9 @@ class ToolRegistry:
         except KeyError:
             raise UnknownTool(f"No server tool named '{name}'. Known tools: {', '.join(self._tools)}.") from None
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
     def specs(self) -> list[dict[str, Any]]:
         return [tool.spec() for tool in self._tools.values()]
 

@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ag_ui.core import (
+    ReasoningEndEvent,
     ReasoningMessageContentEvent,
     ReasoningMessageEndEvent,
     ReasoningMessageStartEvent,
+    ReasoningStartEvent,
     TextMessageContentEvent,
     TextMessageEndEvent,
     TextMessageStartEvent,
@@ -68,6 +70,7 @@ class AssistantTurn:
         events = []
         if not self._reasoning_open:
             self._reasoning_open = True
+            events.append(NewEvent.of(ReasoningStartEvent(message_id=self.reasoning_id)))
             events.append(NewEvent.of(ReasoningMessageStartEvent(message_id=self.reasoning_id, role="reasoning")))
         self._reasoning.append(text)
         events.append(NewEvent.of(ReasoningMessageContentEvent(message_id=self.reasoning_id, delta=text)))
@@ -77,7 +80,10 @@ class AssistantTurn:
         if not self._reasoning_open:
             return []
         self._reasoning_open = False
-        return [NewEvent.of(ReasoningMessageEndEvent(message_id=self.reasoning_id))]
+        return [
+            NewEvent.of(ReasoningMessageEndEvent(message_id=self.reasoning_id)),
+            NewEvent.of(ReasoningEndEvent(message_id=self.reasoning_id)),
+        ]
 
     def _tool_call_delta(self, delta: ToolCallDelta) -> list[NewEvent]:
         events = self._close_reasoning()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import azure.durable_functions as df
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from agentstream.http import handlers
-from orchestrators.agent import CANCEL_EVENT
+from orchestrators.agent import CANCEL_EVENT, tool_result_event
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -15,8 +17,8 @@ bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
 @bp.route(route="agent/run", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def start_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    async def start_orchestration(thread_id: str, run_id: str) -> None:
-        await client.start_new("agent_run", run_id, {"thread_id": thread_id, "run_id": run_id})
+    async def start_orchestration(run: dict[str, Any]) -> None:
+        await client.start_new("agent_run", run["run_id"], run)
 
     return await handlers.start_run(req, start_orchestration)
 
@@ -28,6 +30,18 @@ async def cancel_run(req: Request, client: df.DurableOrchestrationClient) -> Res
         await client.raise_event(run_id, CANCEL_EVENT)
 
     return await handlers.cancel_run(req, req.path_params["thread_id"], req.path_params["run_id"], signal_cancel)
+
+
+@bp.route(route="agent/threads/{thread_id}/runs/{run_id}/tool-results", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def submit_tool_results(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    async def signal_results(thread_id: str, run_id: str, tool_call_ids: list[str]) -> None:
+        for tool_call_id in tool_call_ids:
+            await client.raise_event(run_id, tool_result_event(tool_call_id), {"toolCallId": tool_call_id})
+
+    return await handlers.submit_tool_results(
+        req, req.path_params["thread_id"], req.path_params["run_id"], signal_results
+    )
 
 
 @bp.route(route="agent/stream/{thread_id}", methods=["GET"])

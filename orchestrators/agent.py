@@ -1,12 +1,17 @@
 """The agent run as a durable orchestration.
 
-The orchestration carries only ids: the conversation lives in the event store, so it never grows
-the durable history. Each model turn and each tool call is an activity with retries; the run
-always ends through `finish_run`, which writes the one terminal event.
+The orchestration carries ids and the run's client-side tool declarations, never the conversation:
+that lives in the event store, so it never grows the durable history. Each model turn and each
+server tool call is an activity with retries. A call of a client-side tool either waits for its
+result (an external event per call, raced with cancel and a durable timer) or, in the `finish`
+mode, ends the run with the call pending. The run always ends through `finish_run`, which writes
+the one terminal event.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from collections.abc import Generator
 from typing import Any
 
@@ -22,20 +27,35 @@ bp = df.Blueprint()
 CANCEL_EVENT = "cancel"
 
 
+def tool_result_event(tool_call_id: str) -> str:
+    """The external event that says a client-side tool call has its result (committed in the store).
+
+    One event per call: the SDK keeps at most one early (not yet awaited) event per name. Hashed,
+    because call ids come from the model and event names travel in URLs.
+    """
+    return "tool_result_" + hashlib.sha256(tool_call_id.encode()).hexdigest()[:24]
+
+
 @bp.orchestration_trigger(context_name="context")
 def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
-    run: dict[str, str] = context.get_input()
+    run: dict[str, Any] = context.get_input()
+    ids = {"thread_id": run["thread_id"], "run_id": run["run_id"]}
+    client_tools: list[dict[str, Any]] = run.get("tools", [])
+    client_names = {tool["name"] for tool in client_tools}
     settings = get_settings()
     retry = df.RetryOptions(settings.step_retry_interval_ms, settings.step_max_attempts)
     # Raised by the cancel endpoint; every wait below races against it.
     cancel = context.wait_for_external_event(CANCEL_EVENT)
     error: dict[str, str] | None = None
     cancelled = False
+    pending: list[str] = []
     phase = "model"
     try:
         for index in range(settings.max_model_steps):
             phase = "model"
-            model = context.call_activity_with_retry("model_step", retry, {**run, "index": index})
+            model = context.call_activity_with_retry(
+                "model_step", retry, {**ids, "index": index, "tools": client_tools}
+            )
             if (yield context.task_any([model, cancel])) is cancel or _outcome(model).get("cancelled"):
                 cancelled = True
                 break
@@ -43,16 +63,41 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
             if not calls:
                 break
             phase = "tool"
-            tools = context.task_all(
-                [
-                    context.call_activity_with_retry("tool_step", retry, {**run, "index": index, "call": c})
-                    for c in calls
-                ]
-            )
-            if (yield context.task_any([tools, cancel])) is cancel:
+            server_calls = [c for c in calls if c["function"]["name"] not in client_names]
+            if server_calls:
+                tools = context.task_all(
+                    [
+                        context.call_activity_with_retry("tool_step", retry, {**ids, "index": index, "call": c})
+                        for c in server_calls
+                    ]
+                )
+                if (yield context.task_any([tools, cancel])) is cancel:
+                    cancelled = True
+                    break
+                _outcome(tools)
+            client_call_ids = [c["id"] for c in calls if c["function"]["name"] in client_names]
+            if not client_call_ids:
+                continue
+            if run.get("client_tools") == "finish":
+                # The client answers in a later run on the thread (the AG-UI way).
+                pending = client_call_ids
+                break
+            answers = context.task_all([context.wait_for_external_event(tool_result_event(i)) for i in client_call_ids])
+            deadline = context.current_utc_datetime + dt.timedelta(seconds=settings.client_tool_timeout_seconds)
+            timeout = context.create_timer(deadline)
+            winner = yield context.task_any([answers, cancel, timeout])
+            if winner is not timeout:
+                timeout.cancel()
+            if winner is cancel:
                 cancelled = True
                 break
-            _outcome(tools)
+            if winner is timeout:
+                error = {
+                    "code": "tool_timeout",
+                    "message": f"No result for client-side tool call(s) {', '.join(client_call_ids)} "
+                    f"within {settings.client_tool_timeout_seconds:g} s.",
+                }
+                break
         else:
             error = {
                 "code": "max_steps",
@@ -62,15 +107,19 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
         error = {"code": f"{phase}_error", "message": _activity_failure(exc)}
     # The terminal event must get written: finishing retries for longer than a step.
     finish_retry = df.RetryOptions(settings.step_retry_interval_ms, max(10, settings.step_max_attempts))
-    yield context.call_activity_with_retry("finish_run", finish_retry, {**run, "error": error, "cancelled": cancelled})
-    return {"error": error, "cancelled": cancelled}
+    yield context.call_activity_with_retry(
+        "finish_run", finish_retry, {**ids, "error": error, "cancelled": cancelled, "pending": pending}
+    )
+    return {"error": error, "cancelled": cancelled, "pending": pending}
 
 
 # Activity inputs are annotated plain `dict`: the worker's indexing rejects parameterized generics there.
 @bp.activity_trigger(input_name="step")
 async def model_step(step: dict) -> dict[str, Any]:
     ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
-    return await steps.run_model_step(ctx, runtime.get_model(), runtime.get_tools(), step["index"])
+    return await steps.run_model_step(
+        ctx, runtime.get_model(), runtime.get_tools(), step["index"], client_tools=step.get("tools")
+    )
 
 
 @bp.activity_trigger(input_name="step")
@@ -82,7 +131,7 @@ async def tool_step(step: dict) -> dict[str, Any]:
 @bp.activity_trigger(input_name="step")
 async def finish_run(step: dict) -> None:
     ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
-    await steps.finish_run(ctx, step["error"], cancelled=step["cancelled"])
+    await steps.finish_run(ctx, step["error"], cancelled=step["cancelled"], pending_tool_call_ids=step.get("pending"))
 
 
 def _outcome(task: TaskBase) -> Any:

@@ -14,15 +14,20 @@ def assert_contiguous(events: list[StreamEvent], first: int = 1) -> None:
     assert ids == list(range(first, first + len(ids))), f"ids not contiguous: {ids}"
 
 
-def assert_well_ordered_run(events: list[StreamEvent]) -> None:
-    """RUN_STARTED first; every content event inside its open message or tool call; one terminal event, last."""
+def assert_well_ordered_run(events: list[StreamEvent], earlier_calls: tuple[str, ...] = ()) -> None:
+    """RUN_STARTED first; every content event inside its open message or tool call; one terminal event, last.
+
+    A TOOL_CALL_RESULT answers a call of this run, or one of `earlier_calls` (a client-side tool
+    call answered by a later run).
+    """
     assert events[0].type == "RUN_STARTED", events[0]
     assert [e.type for e in events].count("RUN_STARTED") == 1
     terminal = [e for e in events if e.type in TERMINAL]
     assert len(terminal) == 1 and events[-1] is terminal[0], [e.type for e in events]
     open_messages: set[str] = set()
     open_calls: set[str] = set()
-    started_calls: set[str] = set()
+    started_calls: set[str] = set(earlier_calls)
+    open_reasoning: set[tuple[str, str]] = set()
     for event in events:
         body = event.body
         match event.type:
@@ -41,10 +46,18 @@ def assert_well_ordered_run(events: list[StreamEvent]) -> None:
                 assert body["toolCallId"] in open_calls, body
             case "TOOL_CALL_END":
                 open_calls.remove(body["toolCallId"])
+            case "REASONING_START" | "REASONING_MESSAGE_START":
+                key = (event.type, body["messageId"])
+                assert key not in open_reasoning, body
+                open_reasoning.add(key)
+            case "REASONING_MESSAGE_CONTENT":
+                assert ("REASONING_MESSAGE_START", body["messageId"]) in open_reasoning and body["delta"], body
+            case "REASONING_END" | "REASONING_MESSAGE_END":
+                open_reasoning.remove((event.type.replace("_END", "_START"), body["messageId"]))
             case "TOOL_CALL_RESULT":
                 assert body["toolCallId"] in started_calls and body["toolCallId"] not in open_calls, body
     if events[-1].type == "RUN_FINISHED":
-        assert not open_messages and not open_calls, (open_messages, open_calls)
+        assert not open_messages and not open_calls and not open_reasoning, (open_messages, open_calls, open_reasoning)
 
 
 def discarded_ids(events: list[StreamEvent]) -> set[str]:

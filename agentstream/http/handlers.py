@@ -10,17 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from ag_ui.core import RunStartedEvent, TextMessageContentEvent, TextMessageEndEvent, TextMessageStartEvent
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from .. import runtime
+from .. import runs, runtime
 from ..config import get_settings
-from ..events import NewEvent
 from ..exceptions import (
     APIError,
     InvalidRequest,
@@ -31,16 +28,22 @@ from ..exceptions import (
     ThreadNotFound,
 )
 from ..reader import ReadOptions, read_thread
+from ..runs import OrchestrationStarter
 from ..sse import comment_frame, event_frame, retry_frame
-from ..steps import StepContext, finish_run
 from ..stores.base import RunInfo, RunStatus
 from .errors import error_response
-from .inputs import parse_cursor, parse_flag, preferred_media_type, read_run_request, validate_id
+from .inputs import (
+    parse_cursor,
+    parse_flag,
+    preferred_media_type,
+    read_run_request,
+    read_tool_results,
+    validate_id,
+)
 from .text import plain_text_chunks
 
 logger = logging.getLogger(__name__)
 
-RunStarter = Callable[[str, str], Awaitable[None]]
 RunSignal = Callable[[str, str], Awaitable[None]]
 Handler = Callable[..., Awaitable[Response]]
 
@@ -70,55 +73,43 @@ def api_endpoint(handler: Handler) -> Handler:
     return wrapper
 
 
-def new_id() -> str:
-    # 128 random bits: ids are unguessable, though never credentials on their own.
-    return secrets.token_hex(16)
-
-
 @api_endpoint
-async def start_run(request: Request, start_orchestration: RunStarter) -> Response:
+async def start_run(request: Request, start_orchestration: OrchestrationStarter) -> Response:
     settings = get_settings()
     run_request = await read_run_request(
         request, max_bytes=settings.max_request_bytes, max_message_chars=settings.max_message_chars
     )
-    store = runtime.get_store()
-    thread_id = run_request.thread_id or new_id()
-    run_id = new_id()
-    messages = run_request.input_messages(run_id)
-    events = [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))]
-    for message in messages:
-        events += [
-            NewEvent.of(TextMessageStartEvent(message_id=message["id"], role=message["role"])),
-            NewEvent.of(TextMessageContentEvent(message_id=message["id"], delta=message["content"])),
-            NewEvent.of(TextMessageEndEvent(message_id=message["id"])),
-        ]
-    first = await store.start_run(thread_id, run_id, events, messages, create=run_request.thread_id is None)
-    try:
-        await start_orchestration(thread_id, run_id)
-    except Exception:
-        logger.exception("Could not start the orchestration of run %s on thread %s", run_id, thread_id)
-        await finish_run(
-            StepContext(store, thread_id, run_id),
-            error={"code": "start_failed", "message": "The run could not be started."},
-        )
-        raise ServiceUnavailable(
-            "The run could not be started. Retry shortly.", code="start_failed", headers={"Retry-After": "5"}
-        ) from None
+    started = await runs.start_run(run_request, start_orchestration)
+    thread_id, run_id = started.thread_id, started.run_id
     wanted = preferred_media_type(request.headers.get("accept", ""), ("application/json", *STREAM_TYPES))
     if wanted in STREAM_TYPES:
-        options = _read_options(after=first[0].seq - 1, run_id=run_id, follow=False)
+        options = _read_options(after=started.first_seq - 1, run_id=run_id, follow=False)
         return _stream_response(request, thread_id, options, extra_headers={"x-run-id": run_id})
     base = request.url.path.rsplit("/agent/", 1)[0]
+    run_path = f"{base}/agent/threads/{thread_id}/runs/{run_id}"
     urls = {
         "stream_url": f"{base}/agent/stream/{thread_id}?run_id={run_id}",
         "status_url": f"{base}/agent/threads/{thread_id}",
-        "cancel_url": f"{base}/agent/threads/{thread_id}/runs/{run_id}/cancel",
+        "cancel_url": f"{run_path}/cancel",
+        "tool_results_url": f"{run_path}/tool-results",
     }
     return JSONResponse(
         {"thread_id": thread_id, "run_id": run_id, **urls},
         status_code=202,
         headers={"Location": urls["stream_url"], "x-thread-id": thread_id},
     )
+
+
+@api_endpoint
+async def submit_tool_results(
+    request: Request, thread_id: str, run_id: str, signal_results: runs.ToolResultsSignal
+) -> Response:
+    """Results of client-side tool calls; the waiting run continues with them."""
+    validate_id(thread_id, "thread id")
+    validate_id(run_id, "run id")
+    body = await read_tool_results(request, max_bytes=get_settings().max_request_bytes)
+    accepted = await runs.submit_tool_results(thread_id, run_id, body.results, signal_results)
+    return JSONResponse({"thread_id": thread_id, "run_id": run_id, "accepted": accepted}, status_code=202)
 
 
 @api_endpoint

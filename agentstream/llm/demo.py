@@ -4,8 +4,11 @@ What it does with the last user message:
 - mentions of "weather" and/or "time" → calls get_weather / get_time (both at once when both appear),
   then answers from the results in a second turn;
 - "calculate <expression>" → calls the calculator;
+- the name of any other tool it was given (a client-side tool, say) → calls it, with arguments made
+  from its JSON schema: the message for required strings, 1 for numbers, true for booleans;
+- "think" → streams its reasoning (REASONING_*) before the answer;
 - `[fail:model]` → streams a few tokens, then fails (to try error handling and retries);
-- `[fail:tool]` → asks the calculator to divide by zero, which fails the tool step;
+- `[fail:tool]` → asks the calculator to divide by zero: the model gets an error result;
 - anything else → a fixed-length reply that quotes the message.
 """
 
@@ -19,7 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .base import Chunk, ModelError, TextDelta, ToolCallDelta, Usage
+from .base import Chunk, ModelError, ReasoningDelta, TextDelta, ToolCallDelta, Usage
 
 _REPLY = (
     "This answer comes from agentstream's offline demo model. Every token you see was appended to the "
@@ -29,6 +32,10 @@ _REPLY = (
 _WORDS = re.compile(r"\S+\s*")
 _CITY = re.compile(r"\b(?:in|for|at)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)")
 _CALCULATION = re.compile(r"calculate\s+([-+*/().\d\s]+)", re.IGNORECASE)
+_THINK = re.compile(r"\bthink\b", re.IGNORECASE)
+_REASONING = (
+    "The user wants me to think first. I will read the message, check whether a tool can help, and then answer plainly."
+)
 
 
 class DemoModelError(ModelError):
@@ -44,11 +51,18 @@ class DemoModel:
         prompt_tokens = sum(len(_WORDS.findall(str(m.get("content") or ""))) for m in messages)
         last = messages[-1] if messages else {"role": "user", "content": ""}
         calls: list[tuple[str, str, dict[str, Any]]] = []
+        reasoning = ""
         if last.get("role") == "tool":
             text = _answer_from_results(messages)
         else:
-            text, calls = _plan(str(last.get("content") or ""), {t["name"] for t in tools})
+            content = str(last.get("content") or "")
+            text, calls = _plan(content, tools)
+            reasoning = _REASONING if _THINK.search(content) else ""
         output_tokens = 0
+        for word in _WORDS.findall(reasoning):
+            await pace.next()
+            yield ReasoningDelta(word)
+            output_tokens += 1
         fail_after = 3 if "[fail:model]" in str(last.get("content") or "") else None
         for word in _WORDS.findall(text):
             if output_tokens == fail_after:
@@ -84,7 +98,7 @@ class _Pace:
                 await asyncio.sleep(delay)
 
 
-def _plan(message: str, available: set[str]) -> tuple[str, list[tuple[str, str, dict[str, Any]]]]:
+def _plan(message: str, tools: list[dict[str, Any]]) -> tuple[str, list[tuple[str, str, dict[str, Any]]]]:
     lowered = message.lower()
     wanted: list[tuple[str, dict[str, Any]]] = []
     if "[fail:tool]" in lowered:
@@ -96,11 +110,31 @@ def _plan(message: str, available: set[str]) -> tuple[str, list[tuple[str, str, 
         wanted.append(("get_time", {"timezone": "UTC"}))
     if (calculation := _CALCULATION.search(message)) is not None:
         wanted.append(("calculate", {"expression": calculation.group(1).strip()}))
+    named = {name for name, _ in wanted}
+    for tool in tools:
+        if tool["name"] not in named and re.search(rf"(?<![\w-]){re.escape(tool['name'])}(?![\w-])", message):
+            wanted.append((tool["name"], _arguments_for(tool.get("parameters") or {}, message)))
+    available = {tool["name"] for tool in tools}
     calls = [(f"call_{secrets.token_hex(6)}", name, args) for name, args in wanted if name in available]
     if calls:
         return "Let me look that up. ", calls
     quoted = " ".join(message.split())
     return f'You said: "{quoted}". {_REPLY}', []
+
+
+def _arguments_for(schema: dict[str, Any], message: str) -> dict[str, Any]:
+    """Deterministic arguments that fit a tool's JSON schema: one value per required property."""
+    samples: dict[str, Any] = {"string": message, "integer": 1, "number": 1, "boolean": True, "array": [], "object": {}}
+    arguments: dict[str, Any] = {}
+    properties = schema.get("properties") or {}
+    for name in schema.get("required") or []:
+        prop = properties.get(name) or {}
+        if prop.get("enum"):
+            arguments[name] = prop["enum"][0]
+            continue
+        kind = prop.get("type", "string")
+        arguments[name] = samples.get(kind[0] if isinstance(kind, list) else kind)
+    return arguments
 
 
 def _answer_from_results(messages: list[dict[str, Any]]) -> str:

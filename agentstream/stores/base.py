@@ -185,9 +185,18 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     async def finish_run(
-        self, thread_id: str, run_id: str, status: RunStatus, event: NewEvent, *, error: dict[str, str] | None = None
+        self,
+        thread_id: str,
+        run_id: str,
+        status: RunStatus,
+        events: list[NewEvent],
+        *,
+        error: dict[str, str] | None = None,
     ) -> list[Envelope]:
-        """Append the run's terminal event and close the run. A run already over appends nothing."""
+        """Append the run's closing events, the last one terminal, and close the run, atomically.
+
+        A run already over appends nothing. The run's `end_seq` is the terminal event's seq.
+        """
 
     @abc.abstractmethod
     async def close(self) -> None: ...

@@ -365,7 +365,13 @@ class SQLiteEventStore(EventStore):
         return self._committed(thread_id, await self._write(tx))
 
     async def finish_run(
-        self, thread_id: str, run_id: str, status: RunStatus, event: NewEvent, *, error: dict[str, str] | None = None
+        self,
+        thread_id: str,
+        run_id: str,
+        status: RunStatus,
+        events: list[NewEvent],
+        *,
+        error: dict[str, str] | None = None,
     ) -> list[Envelope]:
         def tx(con: sqlite3.Connection) -> list[Envelope]:
             row = con.execute(
@@ -373,14 +379,14 @@ class SQLiteEventStore(EventStore):
             ).fetchone()
             if row is None or row[0] != RunStatus.RUNNING.value:
                 return []
-            envelopes = self._append(con, thread_id, run_id, [event], finishing=True)
+            envelopes = self._append(con, thread_id, run_id, events, finishing=True)
             con.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, end_seq = ?, error = ? "
                 "WHERE thread_id = ? AND run_id = ?",
                 (
                     status.value,
-                    envelopes[0].ts,
-                    envelopes[0].seq,
+                    envelopes[-1].ts,
+                    envelopes[-1].seq,
                     json.dumps(error) if error else None,
                     thread_id,
                     run_id,

@@ -87,7 +87,7 @@ async def live_reads(tmp_path: Path, readers: int) -> tuple[int, list[list[int]]
     for n in range(40):
         await store.append("t", "r", [event(n), event(n)])
         await asyncio.sleep(0.005)  # paces the writer like a model; readers are woken, not timed
-    await store.finish_run("t", "r", RunStatus.SUCCEEDED, NewEvent.of(RunFinishedEvent(thread_id="t", run_id="r")))
+    await store.finish_run("t", "r", RunStatus.SUCCEEDED, [NewEvent.of(RunFinishedEvent(thread_id="t", run_id="r"))])
     await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
     return store.reads - before, received
 
@@ -121,7 +121,7 @@ def test_a_reader_does_not_end_while_a_run_started_by_another_process_is_active(
         here = await new_store(tmp_path)  # this process: its hub hears only its own writes
         elsewhere = SQLiteEventStore(tmp_path / "events.db")  # another process on the same log
         finished = NewEvent.of(RunFinishedEvent(thread_id="t", run_id="r"))
-        await here.finish_run("t", "r", RunStatus.SUCCEEDED, finished)
+        await here.finish_run("t", "r", RunStatus.SUCCEEDED, [finished])
         hub = TailHub(here)
         idle = ReadOptions(after=2, follow=True, max_seconds=30, heartbeat=30)
         follower = asyncio.create_task(anext(read_thread(hub, "t", idle)))
@@ -135,7 +135,7 @@ def test_a_reader_does_not_end_while_a_run_started_by_another_process_is_active(
             await elsewhere.append("t", "r2", [event(n)])
         assert not reader.done()
         await elsewhere.finish_run(
-            "t", "r2", RunStatus.SUCCEEDED, NewEvent.of(RunFinishedEvent(thread_id="t", run_id="r2"))
+            "t", "r2", RunStatus.SUCCEEDED, [NewEvent.of(RunFinishedEvent(thread_id="t", run_id="r2"))]
         )
         types = await asyncio.wait_for(reader, timeout=10)
         follower.cancel()

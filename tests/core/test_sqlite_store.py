@@ -97,8 +97,8 @@ def test_runs_one_at_a_time_and_finish_once(tmp_path: Path) -> None:
         with pytest.raises(ThreadNotFound):
             await store.start_run("nope", "r3", [labelled("x")], [], create=False)
         error = NewEvent.of(RunErrorEvent(message="boom", code="model_error"))
-        assert len(await store.finish_run("t", "r", RunStatus.FAILED, error, error={"code": "model_error"})) == 1
-        assert await store.finish_run("t", "r", RunStatus.FAILED, error) == []
+        assert len(await store.finish_run("t", "r", RunStatus.FAILED, [error], error={"code": "model_error"})) == 1
+        assert await store.finish_run("t", "r", RunStatus.FAILED, [error]) == []
         head = await store.head("t")
         assert head.active_run_id is None and head.last_seq == 2
         run = await store.get_run("t", "r")

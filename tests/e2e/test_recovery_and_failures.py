@@ -62,14 +62,35 @@ def test_a_model_failure_ends_the_run_with_run_error_and_the_reader_ends(devhost
     assert text_by_message(events) == {}
 
 
-def test_a_tool_failure_ends_the_run_with_run_error(devhost: Devhost) -> None:
-    started = devhost.start_run("Use a tool that breaks [fail:tool]")
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        ("Use a tool that breaks [fail:tool]", "ZeroDivisionError: division by zero"),
+        ("Please calculate " + "1" * 201, "invalid arguments: expression: String should have at most 200 characters"),
+    ],
+    ids=["tool raises", "invalid arguments"],
+)
+def test_a_failing_tool_call_gives_the_model_an_error_result_and_the_run_goes_on(
+    devhost: Devhost, message: str, error: str
+) -> None:
+    started = devhost.start_run(message)
     events = devhost.stream(started["stream_url"], timeout=20)
     assert_well_ordered_run(events)
-    assert events[-1].type == "RUN_ERROR"
-    assert events[-1].body["code"] == "tool_error"
-    assert "ZeroDivisionError" in events[-1].body["message"]
-    assert devhost.status(started["thread_id"])["active_run_id"] is None
+    assert events[-1].type == "RUN_FINISHED"
+    [result] = [e.body for e in events if e.type == "TOOL_CALL_RESULT"]
+    assert result["content"] == f"Error: {error}"
+    status = devhost.status(started["thread_id"])
+    tool_message = next(m for m in status["messages"] if m["role"] == "tool")
+    assert tool_message == {
+        "id": result["messageId"],
+        "role": "tool",
+        "toolCallId": result["toolCallId"],
+        "content": f"Error: {error}",
+        "error": error,
+    }
+    # The model read the error and answered with it.
+    assert status["messages"][-1]["content"] == f"Here is what I found: Error: {error}."
+    assert status["runs"][0]["status"] == "succeeded"
 
 
 BAD_RUN_REQUESTS = [
@@ -101,6 +122,55 @@ BAD_RUN_REQUESTS = [
     ),
     ("thread id too long", {"json": {"message": "hi", "thread_id": "a" * 65}}, 400, "invalid_thread_id"),
     ("unknown thread id", {"json": {"message": "hi", "thread_id": "f" * 32}}, 404, "thread_not_found"),
+    ("tools not a list", {"json": {"message": "hi", "tools": {"name": "x"}}}, 400, "invalid_tools"),
+    ("tool without a description", {"json": {"message": "hi", "tools": [{"name": "x"}]}}, 400, "invalid_tools"),
+    (
+        "tool name with a space",
+        {"json": {"message": "hi", "tools": [{"name": "do it", "description": "d"}]}},
+        400,
+        "invalid_tools",
+    ),
+    (
+        "tool parameters not an object schema",
+        {"json": {"message": "hi", "tools": [{"name": "x", "description": "d", "parameters": {"type": "string"}}]}},
+        400,
+        "invalid_tools",
+    ),
+    (
+        "tool parameters requiring an undeclared argument",
+        {
+            "json": {
+                "message": "hi",
+                "tools": [{"name": "x", "description": "d", "parameters": {"type": "object", "required": ["a"]}}],
+            }
+        },
+        400,
+        "invalid_tools",
+    ),
+    (
+        "tool declared twice",
+        {"json": {"message": "hi", "tools": [{"name": "x", "description": "d"}, {"name": "x", "description": "e"}]}},
+        400,
+        "invalid_tools",
+    ),
+    (
+        "tool named like a server tool",
+        {"json": {"message": "hi", "tools": [{"name": "get_weather", "description": "d"}]}},
+        400,
+        "invalid_tools",
+    ),
+    (
+        "tool message answering no call",
+        {"json": {"messages": [{"role": "tool", "toolCallId": "call_1", "content": "x"}]}},
+        404,
+        "tool_call_not_found",
+    ),
+    (
+        "tool message without a tool call id",
+        {"json": {"messages": [{"role": "tool", "content": "x"}]}},
+        400,
+        "invalid_body",
+    ),
 ]
 
 

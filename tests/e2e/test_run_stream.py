@@ -33,6 +33,25 @@ def test_a_tool_run_is_well_ordered_and_its_text_equals_the_final_messages(devho
     assert roles == ["user", "assistant", "tool", "tool", "assistant"]
 
 
+def test_reasoning_streams_before_the_answer_and_is_kept_in_the_messages(devhost: Devhost) -> None:
+    started = devhost.start_run("Think it over: what is agentstream?")
+    events = devhost.stream(started["stream_url"])
+    assert_contiguous(events)
+    assert_well_ordered_run(events)
+    types = [e.type for e in events]
+    first_text = types.index("TEXT_MESSAGE_START", 3)
+    assert types[4:6] == ["REASONING_START", "REASONING_MESSAGE_START"]
+    assert types[first_text - 2 : first_text] == ["REASONING_MESSAGE_END", "REASONING_END"]
+    assert set(types[6 : first_text - 2]) == {"REASONING_MESSAGE_CONTENT"}
+    reasoning = "".join(e.body["delta"] for e in events if e.type == "REASONING_MESSAGE_CONTENT")
+    messages = devhost.status(started["thread_id"])["messages"]
+    assert [m["role"] for m in messages] == ["user", "reasoning", "assistant"]
+    assert messages[1] == {"id": events[4].body["messageId"], "role": "reasoning", "content": reasoning}
+    assert reasoning.startswith("The user wants me to think first.")
+    assert [e.type for e in events[-2:]] == ["MESSAGES_SNAPSHOT", "RUN_FINISHED"]
+    assert events[-2].body["messages"] == messages
+
+
 def test_resuming_after_every_event_yields_exactly_the_rest(devhost: Devhost) -> None:
     started = devhost.start_run("Tell me something.")
     thread = started["thread_id"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from tests.harness import Devhost
+from tests.harness import Devhost, wait_until
 
 HISTORIES = Path(__file__).with_name("histories")
 SCENARIOS = {
@@ -21,6 +21,12 @@ SCENARIOS = {
     "parallel_tools": "What is the weather in Paris, and what time is it?",
     "model_failure": "Break please [fail:model]",
     "cancelled": "A long answer, cancelled right away.",
+    "client_tool": "Please confirm_booking for two.",
+}
+BOOKING_TOOL = {
+    "name": "confirm_booking",
+    "description": "Ask the user to confirm a booking.",
+    "parameters": {"type": "object", "properties": {"note": {"type": "string"}}, "required": ["note"]},
 }
 
 
@@ -30,9 +36,11 @@ def main() -> None:
         host = Devhost(Path(tmp) / "data", {"STEP_RETRY_INTERVAL_MS": "1000", "DEMO_TOKENS_PER_SECOND": "50"}).start()
         try:
             for name, message in SCENARIOS.items():
-                started = host.start_run(message)
+                started = host.start_run(message, **({"tools": [BOOKING_TOOL]} if name == "client_tool" else {}))
                 if name == "cancelled":
                     requests.post(f"{host.url}{started['cancel_url']}", timeout=10).raise_for_status()
+                if name == "client_tool":
+                    answer_client_tool(host, started)
                 host.wait_idle(started["thread_id"], timeout=60)
                 with sqlite3.connect(host.data_dir / "durable.db") as con:
                     rows = con.execute(
@@ -42,6 +50,21 @@ def main() -> None:
                 (HISTORIES / f"{name}.json").write_text(json.dumps(history, indent=1) + "\n")
         finally:
             host.stop()
+
+
+def answer_client_tool(host: Devhost, started: dict[str, str]) -> None:
+    def pending_call() -> str | None:
+        for message in host.status(started["thread_id"])["messages"]:
+            for call in message.get("toolCalls", []):
+                return str(call["id"])
+        return None
+
+    call_id = wait_until(pending_call, timeout=30, message="the client-side tool call")
+    requests.post(
+        f"{host.url}{started['tool_results_url']}",
+        json={"results": [{"toolCallId": call_id, "content": "booked"}]},
+        timeout=10,
+    ).raise_for_status()
 
 
 if __name__ == "__main__":

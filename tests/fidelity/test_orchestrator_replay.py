@@ -15,7 +15,7 @@ import azure.durable_functions as df
 import pytest
 from azure.durable_functions.models import DurableOrchestrationContext
 
-from orchestrators.agent import bp
+from orchestrators.agent import bp, tool_result_event
 
 HISTORIES = Path(__file__).with_name("histories")
 DECISIONS = {1, 4, 7, 10, 14}  # ExecutionCompleted, TaskScheduled, SubOrchestrationCreated, TimerCreated, EventSent
@@ -64,14 +64,19 @@ def episode_contexts(history: list[dict[str, Any]]) -> list[list[dict[str, Any]]
     return contexts
 
 
-@pytest.mark.parametrize("scenario", ["chat", "parallel_tools", "model_failure", "cancelled"])
+SCENARIOS = ["chat", "parallel_tools", "model_failure", "cancelled", "client_tool"]
+CREATE_TIMER = 5
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
 def test_replaying_after_every_episode_is_deterministic(scenario: str) -> None:
     history = json.loads((HISTORIES / f"{scenario}.json").read_text())
     previous: list[dict[str, Any]] = []
     state: dict[str, Any] = {}
     for context in episode_contexts(history):
         state = replay(context)
-        actions = flatten(state["actions"][0])
+        # Cancelling a timer flips `isCanceled` on its earlier action: that is how the SDK cancels.
+        actions = [{k: v for k, v in a.items() if k != "isCanceled"} for a in flatten(state["actions"][0])]
         assert actions[: len(previous)] == previous, "a replay changed earlier actions: non-deterministic"
         previous = actions
 
@@ -87,14 +92,16 @@ def test_replaying_after_every_episode_is_deterministic(scenario: str) -> None:
 
 def test_the_recorded_runs_end_as_expected() -> None:
     outputs = {}
-    for scenario in ("chat", "parallel_tools", "model_failure", "cancelled"):
+    for scenario in SCENARIOS:
         history = json.loads((HISTORIES / f"{scenario}.json").read_text())
         outputs[scenario] = replay(episode_contexts(history)[-1])["output"]
-    assert outputs["chat"] == {"error": None, "cancelled": False}
-    assert outputs["parallel_tools"] == {"error": None, "cancelled": False}
+    finished = {"error": None, "cancelled": False, "pending": []}
+    assert outputs["chat"] == finished
+    assert outputs["parallel_tools"] == finished
     assert outputs["model_failure"]["error"]["code"] == "model_error"
     assert outputs["model_failure"]["cancelled"] is False
-    assert outputs["cancelled"] == {"error": None, "cancelled": True}
+    assert outputs["cancelled"] == {**finished, "cancelled": True}
+    assert outputs["client_tool"] == finished
 
 
 def test_parallel_tool_calls_are_scheduled_together() -> None:
@@ -107,3 +114,18 @@ def test_parallel_tool_calls_are_scheduled_together() -> None:
     # Every wait races the cancel event.
     waits = [a for a in after_first_model_step if a["actionType"] == WAIT_FOR_EXTERNAL_EVENT]
     assert waits and all(a["externalEventName"] == "cancel" for a in waits)
+
+
+def test_a_client_tool_call_waits_for_its_result_raced_with_cancel_and_a_timer() -> None:
+    history = json.loads((HISTORIES / "client_tool.json").read_text())
+    contexts = episode_contexts(history)
+    waiting = flatten(replay(contexts[1])["actions"][0])
+    [call] = json.loads(next(e["Result"] for e in history if e["EventType"] == 5))["toolCalls"]
+    waits = [a["externalEventName"] for a in waiting if a["actionType"] == WAIT_FOR_EXTERNAL_EVENT]
+    assert waits == ["cancel", tool_result_event(call["id"])]
+    [timer] = [a for a in waiting if a["actionType"] == CREATE_TIMER]
+    assert timer["isCanceled"] is False
+    # Once the result is in, the timer is cancelled and the next model step is asked for.
+    answered = flatten(replay(contexts[2])["actions"][0])
+    assert [a for a in answered if a["actionType"] == CREATE_TIMER][0]["isCanceled"] is True
+    assert [a["functionName"] for a in answered if a["actionType"] == CALL_ACTIVITY_WITH_RETRY][-1] == "model_step"

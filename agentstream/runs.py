@@ -1,0 +1,224 @@
+"""Starting runs and answering their client-side tool calls, for any HTTP front door.
+
+The JSON API (`POST /api/agent/run`) and the AG-UI endpoint both parse their request into a
+`RunRequest` and call `start_run`; they differ in what happens when the model calls a tool the
+client declared (`client_tools`):
+
+- `"wait"`: the run emits the call and waits, durably, for `submit_tool_results` (the
+  `.../tool-results` endpoint), racing cancel and `CLIENT_TOOL_TIMEOUT_SECONDS`;
+- `"finish"`: the run ends with `RUN_FINISHED` whose outcome names the pending calls
+  (`pendingToolCallIds`); a later run on the thread whose messages include a `tool` message
+  answering them continues the conversation (the AG-UI way).
+
+The durable orchestration is started through a callback, so this module knows nothing of Azure
+Functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ag_ui.core import (
+    RunStartedEvent,
+    TextMessageContentEvent,
+    TextMessageEndEvent,
+    TextMessageStartEvent,
+    ToolCallArgsEvent,
+    ToolCallEndEvent,
+    ToolCallStartEvent,
+)
+
+from . import runtime
+from .events import NewEvent
+from .exceptions import (
+    InvalidRequest,
+    RunNotFound,
+    RunNotWaiting,
+    RunOver,
+    ServiceUnavailable,
+    ThreadNotFound,
+    ToolCallAnswered,
+    ToolCallNotFound,
+)
+from .http.inputs import RunRequest, ToolResult
+from .steps import StepContext, finish_run, model_step_index, tool_message, tool_result_event, tool_step_id
+from .stores.base import RunStatus
+
+logger = logging.getLogger(__name__)
+
+ClientToolMode = Literal["wait", "finish"]
+OrchestrationStarter = Callable[[dict[str, Any]], Awaitable[None]]
+"""Starts the `agent_run` orchestration with this input; its instance id is the input's `run_id`."""
+ToolResultsSignal = Callable[[str, str, list[str]], Awaitable[None]]
+"""Tells the orchestration of (thread id, run id) that these tool calls now have results."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartedRun:
+    thread_id: str
+    run_id: str
+    first_seq: int
+    """The seq of the run's RUN_STARTED event: stream from `first_seq - 1` to see the whole run."""
+
+
+def new_id() -> str:
+    # 128 random bits: ids are unguessable, though never credentials on their own.
+    return secrets.token_hex(16)
+
+
+async def start_run(
+    request: RunRequest,
+    start_orchestration: OrchestrationStarter,
+    *,
+    client_tools: ClientToolMode = "wait",
+    create_thread: bool = False,
+) -> StartedRun:
+    """Record a new run (RUN_STARTED and the request's messages) and start its orchestration.
+
+    Without `thread_id` a new thread is made; with one, the thread must exist unless
+    `create_thread` is true. Raises the APIError to answer with when the request cannot start a
+    run (nothing is written then).
+    """
+    store = runtime.get_store()
+    server_tools = runtime.get_tools()
+    if clashes := [tool.name for tool in request.tools if tool.name in server_tools]:
+        raise InvalidRequest(
+            f"Client tool name(s) {', '.join(clashes)} are taken by server tools; rename them.", code="invalid_tools"
+        )
+    thread_id = request.thread_id or new_id()
+    run_id = new_id()
+    messages = request.input_messages(run_id)
+    if any(m["role"] == "tool" for m in messages):
+        earlier = await store.get_messages(thread_id) if request.thread_id else []
+        _check_tool_answers(earlier, messages)
+    events = [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))]
+    for message in messages:
+        events += _message_events(message)
+    first = await store.start_run(
+        thread_id, run_id, events, messages, create=create_thread or request.thread_id is None
+    )
+    run = {
+        "thread_id": thread_id,
+        "run_id": run_id,
+        "tools": [tool.spec() for tool in request.tools],
+        "client_tools": client_tools,
+    }
+    try:
+        await start_orchestration(run)
+    except Exception:
+        logger.exception("Could not start the orchestration of run %s on thread %s", run_id, thread_id)
+        await finish_run(
+            StepContext(store, thread_id, run_id),
+            error={"code": "start_failed", "message": "The run could not be started."},
+        )
+        raise ServiceUnavailable(
+            "The run could not be started. Retry shortly.", code="start_failed", headers={"Retry-After": "5"}
+        ) from None
+    return StartedRun(thread_id, run_id, first[0].seq)
+
+
+async def submit_tool_results(
+    thread_id: str, run_id: str, results: list[ToolResult], signal: ToolResultsSignal
+) -> list[str]:
+    """Commit the results of client-side tool calls of a waiting run and wake the run.
+
+    Each result is appended as a TOOL_CALL_RESULT event and a tool message. Returns the ids of the
+    calls answered. Raises ThreadNotFound/RunNotFound/ToolCallNotFound (404), RunNotWaiting and
+    ToolCallAnswered (409).
+    """
+    store = runtime.get_store()
+    run = await store.get_run(thread_id, run_id)
+    if run is None:
+        if await store.head(thread_id) is None:
+            raise ThreadNotFound(thread_id)
+        raise RunNotFound(thread_id, run_id)
+    if run.status is not RunStatus.RUNNING or run.cancel_requested:
+        state = "cancelling" if run.status is RunStatus.RUNNING else run.status.value
+        raise RunNotWaiting(f"Run '{run_id}' is {state}: it takes no tool results.")
+    messages = await store.get_messages(thread_id)
+    server_tools = runtime.get_tools()
+    calls: dict[str, int] = {}
+    for message in messages:
+        index = model_step_index(run_id, message["id"]) if message["role"] == "assistant" else None
+        if index is not None:
+            for call in message.get("toolCalls", []):
+                if call["function"]["name"] not in server_tools:
+                    calls[call["id"]] = index
+    answered = {m["toolCallId"] for m in messages if m["role"] == "tool"}
+    for result in results:
+        if result.tool_call_id not in calls:
+            raise ToolCallNotFound(run_id, result.tool_call_id)
+        if result.tool_call_id in answered:
+            raise ToolCallAnswered(result.tool_call_id)
+    accepted: list[str] = []
+    for result in results:
+        call_id = result.tool_call_id
+        message = tool_message(call_id, result.text, error=result.error)
+        try:
+            written = await store.commit_step(
+                thread_id,
+                run_id,
+                tool_step_id(run_id, calls[call_id], call_id),
+                result=message,
+                events=[tool_result_event(message)],
+                messages=[message],
+            )
+        except RunOver:
+            raise RunNotWaiting(f"Run '{run_id}' ended before the result of '{call_id}' arrived.") from None
+        if not written:
+            # Another request answered this call between our check and our commit.
+            raise ToolCallAnswered(call_id)
+        accepted.append(call_id)
+    try:
+        await signal(thread_id, run_id, accepted)
+    except Exception:
+        # The results are committed; a run that never hears of them ends with `tool_timeout`.
+        logger.warning("Could not signal tool results %s to run %s", accepted, run_id, exc_info=True)
+    return accepted
+
+
+def _check_tool_answers(earlier: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+    """Every tool message must answer an earlier tool call that has no answer yet."""
+    pending: set[str] = set()
+    answered: set[str] = set()
+    for index, message in enumerate([*earlier, *new]):
+        if message["role"] == "assistant":
+            pending.update(call["id"] for call in message.get("toolCalls", []))
+        elif message["role"] == "tool":
+            call_id = message["toolCallId"]
+            if index >= len(earlier):
+                if call_id in answered:
+                    raise ToolCallAnswered(call_id)
+                if call_id not in pending:
+                    raise ToolCallNotFound(None, call_id)
+            pending.discard(call_id)
+            answered.add(call_id)
+
+
+def _message_events(message: dict[str, Any]) -> list[NewEvent]:
+    if message["role"] == "tool":
+        return [tool_result_event(message)]
+    events: list[NewEvent] = []
+    if message.get("content"):
+        message_id = message["id"]
+        events += [
+            NewEvent.of(TextMessageStartEvent(message_id=message_id, role=message["role"])),
+            NewEvent.of(TextMessageContentEvent(message_id=message_id, delta=message["content"])),
+            NewEvent.of(TextMessageEndEvent(message_id=message_id)),
+        ]
+    for call in message.get("toolCalls", []):
+        events.append(
+            NewEvent.of(
+                ToolCallStartEvent(
+                    tool_call_id=call["id"], tool_call_name=call["function"]["name"], parent_message_id=message["id"]
+                )
+            )
+        )
+        if call["function"]["arguments"]:
+            events.append(NewEvent.of(ToolCallArgsEvent(tool_call_id=call["id"], delta=call["function"]["arguments"])))
+        events.append(NewEvent.of(ToolCallEndEvent(tool_call_id=call["id"])))
+    return events

@@ -3,6 +3,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+TOOLS_VENV := .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
 .PHONY: install run test check lint clean
 
@@ -19,12 +21,19 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
+# checkov for the infra tests, in its own venv.
+$(TOOLS_STAMP): requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/pip install --quiet -r requirements-tools.txt
+	touch $(TOOLS_STAMP)
+
 install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python -m devhost $(ARGS)
 
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) $(TOOLS_STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
 check: $(STAMP)

@@ -6,7 +6,7 @@ NODE_STAMP := node_modules/.installed
 TOOLS_VENV := .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
-.PHONY: install run test check lint clean
+.PHONY: install run test check lint clean bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ run: $(STAMP)
 
 test: $(STAMP) $(NODE_STAMP) $(TOOLS_STAMP)
 	$(BIN)/python -m pytest $(ARGS)
+
+# Performance against the design's targets; ARGS=--quick for a short run.
+bench: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m bench $(ARGS)
 
 check: $(STAMP)
 	$(BIN)/ruff format --check .

@@ -9,6 +9,8 @@ What it does with the last user message:
 - "think" → streams its reasoning (REASONING_*) before the answer;
 - `[fail:model]` → streams a few tokens, then fails (to try error handling and retries);
 - `[fail:tool]` → asks the calculator to divide by zero: the model gets an error result;
+- `[stamps:N]` → the text is N deltas, each the wall-clock time it was produced (`time.time_ns()` and a
+  space), so a reader can measure delivery latency (what `make bench` does);
 - anything else → a fixed-length reply that quotes the message.
 """
 
@@ -36,6 +38,7 @@ _THINK = re.compile(r"\bthink\b", re.IGNORECASE)
 _REASONING = (
     "The user wants me to think first. I will read the message, check whether a tool can help, and then answer plainly."
 )
+_STAMPS = re.compile(r"\[stamps:(\d{1,7})\]")
 
 
 class DemoModelError(ModelError):
@@ -64,11 +67,14 @@ class DemoModel:
             yield ReasoningDelta(word)
             output_tokens += 1
         fail_after = 3 if "[fail:model]" in str(last.get("content") or "") else None
-        for word in _WORDS.findall(text):
+        stamps = _STAMPS.search(str(last.get("content") or "")) if last.get("role") == "user" else None
+        words = [""] * int(stamps.group(1)) if stamps is not None else _WORDS.findall(text)
+        for word in words:
             if output_tokens == fail_after:
                 raise DemoModelError("The demo model failed on purpose ([fail:model] in the message).")
             await pace.next()
-            yield TextDelta(word)
+            # A stamp is taken after the pacing sleep: the moment the delta is handed on.
+            yield TextDelta(f"{time.time_ns()} " if stamps is not None else word)
             output_tokens += 1
         for index, (call_id, name, arguments) in enumerate(calls):
             encoded = json.dumps(arguments)
@@ -91,11 +97,15 @@ class _Pace:
         self._count = 0
 
     async def next(self) -> None:
-        if self._interval:
-            self._count += 1
-            delay = self._start + self._count * self._interval - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+        if not self._interval:
+            # Unpaced, still yield to the event loop between tokens, as a client awaiting its socket
+            # does; otherwise a whole answer is produced before its first write can start.
+            await asyncio.sleep(0)
+            return
+        self._count += 1
+        delay = self._start + self._count * self._interval - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
 
 def _plan(message: str, tools: list[dict[str, Any]]) -> tuple[str, list[tuple[str, str, dict[str, Any]]]]:

@@ -1,0 +1,109 @@
+"""`python -m bench [--quick] [--backends sqlite,...]`: measure, print the table, write the JSON."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.backends import BACKENDS, backend_env
+from bench.report import cpu_times, evaluate, format_table, machine_info, write_json
+from bench.scenarios import PROFILES, Measure, Profile, delivery_latency, fanout, relay_overhead, resume, throughput
+from tests.harness import ROOT, Devhost
+
+
+def run_backend(backend: str, profile: Profile, log: Any = print) -> dict[str, Measure]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"agentstream-bench-{backend}-"))
+    measures: dict[str, Measure] = {}
+    hosts: list[Devhost] = []
+
+    def host(name: str, env: dict[str, str]) -> Devhost:
+        started = Devhost(workdir / name, env, app="bench.app").start()
+        hosts.append(started)
+        return started
+
+    try:
+        with backend_env(backend, workdir) as store_env:
+            paced = {**store_env, "DEMO_TOKENS_PER_SECOND": f"{profile.paced_rate:g}"}
+            main, second = host("host", paced), host("second-host", paced)
+            log(f"[{backend}] delivery latency ({profile.latency_runs} runs of {profile.latency_deltas} deltas)")
+            measures |= delivery_latency(main, second, profile)
+            second.stop()
+            log(f"[{backend}] {profile.fanout_readers} readers of one thread ({profile.fanout_runs} runs)")
+            measures |= fanout(main, profile)
+            log(f"[{backend}] resume near the end of a {profile.resume_events}-event thread")
+            measures |= resume(main, store_env, profile)
+            main.stop()
+            unpaced = host("unpaced-host", {**store_env, "DEMO_TOKENS_PER_SECOND": "0"})
+            log(f"[{backend}] sustained deltas/s ({profile.throughput_runs} runs of {profile.throughput_deltas})")
+            measures |= throughput(unpaced, profile)
+            unpaced.stop()
+            measures |= relay_overhead()
+    except BaseException:
+        log(f"[{backend}] failed; devhost logs are in {workdir}")
+        raise
+    finally:
+        for started in hosts:
+            started.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+    return measures
+
+
+def run(backends: list[str], profile: Profile, out_dir: Path | None, note: str | None = None) -> dict[str, Any]:
+    machine = machine_info()
+    started, ticks = time.time(), cpu_times()
+    results = {backend: run_backend(backend, profile) for backend in backends}
+    busy = [end - start for start, end in zip(ticks, cpu_times(), strict=True)]
+    evaluated = evaluate(results, profile)
+    duration = round(time.time() - started, 1)
+    busy_percent = round(100 * busy[0] / busy[1], 1)
+    report: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "profile": profile.name,
+        "note": note,
+        "machine": {
+            **machine,
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+            # Busy share of all cores while the bench ran, the bench included: far above what the
+            # bench itself uses means other work shared the machine and the figures are noisy.
+            "cpu_busy_percent": busy_percent,
+        },
+        "duration_s": duration,
+        "backends": evaluated,
+    }
+    print()
+    print(format_table(evaluated))
+    print(
+        f"\n{machine['cpu_model']}, {machine['cores']} cores, Python {machine['python']}; "
+        f"CPU busy {busy_percent} % (all processes) over {duration} s"
+    )
+    if out_dir is not None:
+        path = write_json(report, out_dir, backends)
+        print(f"written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="one run of each measurement, fewer deltas")
+    parser.add_argument(
+        "--backends", default=",".join(BACKENDS), help=f"comma-separated (default {','.join(BACKENDS)})"
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where the JSON goes")
+    parser.add_argument("--note", help="a note stored with the results, e.g. what else ran on the machine")
+    args = parser.parse_args(argv)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        parser.error(f"unknown backend(s) {', '.join(unknown)}; expected {', '.join(BACKENDS)}")
+    run(backends, PROFILES["quick" if args.quick else "full"], args.out, args.note)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

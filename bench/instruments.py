@@ -1,0 +1,97 @@
+"""Counters on the process's event store, read by the bench over HTTP.
+
+Every EventStore read and write method is wrapped to count its calls. A backend probe also
+counts the backend round trips an `append` makes (SQLite: transactions handed to its worker
+thread), which is what "store writes per flush" measures: the writer flushes each batch with one
+`append`, so round trips per append is round trips per flush.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import os
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from agentstream.stores.base import EventStore
+
+READ_METHODS = ("read", "head", "get_thread", "get_run", "get_messages", "get_step", "open_steps")
+WRITE_METHODS = ("start_run", "append", "begin_step", "discard_step", "commit_step", "finish_run", "request_cancel")
+
+_in_append: contextvars.ContextVar[bool] = contextvars.ContextVar("bench_in_append", default=False)
+
+
+class StoreCounters:
+    def __init__(self, store: EventStore) -> None:
+        self.backend = store.backend
+        self.calls: Counter[str] = Counter()
+        self.append_round_trips: int | None = None
+        for name in READ_METHODS + WRITE_METHODS:
+            setattr(store, name, self._counted(name, getattr(store, name)))
+        probe = _PROBES.get(store.backend)
+        if probe is not None:
+            self.append_round_trips = 0
+            probe(store, self._round_trip)
+
+    def _counted(self, name: str, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        @functools.wraps(method)
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            if name != "append":
+                return await method(*args, **kwargs)
+            token = _in_append.set(True)
+            try:
+                return await method(*args, **kwargs)
+            finally:
+                _in_append.reset(token)
+
+        return counted
+
+    def _round_trip(self) -> None:
+        if _in_append.get() and self.append_round_trips is not None:
+            self.append_round_trips += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "time": time.monotonic(),
+            "reads": sum(self.calls[name] for name in READ_METHODS),
+            "writes": sum(self.calls[name] for name in WRITE_METHODS),
+            "appends": self.calls["append"],
+            "append_round_trips": self.append_round_trips,
+            "calls": dict(self.calls),
+            "rss_kib": rss_kib(),
+        }
+
+
+def _probe_sqlite(store: Any, count: Callable[[], None]) -> None:
+    # Each `_run` is one job handed to the SQLite worker thread: one round trip to the database.
+    run = store._run
+
+    @functools.wraps(run)
+    async def counted(fn: Any) -> Any:
+        count()
+        return await run(fn)
+
+    store._run = counted
+
+
+_PROBES: dict[str, Callable[[Any, Callable[[], None]], None]] = {"sqlite": _probe_sqlite}
+
+
+def rss_kib(pid: int | str = "self") -> int:
+    """Resident set size of a process, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User plus system CPU time of a process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

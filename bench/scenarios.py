@@ -351,7 +351,7 @@ async def _seed(store_env: dict[str, str], thread_id: str, total: int) -> float:
         batch.append(NewEvent.of(TextMessageEndEvent(message_id=message_id)))
         await store.append(thread_id, run_id, batch, key="seed:end")
         finished = NewEvent.of(RunFinishedEvent(thread_id=thread_id, run_id=run_id))
-        envelopes = await store.finish_run(thread_id, run_id, RunStatus.SUCCEEDED, finished)
+        envelopes = await store.finish_run(thread_id, run_id, RunStatus.SUCCEEDED, [finished])
         if envelopes[-1].seq != total:
             raise BenchError(f"seeded thread ends at {envelopes[-1].seq}, expected {total}")
     finally:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .exceptions import ConfigError
 
-EVENT_STORES = ("sqlite",)
+EVENT_STORES = ("sqlite", "table")
 MODEL_PROVIDERS = ("demo",)
 
 
@@ -21,6 +22,12 @@ MODEL_PROVIDERS = ("demo",)
 class Settings:
     event_store: str = "sqlite"
     event_store_path: Path = Path(".devhost/events.db")
+    event_table_prefix: str = "agentstream"
+    # The host's storage account (AzureWebJobsStorage*), which the table store shares.
+    storage_connection_string: str | None = field(default=None, repr=False)
+    storage_table_uri: str | None = None
+    storage_credential: str | None = None
+    storage_client_id: str | None = None
     model_provider: str = "demo"
     demo_tokens_per_second: float = 40.0
     max_model_steps: int = 8
@@ -40,6 +47,12 @@ class Settings:
         settings = cls(
             event_store=reader.choice("EVENT_STORE", cls.event_store, EVENT_STORES),
             event_store_path=Path(reader.text("EVENT_STORE_PATH", str(cls.event_store_path))),
+            event_table_prefix=reader.table_prefix("EVENT_TABLE_PREFIX", cls.event_table_prefix),
+            storage_connection_string=reader.optional("AzureWebJobsStorage"),
+            storage_table_uri=reader.optional("AzureWebJobsStorage__tableServiceUri")
+            or _table_uri_of_account(reader.optional("AzureWebJobsStorage__accountName")),
+            storage_credential=reader.optional("AzureWebJobsStorage__credential"),
+            storage_client_id=reader.optional("AzureWebJobsStorage__clientId"),
             model_provider=reader.choice("MODEL_PROVIDER", cls.model_provider, MODEL_PROVIDERS),
             demo_tokens_per_second=reader.number("DEMO_TOKENS_PER_SECOND", cls.demo_tokens_per_second),
             max_model_steps=int(reader.number("MAX_MODEL_STEPS", cls.max_model_steps, minimum=1)),
@@ -61,7 +74,28 @@ class Settings:
                 f"Config 'STREAM_MAX_SECONDS' has value '{settings.stream_max_seconds:g}'. "
                 "It must stay below Azure's 230 s HTTP response limit."
             )
+        if settings.event_store == "table":
+            _check_table_storage(settings)
         return settings
+
+
+def _table_uri_of_account(account: str | None) -> str | None:
+    return None if account is None else f"https://{account}.table.core.windows.net"
+
+
+def _check_table_storage(settings: Settings) -> None:
+    if settings.storage_table_uri is None and settings.storage_connection_string is None:
+        raise ConfigError(
+            "Config 'EVENT_STORE' is 'table' but the storage account is not set. Set 'AzureWebJobsStorage' "
+            "to a connection string ('UseDevelopmentStorage=true' for Azurite), or "
+            "'AzureWebJobsStorage__tableServiceUri' for an identity-based connection."
+        )
+    credential = settings.storage_credential
+    if credential is not None and credential.lower() != "managedidentity":
+        raise ConfigError(
+            f"Config 'AzureWebJobsStorage__credential' has value '{credential}'. Expected managedidentity, "
+            "or leave it unset to use DefaultAzureCredential."
+        )
 
 
 @functools.cache
@@ -76,6 +110,18 @@ class _Reader:
     def text(self, name: str, default: str) -> str:
         value = self._env.get(name, "").strip()
         return value or default
+
+    def optional(self, name: str) -> str | None:
+        return self._env.get(name, "").strip() or None
+
+    def table_prefix(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        # Table names are 3-63 letters and digits starting with a letter; the store adds up to 7.
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,55}", value):
+            raise ConfigError(
+                f"Config '{name}' has value '{value}'. Use 1-56 letters and digits, starting with a letter."
+            )
+        return value
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = self.text(name, default).lower()

@@ -17,6 +17,11 @@ from .tools import BUILTIN_TOOLS, ToolRegistry
 
 
 def create_store(settings: Settings) -> EventStore:
+    if settings.event_store == "table":
+        from .stores.table import TableEventStore
+        from .stores.table_connection import TableAccount
+
+        return TableEventStore(TableAccount.from_settings(settings), prefix=settings.event_table_prefix)
     return SQLiteEventStore(settings.event_store_path)
 
 

@@ -1,0 +1,766 @@
+"""The Azure Table Storage event store: one partition per thread, one transaction per write.
+
+Every write is one entity-group transaction that replaces the thread's head row with If-Match on
+the ETag it read, so writes to a thread are serialized optimistically: a writer that lost the race
+gets 412 (or 409 when it tried to create a row someone else created), reads again and retries.
+Seqs therefore stay contiguous across processes and hosts, and a write's events, messages, usage
+and step result land together or not at all. Rows and payload encoding: see `table_layout`.
+
+The head this process last wrote is kept with its ETag, so a writer that is alone on a thread (the
+usual case: one step streaming) appends in one round trip; a stale head fails its If-Match and is
+read again. Anything the cached head would make us refuse is checked again against a fresh read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import random
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from azure.core import MatchConditions
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
+from azure.data.tables.aio import TableClient, TableServiceClient
+
+from ..events import Envelope, NewEvent
+from ..exceptions import AgentStreamError, RunAlreadyActive, RunOver, StepSuperseded, StoreUnavailable, ThreadNotFound
+from .base import EventStore, RunInfo, RunStatus, StepAttempt, StepRecord, StepStatus, ThreadHead, ThreadInfo
+from .table_connection import TableAccount
+from .table_layout import (
+    CHUNKS_PER_TRANSACTION,
+    EVENTS_LAST,
+    HEAD,
+    MESSAGES_FIRST,
+    MESSAGES_LAST,
+    RUNS_FIRST,
+    RUNS_LAST,
+    STEPS_FIRST,
+    STEPS_LAST,
+    Payload,
+    append_key,
+    as_int,
+    binary_properties,
+    check_id,
+    chunk_range,
+    decode_events,
+    encode_events,
+    int64,
+    message_key,
+    optional_int,
+    pack_payload,
+    page_key,
+    run_key,
+    step_key,
+)
+
+T = TypeVar("T")
+Entity = dict[str, Any]
+
+# How long a write keeps retrying lost races before it reports the store as unavailable.
+CONTENTION_SECONDS = 30.0
+_CACHED_HEADS = 1024
+_IF_MATCH = MatchConditions.IfNotModified
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    created: float
+    updated: float
+    last_seq: int
+    active_run_id: str | None
+    cancelling: bool
+    messages: int
+    etag: str | None = None
+
+    @classmethod
+    def of(cls, entity: TableEntity) -> _Head:
+        return cls(
+            entity["created"],
+            entity["updated"],
+            as_int(entity["last"]),
+            entity.get("active"),
+            bool(entity.get("cancelling", False)),
+            as_int(entity["messages"]),
+            _etag(entity),
+        )
+
+    def entity(self, thread_id: str) -> Entity:
+        return {
+            "PartitionKey": thread_id,
+            "RowKey": HEAD,
+            "created": self.created,
+            "updated": self.updated,
+            "last": int64(self.last_seq),
+            "active": self.active_run_id,
+            "cancelling": self.cancelling,
+            "messages": int64(self.messages),
+        }
+
+
+@dataclass(slots=True)
+class _CachedHead:
+    head: _Head
+    # Step attempts checked current while the head had this ETag: still current while it has.
+    verified: set[tuple[str, int]] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class _Connection:
+    loop: asyncio.AbstractEventLoop
+    service: TableServiceClient
+    credential: AsyncTokenCredential | None
+    events: TableClient
+    ready: asyncio.Task[None]
+    # Writers in this process take turns per thread; the ETag only has to settle races between hosts.
+    turns: dict[str, _Turn] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Turn:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+class _Tx:
+    """One attempt at a write: the head it starts from and the operations it will submit."""
+
+    def __init__(self, table: TableClient, thread_id: str, cached: _CachedHead | None) -> None:
+        self.table = table
+        self.thread_id = thread_id
+        self.cached = cached
+        self.verified: set[tuple[str, int]] = set(cached.verified) if cached is not None else set()
+        self.base: _Head | None = None
+        self.next: _Head | None = None
+        self.ops: list[tuple[Any, ...]] = []
+
+    async def head(self) -> _Head | None:
+        if self.cached is not None:
+            self.base = self.cached.head
+        else:
+            entity = await self.row(HEAD)
+            self.base = None if entity is None else _Head.of(entity)
+        return self.base
+
+    async def row(self, row_key: str) -> TableEntity | None:
+        try:
+            return await self.table.get_entity(self.thread_id, row_key)
+        except ResourceNotFoundError:
+            return None
+
+    def create(self, entity: Entity) -> None:
+        self.ops.append(("create", entity))
+
+    def replace(self, row: TableEntity, entity: Entity) -> None:
+        """Replace a row read in this attempt, failing if it changed since."""
+        self.ops.append(
+            ("update", entity, {"mode": UpdateMode.REPLACE, "etag": _etag(row), "match_condition": _IF_MATCH})
+        )
+
+    def merge(self, row: TableEntity, changes: Entity) -> None:
+        """Change some properties of a row read in this attempt, failing if it changed since."""
+        entity = {"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"], **changes}
+        self.ops.append(
+            ("update", entity, {"mode": UpdateMode.MERGE, "etag": _etag(row), "match_condition": _IF_MATCH})
+        )
+
+    def operations(self) -> list[tuple[Any, ...]]:
+        assert self.next is not None, "every write moves the head: that is what serializes writers"
+        head = self.next.entity(self.thread_id)
+        if self.base is None or self.base.etag is None:
+            return [("create", head), *self.ops]
+        return [
+            ("update", head, {"mode": UpdateMode.REPLACE, "etag": self.base.etag, "match_condition": _IF_MATCH}),
+            *self.ops,
+        ]
+
+
+class TableEventStore(EventStore):
+    backend = "table"
+
+    def __init__(self, account: TableAccount, *, prefix: str = "agentstream") -> None:
+        super().__init__()
+        self.account = account
+        self.events_table = f"{prefix}events"
+        self._connection: _Connection | None = None
+        self._heads: OrderedDict[str, _CachedHead] = OrderedDict()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _table(self) -> TableClient:
+        # Clients hold an aiohttp session, which belongs to one event loop.
+        loop = asyncio.get_running_loop()
+        connection = self._connection
+        if connection is None or connection.loop is not loop:
+            service, credential = self.account.connect()
+            ready = loop.create_task(self._create_tables(service, credential))
+            connection = _Connection(loop, service, credential, service.get_table_client(self.events_table), ready)
+            self._connection = connection
+        try:
+            with self._reaching():
+                await asyncio.shield(connection.ready)
+        except BaseException:
+            if self._connection is connection and connection.ready.done():
+                self._connection = None
+            raise
+        return connection.events
+
+    async def _create_tables(self, service: TableServiceClient, credential: AsyncTokenCredential | None) -> None:
+        try:
+            await service.create_table_if_not_exists(self.events_table)
+        except BaseException:
+            await service.close()
+            if credential is not None:
+                await credential.close()
+            raise
+
+    @contextlib.contextmanager
+    def _reaching(self) -> Iterator[None]:
+        try:
+            yield
+        except (AzureError, OSError, TimeoutError) as exc:
+            raise StoreUnavailable(
+                f"Table storage at {self.account.description} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _cache(self, thread_id: str, cached: _CachedHead | None) -> None:
+        if cached is None:
+            self._heads.pop(thread_id, None)
+            return
+        self._heads[thread_id] = cached
+        self._heads.move_to_end(thread_id)
+        while len(self._heads) > _CACHED_HEADS:
+            self._heads.popitem(last=False)
+
+    async def _write(self, thread_id: str, plan: Callable[[_Tx], Awaitable[T]]) -> T:
+        check_id(thread_id, "thread id")
+        table = await self._table()
+        assert self._connection is not None
+        turns = self._connection.turns
+        turn = turns.setdefault(thread_id, _Turn())
+        turn.users += 1
+        try:
+            async with turn.lock:
+                return await self._write_in_turn(table, thread_id, plan)
+        finally:
+            turn.users -= 1
+            if turn.users == 0:
+                del turns[thread_id]
+
+    async def _write_in_turn(self, table: TableClient, thread_id: str, plan: Callable[[_Tx], Awaitable[T]]) -> T:
+        deadline = time.monotonic() + CONTENTION_SECONDS
+        delay = 0.005
+        cached = self._heads.get(thread_id)
+        while True:
+            tx = _Tx(table, thread_id, cached)
+            try:
+                with self._reaching():
+                    result = await plan(tx)
+            except AgentStreamError as exc:
+                if cached is None or isinstance(exc, StoreUnavailable):
+                    raise
+                cached = None  # decided on what this process last saw: decide again on a fresh read
+                continue
+            if not tx.ops and tx.next is None:
+                return result
+            try:
+                with self._reaching():
+                    responses = await table.submit_transaction(tx.operations())
+            except StoreUnavailable as exc:
+                self._cache(thread_id, None)  # the outcome is unknown
+                if not _lost_race(exc.__cause__):
+                    raise
+                if time.monotonic() > deadline:
+                    raise StoreUnavailable(
+                        f"Writes to thread '{thread_id}' kept conflicting for {CONTENTION_SECONDS:g} s."
+                    ) from exc
+                if cached is None:
+                    await asyncio.sleep(random.uniform(0, delay))
+                    delay = min(delay * 2, 0.2)
+                cached = None
+                continue
+            assert tx.next is not None
+            head = dataclasses.replace(tx.next, etag=responses[0]["etag"])
+            self._cache(thread_id, _CachedHead(head, tx.verified))
+            return result
+
+    async def _upload(self, thread_id: str, *payloads: Payload) -> None:
+        """Write the chunk rows of large payloads, before the transaction that refers to them."""
+        check_id(thread_id, "thread id")
+        chunks = [chunk for payload in payloads for chunk in payload.chunks]
+        if not chunks:
+            return
+        table = await self._table()
+        groups = [chunks[i : i + CHUNKS_PER_TRANSACTION] for i in range(0, len(chunks), CHUNKS_PER_TRANSACTION)]
+        with self._reaching():
+            await asyncio.gather(*(table.submit_transaction([("upsert", c) for c in group]) for group in groups))
+
+    async def _payload(self, table: TableClient, thread_id: str, entity: Entity) -> bytes:
+        chunk_id = entity.get("chunk_id")
+        if chunk_id is None:
+            data = binary_properties(entity)
+        else:
+            first, last = chunk_range(chunk_id, as_int(entity["chunks"]))
+            rows = table.query_entities(
+                "PartitionKey eq @p and RowKey ge @first and RowKey le @last",
+                parameters={"p": thread_id, "first": first, "last": last},
+            )
+            data = b"".join([binary_properties(row) async for row in rows])
+        if len(data) != as_int(entity["size"]):
+            raise StoreUnavailable(f"Row '{entity['RowKey']}' of thread '{thread_id}' is incomplete.")
+        return data
+
+    async def _check_run(self, tx: _Tx, head: _Head | None, run_id: str, *, finishing: bool = False) -> None:
+        if head is not None and head.active_run_id == run_id:
+            if head.cancelling and not finishing:
+                raise RunOver(f"Run '{run_id}' is cancelling.")
+            return
+        # A run that is not the thread's active one is over, if it exists at all.
+        run = await tx.row(run_key(run_id))
+        if run is not None:
+            raise RunOver(f"Run '{run_id}' is {run['status']}.")
+
+    @staticmethod
+    def _add_events(tx: _Tx, head: _Head, run_id: str, events: list[NewEvent], page: Payload) -> list[Envelope]:
+        now = time.time()
+        first = head.last_seq + 1
+        envelopes = [Envelope(first + i, run_id, now, e.type, e.data) for i, e in enumerate(events)]
+        if envelopes:
+            tx.create(
+                {
+                    "PartitionKey": tx.thread_id,
+                    "RowKey": page_key(envelopes[-1].seq),
+                    "first": int64(first),
+                    "run": run_id,
+                    "ts": now,
+                    **page.properties,
+                }
+            )
+        base = tx.next or head
+        tx.next = dataclasses.replace(base, last_seq=head.last_seq + len(envelopes), updated=now)
+        return envelopes
+
+    @staticmethod
+    def _add_messages(tx: _Tx, messages: Payload | None, count: int) -> None:
+        assert tx.next is not None
+        if messages is None or count == 0:
+            return
+        tx.create({"PartitionKey": tx.thread_id, "RowKey": message_key(tx.next.messages), **messages.properties})
+        tx.next = dataclasses.replace(tx.next, messages=tx.next.messages + count)
+
+    @staticmethod
+    def _check_current(tx: _Tx, step_id: str, attempt: int, step: TableEntity | None) -> None:
+        if (step_id, attempt) in tx.verified:
+            return
+        if step is None or step["status"] != StepStatus.STARTED.value or as_int(step["attempt"]) != attempt:
+            raise StepSuperseded(f"Attempt {attempt} of step '{step_id}' is no longer current.")
+        # An empty merge with If-Match: the transaction fails if the step changed since we read it.
+        tx.merge(step, {})
+        tx.verified.add((step_id, attempt))
+
+    # -- the interface ------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        table = await self._table()
+        with self._reaching(), contextlib.suppress(ResourceNotFoundError):
+            await table.get_entity("ping", HEAD)
+
+    async def start_run(
+        self, thread_id: str, run_id: str, events: list[NewEvent], messages: list[dict[str, Any]], *, create: bool
+    ) -> list[Envelope]:
+        check_id(run_id, "run id")
+        page = pack_payload(thread_id, encode_events(events))
+        packed = pack_payload(thread_id, _json_bytes(messages)) if messages else None
+        await self._upload(thread_id, page, *([packed] if packed else []))
+
+        async def plan(tx: _Tx) -> list[Envelope]:
+            head, existing = await asyncio.gather(tx.head(), tx.row(run_key(run_id)))
+            now = time.time()
+            if head is None:
+                if not create:
+                    raise ThreadNotFound(thread_id)
+                head = _Head(now, now, 0, None, False, 0)
+            elif head.active_run_id is not None:
+                raise RunAlreadyActive(thread_id, head.active_run_id)
+            if existing is not None:
+                raise RunOver(f"Run '{run_id}' already ran on thread '{thread_id}'.")
+            tx.create(
+                _run_entity(
+                    tx.thread_id, RunInfo(run_id, RunStatus.RUNNING, now, None, head.last_seq + 1, None, {}, None)
+                )
+            )
+            tx.next = dataclasses.replace(head, active_run_id=run_id, cancelling=False)
+            envelopes = self._add_events(tx, head, run_id, events, page)
+            self._add_messages(tx, packed, len(messages))
+            return envelopes
+
+        return self._committed(thread_id, await self._write(thread_id, plan))
+
+    async def append(
+        self,
+        thread_id: str,
+        run_id: str,
+        events: list[NewEvent],
+        *,
+        key: str | None = None,
+        attempt: StepAttempt | None = None,
+    ) -> list[Envelope]:
+        page = pack_payload(thread_id, encode_events(events))
+        await self._upload(thread_id, page)
+
+        async def plan(tx: _Tx) -> list[Envelope]:
+            needs_step = attempt is not None and (attempt.step_id, attempt.attempt) not in tx.verified
+            # With a cached head a used key shows up as a conflict, and the retry reads it.
+            reads_key = key is not None and tx.cached is None
+            head, step, seen = await asyncio.gather(
+                tx.head(),
+                tx.row(step_key(attempt.step_id)) if attempt is not None and needs_step else _none(),
+                tx.row(append_key(key)) if key is not None and reads_key else _none(),
+            )
+            if attempt is not None:
+                self._check_current(tx, attempt.step_id, attempt.attempt, step)
+            await self._check_run(tx, head, run_id)
+            if seen is not None:
+                tx.ops.clear()
+                return await self._read(tx.table, thread_id, as_int(seen["first"]) - 1, as_int(seen["count"]))
+            if head is None:
+                raise ThreadNotFound(thread_id)
+            envelopes = self._add_events(tx, head, run_id, events, page)
+            if key is not None:
+                tx.create(
+                    {
+                        "PartitionKey": thread_id,
+                        "RowKey": append_key(key),
+                        "first": int64(head.last_seq + 1),
+                        "count": len(events),
+                    }
+                )
+            return envelopes
+
+        return self._committed(thread_id, await self._write(thread_id, plan))
+
+    async def read(self, thread_id: str, *, after: int, limit: int = 1000) -> list[Envelope]:
+        check_id(thread_id, "thread id")
+        table = await self._table()
+        with self._reaching():
+            return await self._read(table, thread_id, after, limit)
+
+    async def _read(self, table: TableClient, thread_id: str, after: int, limit: int) -> list[Envelope]:
+        envelopes: list[Envelope] = []
+        if limit <= 0:
+            return envelopes
+        # A page is keyed by its last seq, so the first page at or after `after + 1` holds it.
+        pages = table.query_entities(
+            "PartitionKey eq @p and RowKey ge @first and RowKey le @last",
+            parameters={"p": thread_id, "first": page_key(after + 1), "last": EVENTS_LAST},
+            results_per_page=min(limit, 1000),
+        )
+        async for page in pages:
+            first, run_id, ts = as_int(page["first"]), page["run"], page["ts"]
+            records = decode_events(await self._payload(table, thread_id, page))
+            envelopes += [
+                Envelope(first + i, run_id, ts, kind, data)
+                for i, (kind, data) in enumerate(records)
+                if first + i > after
+            ]
+            if len(envelopes) >= limit:
+                break
+        return envelopes[:limit]
+
+    async def head(self, thread_id: str) -> ThreadHead | None:
+        head = await self._fresh_head(thread_id)
+        return None if head is None else ThreadHead(thread_id, head.last_seq, head.active_run_id)
+
+    async def _fresh_head(self, thread_id: str) -> _Head | None:
+        check_id(thread_id, "thread id")
+        table = await self._table()
+        with self._reaching():
+            return await _Tx(table, thread_id, None).head()
+
+    async def get_thread(self, thread_id: str) -> ThreadInfo | None:
+        check_id(thread_id, "thread id")
+        table = await self._table()
+        with self._reaching():
+            head, runs = await asyncio.gather(
+                _Tx(table, thread_id, None).head(), self._query(table, thread_id, RUNS_FIRST, RUNS_LAST)
+            )
+        if head is None:
+            return None
+        infos = sorted((_run_info(r) for r in runs), key=lambda r: r.start_seq)
+        return ThreadInfo(thread_id, head.created, head.updated, head.last_seq, head.active_run_id, infos)
+
+    async def _query(self, table: TableClient, thread_id: str, first: str, last: str, where: str = "") -> list[Entity]:
+        rows = table.query_entities(
+            f"PartitionKey eq @p and RowKey ge @first and RowKey le @last{where}",
+            parameters={"p": thread_id, "first": first, "last": last},
+        )
+        return [row async for row in rows]
+
+    async def get_run(self, thread_id: str, run_id: str) -> RunInfo | None:
+        check_id(thread_id, "thread id")
+        key = run_key(run_id)
+        table = await self._table()
+        with self._reaching():
+            entity = await _Tx(table, thread_id, None).row(key)
+        return None if entity is None else _run_info(entity)
+
+    async def request_cancel(self, thread_id: str, run_id: str) -> RunInfo | None:
+        key = run_key(run_id)
+
+        async def plan(tx: _Tx) -> None:
+            head = await tx.head()
+            if head is None or head.active_run_id != run_id or head.cancelling:
+                return
+            run = await tx.row(key)
+            assert run is not None, "a thread's active run has a row"
+            tx.merge(run, {"cancel_requested": True})
+            tx.next = dataclasses.replace(head, cancelling=True, updated=time.time())
+
+        self._cache(thread_id, None)  # a cancel is decided on the head as it is now
+        await self._write(thread_id, plan)
+        return await self.get_run(thread_id, run_id)
+
+    async def get_messages(self, thread_id: str) -> list[dict[str, Any]]:
+        check_id(thread_id, "thread id")
+        table = await self._table()
+        messages: list[dict[str, Any]] = []
+        with self._reaching():
+            for page in await self._query(table, thread_id, MESSAGES_FIRST, MESSAGES_LAST):
+                messages += json.loads(await self._payload(table, thread_id, page))
+        return messages
+
+    async def get_step(self, thread_id: str, step_id: str) -> StepRecord | None:
+        check_id(thread_id, "thread id")
+        table = await self._table()
+        with self._reaching():
+            entity = await _Tx(table, thread_id, None).row(step_key(step_id))
+            return None if entity is None else await self._step(table, thread_id, entity)
+
+    async def _step(self, table: TableClient, thread_id: str, entity: Entity) -> StepRecord:
+        result = None
+        if "size" in entity:
+            result = json.loads(await self._payload(table, thread_id, entity))
+        return StepRecord(
+            entity["step_id"],
+            entity["run"],
+            StepStatus(entity["status"]),
+            as_int(entity["attempt"]),
+            as_int(entity["start"]),
+            result,
+        )
+
+    async def open_steps(self, thread_id: str, run_id: str) -> list[StepRecord]:
+        check_id(thread_id, "thread id")
+        table = await self._table()
+        with self._reaching():
+            rows = table.query_entities(
+                "PartitionKey eq @p and RowKey ge @first and RowKey le @last and run eq @run and status eq @status",
+                parameters={
+                    "p": thread_id,
+                    "first": STEPS_FIRST,
+                    "last": STEPS_LAST,
+                    "run": run_id,
+                    "status": StepStatus.STARTED.value,
+                },
+            )
+            return [await self._step(table, thread_id, row) async for row in rows]
+
+    async def begin_step(self, thread_id: str, run_id: str, step_id: str, attempt: int) -> StepRecord:
+        key = step_key(step_id)
+
+        async def plan(tx: _Tx) -> StepRecord:
+            head, step = await asyncio.gather(tx.head(), tx.row(key))
+            if head is None:
+                raise ThreadNotFound(thread_id)
+            record = StepRecord(step_id, run_id, StepStatus.STARTED, attempt, head.last_seq)
+            entity = _step_entity(thread_id, record)
+            if step is None:
+                tx.create(entity)
+            else:
+                tx.replace(step, entity)
+            tx.next = dataclasses.replace(head, updated=time.time())
+            tx.verified = {v for v in tx.verified if v[0] != step_id}
+            return record
+
+        return await self._write(thread_id, plan)
+
+    async def discard_step(
+        self, thread_id: str, run_id: str, step_id: str, attempt: int, events: list[NewEvent]
+    ) -> list[Envelope]:
+        key = step_key(step_id)
+        page = pack_payload(thread_id, encode_events(events))
+        await self._upload(thread_id, page)
+
+        async def plan(tx: _Tx) -> list[Envelope]:
+            head, step = await asyncio.gather(tx.head(), tx.row(key))
+            if step is None or step["status"] != StepStatus.STARTED.value or as_int(step["attempt"]) != attempt:
+                return []
+            tx.merge(step, {"status": StepStatus.DISCARDED.value})
+            await self._check_run(tx, head, run_id, finishing=True)
+            if head is None:
+                raise ThreadNotFound(thread_id)
+            tx.verified = {v for v in tx.verified if v[0] != step_id}
+            return self._add_events(tx, head, run_id, events, page)
+
+        return self._committed(thread_id, await self._write(thread_id, plan))
+
+    async def commit_step(
+        self,
+        thread_id: str,
+        run_id: str,
+        step_id: str,
+        *,
+        result: Any,
+        events: list[NewEvent],
+        messages: list[dict[str, Any]],
+        usage: dict[str, int] | None = None,
+        attempt: int | None = None,
+    ) -> list[Envelope]:
+        key = step_key(step_id)
+        page = pack_payload(thread_id, encode_events(events))
+        packed = pack_payload(thread_id, _json_bytes(messages)) if messages else None
+        stored_result = pack_payload(thread_id, json.dumps(result).encode())
+        await self._upload(thread_id, page, stored_result, *([packed] if packed else []))
+
+        async def plan(tx: _Tx) -> list[Envelope]:
+            head, step, run = await asyncio.gather(
+                tx.head(), tx.row(key), tx.row(run_key(run_id)) if usage else _none()
+            )
+            if step is not None and step["status"] == StepStatus.COMMITTED.value:
+                return []
+            if attempt is not None:
+                tx.verified.discard((step_id, attempt))
+                self._check_current(tx, step_id, attempt, step)
+                tx.ops.clear()  # the step's own update below carries the If-Match
+            await self._check_run(tx, head, run_id)
+            if head is None:
+                raise ThreadNotFound(thread_id)
+            envelopes = self._add_events(tx, head, run_id, events, page)
+            record = StepRecord(
+                step_id,
+                step["run"] if step is not None else run_id,
+                StepStatus.COMMITTED,
+                as_int(step["attempt"]) if step is not None else 1,
+                as_int(step["start"]) if step is not None else (envelopes[0].seq - 1 if envelopes else 0),
+            )
+            entity = {**_step_entity(thread_id, record), **stored_result.properties}
+            if step is None:
+                tx.create(entity)
+            else:
+                tx.replace(step, entity)
+            self._add_messages(tx, packed, len(messages))
+            if usage and run is not None:
+                total = json.loads(run.get("usage") or "{}")
+                for name, value in usage.items():
+                    total[name] = total.get(name, 0) + value
+                tx.merge(run, {"usage": json.dumps(total)})
+            tx.verified = {v for v in tx.verified if v[0] != step_id}
+            return envelopes
+
+        return self._committed(thread_id, await self._write(thread_id, plan))
+
+    async def finish_run(
+        self, thread_id: str, run_id: str, status: RunStatus, event: NewEvent, *, error: dict[str, str] | None = None
+    ) -> list[Envelope]:
+        key = run_key(run_id)
+        page = pack_payload(thread_id, encode_events([event]))
+        await self._upload(thread_id, page)
+
+        async def plan(tx: _Tx) -> list[Envelope]:
+            head, run = await asyncio.gather(tx.head(), tx.row(key))
+            if run is None or run["status"] != RunStatus.RUNNING.value:
+                return []
+            await self._check_run(tx, head, run_id, finishing=True)
+            if head is None:
+                raise ThreadNotFound(thread_id)
+            envelopes = self._add_events(tx, head, run_id, [event], page)
+            info = dataclasses.replace(
+                _run_info(run),
+                status=status,
+                finished_at=envelopes[0].ts,
+                end_seq=envelopes[0].seq,
+                error=error or None,
+            )
+            tx.replace(run, _run_entity(thread_id, info))
+            assert tx.next is not None
+            if tx.next.active_run_id == run_id:
+                tx.next = dataclasses.replace(tx.next, active_run_id=None, cancelling=False)
+            return envelopes
+
+        return self._committed(thread_id, await self._write(thread_id, plan))
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        self._heads.clear()
+        if connection is None or connection.loop is not asyncio.get_running_loop():
+            return
+        connection.ready.cancel()
+        await connection.service.close()
+        if connection.credential is not None:
+            await connection.credential.close()
+
+
+def _etag(row: TableEntity) -> str:
+    return str(row.metadata["etag"])
+
+
+async def _none() -> None:
+    return None
+
+
+def _lost_race(exc: BaseException | None) -> bool:
+    """A transaction refused because another writer got there first (412 If-Match, 409 exists)."""
+    return isinstance(exc, TableTransactionError) and exc.status_code in (409, 412)
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _run_entity(thread_id: str, run: RunInfo) -> Entity:
+    return {
+        "PartitionKey": thread_id,
+        "RowKey": run_key(run.run_id),
+        "run_id": run.run_id,
+        "status": run.status.value,
+        "created": run.created_at,
+        "finished": run.finished_at,
+        "start": int64(run.start_seq),
+        "end": None if run.end_seq is None else int64(run.end_seq),
+        "usage": json.dumps(run.usage),
+        "error": json.dumps(run.error) if run.error else None,
+        "cancel_requested": run.cancel_requested,
+    }
+
+
+def _run_info(entity: Entity) -> RunInfo:
+    return RunInfo(
+        entity["run_id"],
+        RunStatus(entity["status"]),
+        entity["created"],
+        entity.get("finished"),
+        as_int(entity["start"]),
+        optional_int(entity.get("end")),
+        json.loads(entity.get("usage") or "{}"),
+        json.loads(entity["error"]) if entity.get("error") else None,
+        bool(entity.get("cancel_requested", False)),
+    )
+
+
+def _step_entity(thread_id: str, step: StepRecord) -> Entity:
+    return {
+        "PartitionKey": thread_id,
+        "RowKey": step_key(step.step_id),
+        "step_id": step.step_id,
+        "run": step.run_id,
+        "status": step.status.value,
+        "attempt": step.attempt,
+        "start": int64(step.start_seq),
+    }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 
@@ -116,9 +117,13 @@ class TailHub:
     async def _poll(self, tail: ThreadTail) -> None:
         # The first read closes any gap between reading the head and registering the tail.
         interval = 0.0
+        last_read = -POLL_ACTIVE_SECONDS
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(tail.gap.wait(), interval)
+            # A gap asks for a read now, but never more than one per POLL_ACTIVE_SECONDS per thread.
+            await asyncio.sleep(max(0.0, last_read + POLL_ACTIVE_SECONDS - time.monotonic()))
+            last_read = time.monotonic()
             tail.gap.clear()
             try:
                 envelopes = await self.store.read(tail.thread_id, after=tail.head, limit=RECENT_EVENTS)

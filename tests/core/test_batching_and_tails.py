@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 from ag_ui.core import CustomEvent, RunFinishedEvent, RunStartedEvent
@@ -12,7 +13,7 @@ from agentstream.events import Envelope, NewEvent
 from agentstream.reader import ReadOptions, read_thread
 from agentstream.stores.base import RunStatus
 from agentstream.stores.sqlite import SQLiteEventStore
-from agentstream.tail import TailHub, ThreadTail
+from agentstream.tail import POLL_ACTIVE_SECONDS, TailHub, ThreadTail
 from agentstream.writer import EventWriter
 
 
@@ -148,3 +149,20 @@ def test_a_reader_does_not_end_while_a_run_started_by_another_process_is_active(
 
 async def _collect(batches) -> list[str]:  # type: ignore[no-untyped-def]
     return [e.type for batch in [b async for b in batches] for e in batch]
+
+
+def test_a_tail_poller_reads_at_most_once_per_active_interval_however_often_gaps_appear(tmp_path: Path) -> None:
+    async def main() -> tuple[int, float]:
+        store = await new_store(tmp_path)
+        hub = TailHub(store)
+        async with hub.subscribe("t") as tail:
+            await asyncio.sleep(0.1)  # the poller's first read
+            before, started = store.reads, time.monotonic()
+            for n in range(200):
+                # A commit from a writer whose predecessor this process has not seen: a gap, every time.
+                tail.offer([Envelope(tail.head + 2, "r", 0, "CUSTOM", "{}")])
+                await asyncio.sleep(0.002)
+            return store.reads - before, time.monotonic() - started
+
+    reads, seconds = asyncio.run(main())
+    assert 1 <= reads <= seconds / POLL_ACTIVE_SECONDS + 2, (reads, seconds)

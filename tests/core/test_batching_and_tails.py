@@ -158,7 +158,7 @@ def test_a_tail_poller_reads_at_most_once_per_active_interval_however_often_gaps
         async with hub.subscribe("t") as tail:
             await asyncio.sleep(0.1)  # the poller's first read
             before, started = store.reads, time.monotonic()
-            for n in range(200):
+            for _ in range(200):
                 # A commit from a writer whose predecessor this process has not seen: a gap, every time.
                 tail.offer([Envelope(tail.head + 2, "r", 0, "CUSTOM", "{}")])
                 await asyncio.sleep(0.002)

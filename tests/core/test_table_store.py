@@ -14,8 +14,10 @@ import pytest
 from ag_ui.core import CustomEvent, RunErrorEvent
 from azure.data.tables.aio import TableClient
 
+from agentstream.config import Settings
 from agentstream.events import NewEvent
 from agentstream.exceptions import (
+    ConfigError,
     InvalidRequest,
     RunAlreadyActive,
     RunOver,
@@ -307,3 +309,34 @@ def test_a_store_that_went_away_is_reported_unavailable_and_recovers(tmp_path: P
         run(main())
     finally:
         server.stop()
+
+
+def test_table_settings_are_read_like_the_functions_host_reads_them() -> None:
+    identity = Settings.from_env(
+        {
+            "EVENT_STORE": "table",
+            "AzureWebJobsStorage__accountName": "acct",
+            "AzureWebJobsStorage__credential": "managedidentity",
+            "AzureWebJobsStorage__clientId": "client",
+        }
+    )
+    account = TableAccount.from_settings(identity)
+    assert account.table_uri == "https://acct.table.core.windows.net"
+    assert account.managed_identity and account.client_id == "client"
+    local = TableAccount.from_settings(
+        Settings.from_env({"EVENT_STORE": "table", "AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+    )
+    assert local.table_uri is None and "AccountKey" not in repr(local)
+    with pytest.raises(ConfigError, match="AzureWebJobsStorage"):
+        Settings.from_env({"EVENT_STORE": "table"})
+    with pytest.raises(ConfigError, match="AzureWebJobsStorage__credential"):
+        Settings.from_env(
+            {
+                "EVENT_STORE": "table",
+                "AzureWebJobsStorage__tableServiceUri": "https://a",
+                "AzureWebJobsStorage__credential": "x",
+            }
+        )
+    for bad in ("1abc", "with-dash", "a" * 57):
+        with pytest.raises(ConfigError, match="EVENT_TABLE_PREFIX"):
+            Settings.from_env({"EVENT_TABLE_PREFIX": bad})

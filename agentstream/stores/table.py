@@ -667,10 +667,16 @@ class TableEventStore(EventStore):
         return self._committed(thread_id, await self._write(thread_id, plan))
 
     async def finish_run(
-        self, thread_id: str, run_id: str, status: RunStatus, event: NewEvent, *, error: dict[str, str] | None = None
+        self,
+        thread_id: str,
+        run_id: str,
+        status: RunStatus,
+        events: list[NewEvent],
+        *,
+        error: dict[str, str] | None = None,
     ) -> list[Envelope]:
         key = run_key(run_id)
-        page = pack_payload(thread_id, encode_events([event]))
+        page = pack_payload(thread_id, encode_events(events))
         await self._upload(thread_id, page)
 
         async def plan(tx: _Tx) -> list[Envelope]:
@@ -680,12 +686,12 @@ class TableEventStore(EventStore):
             await self._check_run(tx, head, run_id, finishing=True)
             if head is None:
                 raise ThreadNotFound(thread_id)
-            envelopes = self._add_events(tx, head, run_id, [event], page)
+            envelopes = self._add_events(tx, head, run_id, events, page)
             info = dataclasses.replace(
                 _run_info(run),
                 status=status,
-                finished_at=envelopes[0].ts,
-                end_seq=envelopes[0].seq,
+                finished_at=envelopes[-1].ts,
+                end_seq=envelopes[-1].seq,
                 error=error or None,
             )
             tx.replace(run, _run_entity(thread_id, info))

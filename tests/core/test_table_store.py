@@ -148,8 +148,8 @@ def test_runs_one_at_a_time_and_finish_once(azurite: Azurite) -> None:
         with pytest.raises(ThreadNotFound):
             await store.start_run("nope", "r3", [labelled("x")], [], create=False)
         error = NewEvent.of(RunErrorEvent(message="boom", code="model_error"))
-        assert len(await store.finish_run("runs", "r", RunStatus.FAILED, error, error={"code": "model_error"})) == 1
-        assert await store.finish_run("runs", "r", RunStatus.FAILED, error) == []
+        assert len(await store.finish_run("runs", "r", RunStatus.FAILED, [error], error={"code": "model_error"})) == 1
+        assert await store.finish_run("runs", "r", RunStatus.FAILED, [error]) == []
         with pytest.raises(RunOver):
             await store.append("runs", "r", [labelled("late")])
         head = await store.head("runs")
@@ -221,7 +221,7 @@ def test_a_superseded_attempt_and_a_cancelled_run_are_refused(azurite: Azurite) 
         assert cancelled.cancel_requested and cancelled.status is RunStatus.RUNNING
         with pytest.raises(RunOver):
             await store.append("fences", "r", [labelled("c")])
-        finished = await store.finish_run("fences", "r", RunStatus.CANCELLED, labelled("end"))
+        finished = await store.finish_run("fences", "r", RunStatus.CANCELLED, [labelled("end")])
         assert [e.seq for e in finished] == [4]
         assert (await store.request_cancel("fences", "r")).status is RunStatus.CANCELLED
         assert await store.request_cancel("fences", "missing") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import azure.durable_functions as df
@@ -12,6 +13,7 @@ from agentstream.http import handlers
 from orchestrators.agent import CANCEL_EVENT, tool_result_event
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
+WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 
 
 @bp.route(route="agent/run", methods=["POST"])
@@ -57,3 +59,8 @@ async def get_thread(req: Request) -> Response:
 @bp.route(route="health", methods=["GET"])
 async def health(req: Request) -> Response:
     return await handlers.health(req)
+
+
+@bp.route(route="ui/{*path}", methods=["GET"])
+async def chat_page(req: Request) -> Response:
+    return await handlers.web_file(req, WEB_ROOT, req.path_params.get("path") or "")

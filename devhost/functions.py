@@ -16,7 +16,7 @@ import azure.functions as func
 from azure.functions.decorators.function_app import Function
 
 SUPPORTED_TRIGGERS = {"httpTrigger", "timerTrigger", "orchestrationTrigger", "activityTrigger"}
-_ROUTE_PARAMETER = re.compile(r"\{(\w+)(?::(\w+))?(\?)?\}")
+_ROUTE_PARAMETER = re.compile(r"\{(\*)?(\w+)(?::(\w+))?(\?)?\}")
 
 
 class UnsupportedFunction(Exception):
@@ -72,10 +72,16 @@ Invoke = Callable[[Function, Any], Awaitable[Any]]
 
 
 def starlette_path(route_prefix: str, route: str) -> str:
-    """An Azure Functions route template as a Starlette path: `{id:int}` keeps its type, other constraints go."""
+    """An Azure Functions route template as a Starlette path.
+
+    `{id:int}` keeps its type, other constraints go, and a catch-all `{*rest}` takes the rest of
+    the path, slashes included.
+    """
 
     def convert(match: re.Match[str]) -> str:
-        name, constraint, optional = match.groups()
+        catch_all, name, constraint, optional = match.groups()
+        if catch_all:
+            return f"{{{name}:path}}"
         if optional:
             raise UnsupportedFunction(
                 f"Optional route parameter '{{{name}?}}' in '{route}' is not supported by devhost."

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from azure.functions.decorators.function_app import Function
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .config import DevhostConfig
@@ -32,6 +32,8 @@ def create_app(config: DevhostConfig) -> Starlette:
         _http_route(fn, config.route_prefix, invoke) for fn in functions if trigger_of(fn).type == "httpTrigger"
     ]
     routes += engine.routes
+    if page := _chat_page_path(functions, config.route_prefix):
+        routes.append(Route("/", RedirectResponse(page), methods=["GET"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -61,3 +63,12 @@ def _http_route(fn: Function, route_prefix: str, invoke: Invoke) -> Route:
 
     path = starlette_path(route_prefix, str(trigger.route or fn.get_function_name()))
     return Route(path, endpoint, methods=methods, name=fn.get_function_name())
+
+
+def _chat_page_path(functions: list[Function], route_prefix: str) -> str | None:
+    """Where `/` should lead: the app's `ui/{*path}` route (the chat page), if it has one."""
+    for fn in functions:
+        trigger = trigger_of(fn)
+        if trigger.type == "httpTrigger" and str(trigger.route or "").startswith("ui/"):
+            return starlette_path(route_prefix, "ui") + "/"
+    return None

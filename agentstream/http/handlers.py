@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -40,6 +41,7 @@ from .inputs import (
     read_tool_results,
     validate_id,
 )
+from .static import static_file
 from .text import plain_text_chunks
 
 logger = logging.getLogger(__name__)
@@ -198,6 +200,11 @@ async def health(request: Request) -> Response:
             headers={"Retry-After": "5"},
         )
     return JSONResponse({"status": "ok", "store": {"backend": store.backend, "reachable": True}})
+
+
+@api_endpoint
+async def web_file(request: Request, root: Path, path: str) -> Response:
+    return static_file(request, root, path)
 
 
 def _read_options(*, after: int, run_id: str | None, follow: bool) -> ReadOptions:

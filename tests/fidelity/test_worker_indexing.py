@@ -30,6 +30,7 @@ def test_function_app_indexes_in_http_streams_mode_with_every_function() -> None
         "stream_thread": ["httpTrigger", "http"],
         "get_thread": ["httpTrigger", "http"],
         "health": ["httpTrigger", "http"],
+        "chat_page": ["httpTrigger", "http"],
         "agent_run": ["orchestrationTrigger"],
         "model_step": ["activityTrigger"],
         "tool_step": ["activityTrigger"],

@@ -1,0 +1,161 @@
+"""`python -m agentstream "prompt"`: run the agent and watch it stream, from a terminal.
+
+The answer goes to stdout as it streams; tool calls, tool results, reasoning and the closing
+stats go to stderr, so `python -m agentstream "..." > answer.txt` keeps just the answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+from typing import TextIO
+
+from .client import DEFAULT_URL, AgentStreamClient, ClientError, Run, RunResult
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m agentstream", description=__doc__.split("\n\n")[0])
+    parser.add_argument("prompt", nargs="?", help="the message to send (not needed with --resume)")
+    parser.add_argument("--url", default=DEFAULT_URL, help=f"the app's base URL (default {DEFAULT_URL})")
+    parser.add_argument("--thread", metavar="THREAD", help="continue this thread's conversation")
+    parser.add_argument(
+        "--resume", metavar="THREAD[:AFTER]", help="re-attach to a thread's stream after event AFTER (default 0)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the raw events, one JSON object per line")
+    parser.add_argument("--token", help="send 'Authorization: Bearer TOKEN'")
+    parser.add_argument(
+        "--header", action="append", default=[], metavar="'NAME: VALUE'", help="an extra request header (repeatable)"
+    )
+    args = parser.parse_args(argv)
+    if (args.prompt is None) == (args.resume is None):
+        parser.error("give a prompt, or --resume THREAD[:AFTER]")
+    if args.resume is not None and args.thread is not None:
+        parser.error("--thread and --resume do not go together")
+
+    headers = {}
+    for header in args.header:
+        name, sep, value = header.partition(":")
+        if not sep:
+            parser.error(f"--header '{header}' is not 'NAME: VALUE'")
+        headers[name.strip()] = value.strip()
+
+    with AgentStreamClient(args.url, token=args.token, headers=headers) as client:
+        try:
+            if args.resume is not None:
+                thread_id, _, after = args.resume.partition(":")
+                if after and not after.isdigit():
+                    parser.error(f"--resume '{args.resume}': AFTER must be an event id")
+                run = client.resume(thread_id, after=int(after or 0))
+            else:
+                run = client.run(args.prompt, thread_id=args.thread)
+            with _cancel_on_interrupt(run):
+                if args.json:
+                    return _print_json(run)
+                return _print_run(run, sys.stdout, sys.stderr)
+        except ClientError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
+
+class _cancel_on_interrupt:
+    """The first Ctrl-C cancels the run and keeps streaming to its end; the second one quits."""
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+        self._interrupted = False
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def __exit__(self, *exc: object) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._interrupted or self._run.run_id is None:
+            raise KeyboardInterrupt
+        self._interrupted = True
+        print("\n[cancelling the run; Ctrl-C again to quit]", file=sys.stderr, flush=True)
+        # The POST runs beside the reader, which then reads on to the terminal event.
+        threading.Thread(target=self._run.cancel, daemon=True).start()
+
+
+def _print_json(run: Run) -> int:
+    for event in run:
+        print(json.dumps({"id": event.id, "event": event.body}, ensure_ascii=False), flush=True)
+    return 0 if run.result().ok else 2
+
+
+def _print_run(run: Run, out: TextIO, err: TextIO) -> int:
+    dim, bold, reset = ("\033[2m", "\033[1m", "\033[0m") if err.isatty() else ("", "", "")
+    tool_names: dict[str, str] = {}
+    tool_args: dict[str, str] = {}
+    in_text = False
+    in_reasoning = False
+    for event in run:
+        body = event.body
+        kind = event.type
+        if kind == "TEXT_MESSAGE_CONTENT" and run.is_assistant_message(body["messageId"]):
+            out.write(body["delta"])
+            out.flush()
+            in_text = True
+        elif kind == "TEXT_MESSAGE_END" and in_text:
+            out.write("\n")
+            out.flush()
+            in_text = False
+        elif kind == "REASONING_MESSAGE_START":
+            err.write(f"{dim}[reasoning] ")
+            in_reasoning = True
+        elif kind == "REASONING_MESSAGE_CONTENT":
+            err.write(f"{dim}{body['delta']}{reset}")
+            err.flush()
+        elif kind == "REASONING_MESSAGE_END" and in_reasoning:
+            err.write(f"{reset}\n")
+            in_reasoning = False
+        elif kind == "TOOL_CALL_START":
+            tool_names[body["toolCallId"]] = body["toolCallName"]
+            tool_args[body["toolCallId"]] = ""
+        elif kind == "TOOL_CALL_ARGS":
+            tool_args[body["toolCallId"]] = tool_args.get(body["toolCallId"], "") + body["delta"]
+        elif kind == "TOOL_CALL_END":
+            call_id = body["toolCallId"]
+            err.write(f"{bold}→ {tool_names.get(call_id, '?')}({tool_args.get(call_id, '')}){reset}\n")
+            err.flush()
+        elif kind == "TOOL_CALL_RESULT":
+            call_id = body["toolCallId"]
+            err.write(f"{bold}← {tool_names.get(call_id, '?')}: {body['content']}{reset}\n")
+            err.flush()
+        elif kind == "CUSTOM" and body.get("name") == "agentstream.step_discarded":
+            err.write(f"{dim}[the step above was cut off and is retried; its output is discarded]{reset}\n")
+    if in_text:
+        out.write("\n")
+        out.flush()
+    result = run.result()
+    err.write(_stats(run, result) + "\n")
+    err.flush()
+    return 0 if result.ok else 2
+
+
+def _stats(run: Run, result: RunResult) -> str:
+    parts = [f"thread {result.thread_id}", f"run {result.run_id}", result.outcome]
+    if result.error:
+        parts.append(f"{result.error.get('code')}: {result.error.get('message')}")
+    finished = run.finished_at or time.monotonic()
+    if run.first_token_at is not None:
+        parts.append(f"first token {run.first_token_at - run.started_at:.2f} s")
+        output_tokens = result.usage.get("outputTokens", 0)
+        generating = finished - run.first_token_at
+        if output_tokens and generating > 0:
+            parts.append(f"{output_tokens / generating:.1f} tokens/s")
+    if result.usage:
+        parts.append(f"usage {result.usage.get('inputTokens', 0)} in / {result.usage.get('outputTokens', 0)} out")
+    parts.append(f"{finished - run.started_at:.2f} s total")
+    if run.events:
+        parts.append(f"last event id {run.events[-1].id}")
+    return " · ".join(parts)

@@ -1,0 +1,51 @@
+"""A Python client for agentstream: start runs and stream them with automatic, gap-checked resume."""
+
+from __future__ import annotations
+
+from .backoff import Backoff
+from .client import DEFAULT_URL, AgentStreamClient
+from .errors import (
+    APIStatusError,
+    AuthenticationError,
+    BadRequestError,
+    ClientError,
+    ConflictError,
+    CursorExpiredError,
+    DisconnectedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    ProtocolError,
+    RateLimitError,
+    ServerError,
+    StreamGapError,
+    UnsupportedMediaTypeError,
+)
+from .events import StreamEvent
+from .run import Run, RunResult
+from .stream import EventStream
+
+__all__ = [
+    "DEFAULT_URL",
+    "APIStatusError",
+    "AgentStreamClient",
+    "AuthenticationError",
+    "Backoff",
+    "BadRequestError",
+    "ClientError",
+    "ConflictError",
+    "CursorExpiredError",
+    "DisconnectedError",
+    "EventStream",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "ProtocolError",
+    "RateLimitError",
+    "Run",
+    "RunResult",
+    "ServerError",
+    "StreamEvent",
+    "StreamGapError",
+    "UnsupportedMediaTypeError",
+]

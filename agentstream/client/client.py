@@ -1,0 +1,151 @@
+"""The client for agentstream's HTTP API, on `requests`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+
+from .backoff import Backoff
+from .errors import error_from_response
+from .run import Run
+from .stream import EventStream
+
+DEFAULT_URL = "http://127.0.0.1:7071"
+
+
+class AgentStreamClient:
+    """Starts runs, streams them with automatic resume, and reads thread status.
+
+    Usage:
+
+        client = AgentStreamClient("http://127.0.0.1:7071")
+        run = client.run("What is the weather in Paris?")
+        for delta in run.text():
+            print(delta, end="", flush=True)
+        print(run.result().usage)
+
+    Parameters:
+
+    * base_url - the app's root URL; the API lives under `{base_url}/api`.
+    * token - sent as `Authorization: Bearer <token>` on every request.
+    * headers - extra headers for every request (e.g. `x-functions-key`).
+    * backoff - the reconnect policy of streams (`Backoff`).
+    * timeout - seconds to wait for a non-streaming answer, and to connect.
+    * read_timeout - seconds of silence after which a stream counts as dropped. The server sends a
+      heartbeat every 15 s by default, so the default of 45 s means three missed heartbeats.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        session: requests.Session | None = None,
+        backoff: Backoff | None = None,
+        timeout: float = 30.0,
+        read_timeout: float = 45.0,
+        api_prefix: str = "/api",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_url = self.base_url + "/" + api_prefix.strip("/") if api_prefix.strip("/") else self.base_url
+        self.headers = dict(headers or {})
+        if token is not None:
+            self.headers["Authorization"] = f"Bearer {token}"
+        self.backoff = backoff or Backoff()
+        self.timeout = timeout
+        self.read_timeout = read_timeout
+        self._session = session or requests.Session()
+
+    def __enter__(self) -> AgentStreamClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def run(
+        self,
+        message: str | None = None,
+        *,
+        messages: list[dict[str, Any]] | None = None,
+        thread_id: str | None = None,
+        state: Any = None,
+    ) -> Run:
+        """Start a run (a new thread, or the next turn of `thread_id`) and return its handle.
+
+        Give either `message` or `messages` (`[{"role": "user", "content": "..."}]`, ending with a
+        user message). Raises an `APIStatusError` subclass when the server refuses: e.g.
+        `ConflictError` when the thread already has an active run.
+        """
+        body: dict[str, Any] = {}
+        if message is not None:
+            body["message"] = message
+        if messages is not None:
+            body["messages"] = messages
+        if thread_id is not None:
+            body["thread_id"] = thread_id
+        if state is not None:
+            body["state"] = state
+        started_at = time.monotonic()
+        started = self._request("POST", f"{self.api_url}/agent/run", json=body)
+        stream = EventStream(
+            self._session,
+            urljoin(self.base_url + "/", started["stream_url"]),
+            headers=self.headers,
+            backoff=self.backoff,
+            until_terminal=True,
+            connect_timeout=self.timeout,
+            read_timeout=self.read_timeout,
+        )
+        return Run(self, stream, thread_id=started["thread_id"], run_id=started["run_id"], started_at=started_at)
+
+    def resume(self, thread_id: str, *, after: int = 0) -> Run:
+        """Re-attach to a thread's stream after event `after` and follow it until the thread is idle."""
+        return Run(self, self.stream(thread_id, after=after), thread_id=thread_id, run_id=None)
+
+    def stream(self, thread_id: str, *, after: int = 0, run_id: str | None = None, follow: bool = False) -> EventStream:
+        """A thread's events after `after`, reconnecting by itself (see `EventStream`)."""
+        params = {}
+        if run_id is not None:
+            params["run_id"] = run_id
+        if follow:
+            params["follow"] = "1"
+        return EventStream(
+            self._session,
+            f"{self.api_url}/agent/stream/{thread_id}",
+            after=after,
+            params=params,
+            headers=self.headers,
+            backoff=self.backoff,
+            connect_timeout=self.timeout,
+            read_timeout=self.read_timeout,
+        )
+
+    def cancel(self, thread_id: str, run_id: str) -> dict[str, Any]:
+        """Cancel a run. Idempotent: `{"status": "cancelling"}` while it winds down, then `"cancelled"`."""
+        return self._request("POST", f"{self.api_url}/agent/threads/{thread_id}/runs/{run_id}/cancel")
+
+    def thread(self, thread_id: str) -> dict[str, Any]:
+        """A thread's status: its runs, last event id and committed messages."""
+        return self._request("GET", f"{self.api_url}/agent/threads/{thread_id}")
+
+    def health(self) -> dict[str, Any]:
+        return self._request("GET", f"{self.api_url}/health")
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        response = self._session.request(method, url, headers=self.headers, timeout=self.timeout, **kwargs)
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return dict(response.json())

@@ -1,0 +1,234 @@
+/**
+ * The chat page: sends messages, streams runs into a Transcript, renders it, and keeps it (with
+ * its cursor) in sessionStorage so a reload mid-run resumes after the last event it showed.
+ *
+ * `?transport=fetch` streams with fetch instead of EventSource.
+ */
+
+import { AgentStreamClient } from "./agentstream.js";
+import { renderMarkdown } from "./markdown.js";
+import { Transcript } from "./transcript.js";
+
+const STORAGE_KEY = "agentstream.chat";
+const transport = new URLSearchParams(location.search).get("transport") === "fetch" ? "fetch" : "eventsource";
+const client = new AgentStreamClient({ baseUrl: new URL("../", location.href).href });
+
+const $ = (selector) => document.querySelector(selector);
+const view = {
+  transcript: $("#transcript"),
+  connection: $("#connection"),
+  threadId: $("#thread-id"),
+  runInfo: $("#run-info"),
+  composer: $("#composer"),
+  prompt: $("#prompt"),
+  send: $("#send"),
+  cancel: $("#cancel"),
+  newChat: $("#new-chat"),
+};
+
+let transcript = new Transcript(load());
+let stream = null;
+let renderQueued = false;
+let saveQueued = false;
+
+function load() {
+  try {
+    return JSON.parse(sessionStorage.getItem(STORAGE_KEY));
+  } catch {
+    return null;
+  }
+}
+
+function save() {
+  saveQueued = false;
+  sessionStorage.setItem(STORAGE_KEY, JSON.stringify(transcript));
+}
+
+function queueSave() {
+  if (!saveQueued) {
+    saveQueued = true;
+    queueMicrotask(save);
+  }
+}
+
+function setConnection(state) {
+  view.connection.dataset.state = state;
+  view.connection.querySelector(".label").textContent = state;
+}
+
+// -- rendering -----------------------------------------------------------------------------
+
+function queueRender() {
+  if (!renderQueued) {
+    renderQueued = true;
+    requestAnimationFrame(render);
+  }
+}
+
+function render() {
+  renderQueued = false;
+  const seen = new Set();
+  let previous = null;
+  for (const item of transcript.items) {
+    seen.add(item.id);
+    let element = view.transcript.querySelector(`[data-id="${CSS.escape(item.id)}"]`);
+    if (!element) {
+      element = createItem(item);
+      view.transcript.insertBefore(element, previous ? previous.nextSibling : view.transcript.firstChild);
+    }
+    if (element.dataset.version !== String(item.version)) {
+      updateItem(element, item);
+      element.dataset.version = String(item.version);
+    }
+    previous = element;
+  }
+  for (const element of [...view.transcript.children]) {
+    if (!seen.has(element.dataset.id)) element.remove();
+  }
+  renderStatus();
+  view.transcript.scrollTop = view.transcript.scrollHeight;
+}
+
+function createItem(item) {
+  if (item.kind === "reasoning") {
+    const details = document.createElement("details");
+    details.className = "reasoning";
+    details.append(document.createElement("summary"), Object.assign(document.createElement("div"), { className: "content" }));
+    details.dataset.id = item.id;
+    return details;
+  }
+  const element = document.createElement("div");
+  element.dataset.id = item.id;
+  if (item.kind === "tool") {
+    element.className = "tool";
+    const head = Object.assign(document.createElement("div"), { className: "tool-head" });
+    head.append(
+      Object.assign(document.createElement("span"), { className: "tool-name", textContent: item.name }),
+      Object.assign(document.createElement("code"), { className: "tool-args" }),
+    );
+    element.append(head, Object.assign(document.createElement("div"), { className: "tool-result" }));
+    return element;
+  }
+  element.className = `msg ${item.kind}`;
+  element.append(Object.assign(document.createElement("div"), { className: "content" }));
+  return element;
+}
+
+function updateItem(element, item) {
+  const content = element.querySelector(".content");
+  if (item.kind === "assistant") {
+    content.replaceChildren(renderMarkdown(item.text));
+  } else if (item.kind === "reasoning") {
+    element.querySelector("summary").textContent = item.done ? "Reasoning" : "Thinking…";
+    content.textContent = item.text;
+  } else if (item.kind === "tool") {
+    element.querySelector(".tool-args").textContent = item.args;
+    element.querySelector(".tool-result").textContent = item.result ?? "";
+    element.dataset.status = item.result === null ? "running" : "done";
+  } else {
+    content.textContent = item.text;
+  }
+  element.dataset.done = String(Boolean(item.done));
+  element.classList.toggle("discarded", Boolean(item.discarded));
+  element.title = item.discarded ? "discarded: this step was cut off and is not part of the conversation" : "";
+}
+
+function renderStatus() {
+  document.body.dataset.runState = transcript.runState;
+  view.threadId.textContent = transcript.threadId || "new";
+  view.cancel.disabled = !transcript.running;
+  view.send.disabled = transcript.running;
+  const usage = transcript.usage;
+  const tokens = usage ? ` · ${usage.inputTokens ?? 0} in / ${usage.outputTokens ?? 0} out tokens` : "";
+  const info = {
+    idle: "",
+    running: "answering…",
+    finished: `finished${tokens}`,
+    cancelled: `cancelled${tokens}`,
+    error: transcript.error ? `error: ${transcript.error.code}: ${transcript.error.message}` : "error",
+  }[transcript.runState];
+  view.runInfo.textContent = `${info}${transcript.cursor ? ` · last event ${transcript.cursor}` : ""}`;
+}
+
+// -- streaming -----------------------------------------------------------------------------
+
+function follow(run, after) {
+  stream?.close();
+  stream = client.streamRun(run, {
+    after,
+    transport,
+    onEvent(event, id) {
+      transcript.apply(event, id);
+      queueSave();
+      queueRender();
+    },
+    onStatus: setConnection,
+    onEnd() {
+      queueRender();
+    },
+    onError(error) {
+      transcript.runState = "error";
+      transcript.error = { code: error.code || error.name, message: error.message };
+      queueSave();
+      queueRender();
+    },
+  });
+}
+
+async function send(message) {
+  view.send.disabled = true;
+  try {
+    const run = await client.startRun({ message, threadId: transcript.threadId || undefined });
+    transcript.threadId = run.thread_id;
+    transcript.runId = run.run_id;
+    transcript.runState = "running";
+    save();
+    follow(run, transcript.cursor);
+  } catch (error) {
+    // The run never started: say why, and leave the composer usable.
+    transcript.runState = "error";
+    transcript.error = { code: error.code || "request_failed", message: error.message };
+  }
+  queueRender();
+}
+
+view.composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const message = view.prompt.value.trim();
+  if (!message || transcript.running) return;
+  view.prompt.value = "";
+  send(message);
+});
+
+view.prompt.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey) {
+    event.preventDefault();
+    view.composer.requestSubmit();
+  }
+});
+
+view.cancel.addEventListener("click", async () => {
+  if (!transcript.running || !transcript.runId) return;
+  view.cancel.disabled = true;
+  try {
+    await client.cancel(transcript.threadId, transcript.runId);
+  } catch (error) {
+    view.runInfo.textContent = `cancel failed: ${error.message}`;
+  }
+});
+
+view.newChat.addEventListener("click", () => {
+  stream?.close();
+  sessionStorage.removeItem(STORAGE_KEY);
+  transcript = new Transcript();
+  setConnection("idle");
+  render();
+});
+
+addEventListener("pagehide", save);
+
+render();
+if (transcript.running && transcript.threadId && transcript.runId) {
+  // A reload mid-run: pick up after the last event the saved transcript holds.
+  follow({ thread_id: transcript.threadId, run_id: transcript.runId }, transcript.cursor);
+}

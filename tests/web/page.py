@@ -1,0 +1,56 @@
+"""Driving the chat page: open it, send a message, read what it shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from playwright.sync_api import Browser, BrowserContext, Page, Request
+
+RUN_TIMEOUT_MS = 60_000
+
+
+@dataclass
+class ChatPage:
+    context: BrowserContext
+    page: Page
+    stream_requests: list[Request] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, browser: Browser, url: str, *, transport: str = "eventsource") -> ChatPage:
+        # Playwright's waits evaluate code in the page, which the page's own CSP forbids.
+        context = browser.new_context(bypass_csp=True, viewport={"width": 1100, "height": 800})
+        page = context.new_page()
+        chat = cls(context, page)
+        page.on("request", lambda r: chat.stream_requests.append(r) if "/agent/stream/" in r.url else None)
+        page.on("pageerror", lambda e: chat.errors.append(str(e)))
+        page.goto(f"{url}/api/ui/?transport={transport}")
+        page.wait_for_selector("body[data-run-state=idle]")
+        return chat
+
+    def close(self) -> None:
+        self.context.close()
+
+    def send(self, message: str) -> None:
+        self.page.fill("#prompt", message)
+        self.page.click("#send")
+        self.page.wait_for_selector("body[data-run-state=running]", timeout=RUN_TIMEOUT_MS)
+
+    def wait_for_state(self, state: str) -> None:
+        self.page.wait_for_selector(f"body[data-run-state={state}]", timeout=RUN_TIMEOUT_MS)
+
+    def wait_for_answer_text(self, characters: int) -> None:
+        self.page.wait_for_function(
+            "n => [...document.querySelectorAll('.msg.assistant .content')].some(e => e.textContent.length >= n)",
+            arg=characters,
+            timeout=RUN_TIMEOUT_MS,
+        )
+
+    def thread_id(self) -> str:
+        return self.page.inner_text("#thread-id")
+
+    def assistant_texts(self) -> list[str]:
+        return [t.strip() for t in self.page.locator(".msg.assistant:not(.discarded) .content").all_inner_texts()]
+
+    def saved_cursor(self) -> int | None:
+        return self.page.evaluate("() => JSON.parse(sessionStorage.getItem('agentstream.chat') || '{}').cursor ?? null")

@@ -1,0 +1,150 @@
+"""The chat page in Debian's Chromium: a full run, drops, reloads, cancel, safe markdown, a screenshot."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import Browser
+
+from tests.checks import assistant_texts
+from tests.client.servers import CuttingProxy, serving
+from tests.harness import ROOT, Devhost
+from tests.web.page import ChatPage
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+LONG_ANSWER = "Please tell me a long story about streams."
+
+
+@pytest.fixture
+def chat(browser: Browser) -> Iterator[list[ChatPage]]:
+    """Pages opened by a test, closed after it; none may have thrown."""
+    opened: list[ChatPage] = []
+    yield opened
+    for page in opened:
+        assert page.errors == [], page.errors
+        page.close()
+
+
+def committed_answer(host: Devhost, thread_id: str) -> list[str]:
+    return [text.strip() for text in assistant_texts(host.status(thread_id)["messages"]).values()]
+
+
+def test_the_page_renders_a_full_demo_run_and_keeps_a_screenshot(browser: Browser, devhost: Devhost, chat) -> None:
+    page = ChatPage.open(browser, devhost.url)
+    chat.append(page)
+    page.send("What is the weather in Paris, and what time is it?")
+    page.wait_for_state("finished")
+
+    thread_id = page.thread_id()
+    status = devhost.status(thread_id)
+    assert page.assistant_texts() == committed_answer(devhost, thread_id)
+    assert page.page.locator(".msg.user .content").all_inner_texts() == [
+        "What is the weather in Paris, and what time is it?"
+    ]
+    tools = page.page.locator(".tool")
+    assert tools.locator(".tool-name").all_inner_texts() == ["get_weather", "get_time"]
+    results = {m["toolCallId"]: m["content"] for m in status["messages"] if m["role"] == "tool"}
+    for index in range(tools.count()):
+        card = tools.nth(index)
+        assert card.get_attribute("data-status") == "done"
+        assert card.locator(".tool-result").inner_text() == results[card.get_attribute("data-id")]
+    usage = status["runs"][0]["usage"]
+    info = page.page.inner_text("#run-info")
+    assert f"finished · {usage['inputTokens']} in / {usage['outputTokens']} out tokens" in info
+    assert f"last event {status['last_event_id']}" in info
+    assert page.page.get_attribute("#connection", "data-state") == "closed"
+
+    page.send("calculate 2*(3+4)")
+    page.wait_for_state("finished")
+    assert page.page.locator(".tool .tool-result").last.inner_text() == "2*(3+4) = 14"
+    assert page.assistant_texts() == committed_answer(devhost, thread_id)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.page.screenshot(path=ARTIFACTS / "chat-page.png", full_page=True)
+    assert (ARTIFACTS / "chat-page.png").stat().st_size > 10_000
+
+
+def test_model_markdown_renders_and_model_html_stays_text(browser: Browser, devhost: Devhost, chat) -> None:
+    page = ChatPage.open(browser, devhost.url)
+    chat.append(page)
+    page.send(
+        "Echo **bold**, `code`, [docs](https://example.com/docs) and [bad](javascript:alert(1)) "
+        "<img src=x onerror=\"document.title='owned'\"><script>document.title='owned'</script>"
+    )
+    page.wait_for_state("finished")
+    answer = page.page.locator(".msg.assistant .content")
+    assert answer.locator("strong").inner_text() == "bold"
+    assert answer.locator("code").inner_text() == "code"
+    link = answer.locator("a")
+    assert link.count() == 1 and link.get_attribute("href") == "https://example.com/docs"
+    assert link.get_attribute("rel") == "noopener noreferrer nofollow"
+    assert page.page.locator("#transcript img, #transcript script").count() == 0
+    assert "<img src=x onerror=" in answer.inner_text() and "[bad](javascript:alert(1))" in answer.inner_text()
+    assert page.page.title() == "agentstream chat"
+
+
+@pytest.mark.parametrize("transport", ["eventsource", "fetch"])
+def test_streams_cut_mid_frame_resume_with_the_exact_text(
+    browser: Browser, slow_devhost: Devhost, chat, transport: str
+) -> None:
+    cutting = CuttingProxy(slow_devhost.url, every=5)
+    with serving(cutting.handler()) as url:
+        page = ChatPage.open(browser, url, transport=transport)
+        chat.append(page)
+        page.send(LONG_ANSWER)
+        page.wait_for_state("finished")
+        answer = committed_answer(slow_devhost, page.thread_id())
+        assert page.assistant_texts() == answer
+        assert len(re.findall(r"long story about streams", page.page.inner_text("#transcript"))) == 2
+        assert cutting.cuts >= 3
+        resumed = [r for r in page.stream_requests if _cursor(r) is not None]
+        assert len(resumed) >= 3
+        cursors = [_cursor(r) for r in resumed]
+        assert cursors == sorted(cursors)
+
+
+def test_a_reload_mid_run_resumes_after_the_saved_cursor_without_repeating(
+    browser: Browser, slow_devhost: Devhost, chat
+) -> None:
+    page = ChatPage.open(browser, slow_devhost.url)
+    chat.append(page)
+    page.send(LONG_ANSWER)
+    page.wait_for_answer_text(30)
+    page.stream_requests.clear()
+    page.page.reload()
+    page.wait_for_state("finished")
+
+    thread_id = page.thread_id()
+    last_event_id = slow_devhost.status(thread_id)["last_event_id"]
+    first_after_reload = _cursor(page.stream_requests[0])
+    assert first_after_reload is not None and 5 < first_after_reload < last_event_id
+    assert page.assistant_texts() == committed_answer(slow_devhost, thread_id)
+    assert page.page.locator(".msg.user").count() == 1 and page.page.locator(".msg.assistant").count() == 1
+    assert page.saved_cursor() == last_event_id
+
+
+def test_cancel_stops_the_run_and_marks_its_cut_off_answer(browser: Browser, slow_devhost: Devhost, chat) -> None:
+    page = ChatPage.open(browser, slow_devhost.url)
+    chat.append(page)
+    page.send(LONG_ANSWER)
+    page.wait_for_answer_text(10)
+    page.page.click("#cancel")
+    page.wait_for_state("cancelled")
+
+    status = slow_devhost.status(page.thread_id())
+    assert status["runs"][0]["status"] == "cancelled"
+    assert assistant_texts(status["messages"]) == {}
+    assert page.page.locator(".msg.assistant.discarded").count() == 1
+    assert "cancelled" in page.page.inner_text("#run-info")
+    assert page.page.is_disabled("#cancel") and page.page.is_enabled("#send")
+
+
+def _cursor(request) -> int | None:
+    """The cursor a stream request resumed from: its Last-Event-ID header, or ?after=."""
+    header = request.all_headers().get("last-event-id")
+    if header:
+        return int(header)
+    after = parse_qs(urlsplit(request.url).query).get("after")
+    return int(after[0]) if after else None

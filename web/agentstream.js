@@ -125,7 +125,10 @@ export class AgentStreamClient {
     return this._json("GET", `agent/threads/${encodeURIComponent(threadId)}`);
   }
 
-  /** Answer client-side tool calls: `results` is `[{tool_call_id, content}]`. */
+  /**
+   * Answer client-side tool calls of a waiting run: `results` is `[{toolCallId, content, error?}]`,
+   * `content` a string or any JSON value. Resolves to `{accepted: [toolCallId, ...]}`.
+   */
   sendToolResults(threadId, runId, results) {
     const path = `agent/threads/${encodeURIComponent(threadId)}/runs/${encodeURIComponent(runId)}/tool-results`;
     return this._json("POST", path, { results });

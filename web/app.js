@@ -3,6 +3,9 @@
  * its cursor) in sessionStorage so a reload mid-run resumes after the last event it showed.
  *
  * `?transport=fetch` streams with fetch instead of EventSource.
+ *
+ * It declares one client-side tool, `browser_info`, which the browser answers itself: when the
+ * model calls it, the run waits until the page posts the result.
  */
 
 import { AgentStreamClient } from "./agentstream.js";
@@ -25,6 +28,29 @@ const view = {
   cancel: $("#cancel"),
   newChat: $("#new-chat"),
 };
+
+/** Tools the browser answers: their declarations go with every run, their answers to tool-results. */
+const BROWSER_TOOLS = {
+  browser_info: {
+    description: "The user's browser: local time, time zone, language and screen size.",
+    parameters: { type: "object", properties: {} },
+    run() {
+      const { timeZone } = Intl.DateTimeFormat().resolvedOptions();
+      return {
+        localTime: new Date().toLocaleString(navigator.language, { timeZone }),
+        timeZone,
+        language: navigator.language,
+        screen: `${screen.width}x${screen.height}`,
+      };
+    },
+  },
+};
+const toolDeclarations = Object.entries(BROWSER_TOOLS).map(([name, tool]) => ({
+  name,
+  description: tool.description,
+  parameters: tool.parameters,
+}));
+const answered = new Set();
 
 let transcript = new Transcript(load());
 let stream = null;
@@ -106,6 +132,9 @@ function createItem(item) {
       Object.assign(document.createElement("span"), { className: "tool-name", textContent: item.name }),
       Object.assign(document.createElement("code"), { className: "tool-args" }),
     );
+    if (item.name in BROWSER_TOOLS) {
+      head.append(Object.assign(document.createElement("span"), { className: "tool-where", textContent: "answered by this browser" }));
+    }
     element.append(head, Object.assign(document.createElement("div"), { className: "tool-result" }));
     return element;
   }
@@ -159,6 +188,7 @@ function follow(run, after) {
     transport,
     onEvent(event, id) {
       transcript.apply(event, id);
+      if (event.type === "TOOL_CALL_END") answerBrowserTools();
       queueSave();
       queueRender();
     },
@@ -175,10 +205,34 @@ function follow(run, after) {
   });
 }
 
+/** Answer every call to a browser tool that has ended and has no result yet (again after a reload). */
+async function answerBrowserTools() {
+  const { threadId, runId } = transcript;
+  const waiting = transcript.items.filter(
+    (item) => item.kind === "tool" && item.name in BROWSER_TOOLS && item.done && item.result === null && !item.discarded,
+  );
+  for (const item of waiting) {
+    if (answered.has(item.id)) continue;
+    answered.add(item.id);
+    let result;
+    try {
+      result = { toolCallId: item.id, content: BROWSER_TOOLS[item.name].run(JSON.parse(item.args || "{}")) };
+    } catch (error) {
+      result = { toolCallId: item.id, content: `Error: ${error.message}`, error: error.message };
+    }
+    try {
+      await client.sendToolResults(threadId, runId, [result]);
+    } catch (error) {
+      // 409 tool_call_answered: this page answered it before a reload. Others show on the card's run.
+      if (error.code !== "tool_call_answered") console.warn("tool result not taken", error);
+    }
+  }
+}
+
 async function send(message) {
   view.send.disabled = true;
   try {
-    const run = await client.startRun({ message, threadId: transcript.threadId || undefined });
+    const run = await client.startRun({ message, threadId: transcript.threadId || undefined, tools: toolDeclarations });
     transcript.threadId = run.thread_id;
     transcript.runId = run.run_id;
     transcript.runState = "running";
@@ -231,4 +285,5 @@ render();
 if (transcript.running && transcript.threadId && transcript.runId) {
   // A reload mid-run: pick up after the last event the saved transcript holds.
   follow({ thread_id: transcript.threadId, run_id: transcript.runId }, transcript.cursor);
+  answerBrowserTools();
 }

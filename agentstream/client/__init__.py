@@ -24,6 +24,7 @@ from .errors import (
 from .events import StreamEvent
 from .run import Run, RunResult
 from .stream import EventStream
+from .tools import ClientTool
 
 __all__ = [
     "DEFAULT_URL",
@@ -33,6 +34,7 @@ __all__ = [
     "Backoff",
     "BadRequestError",
     "ClientError",
+    "ClientTool",
     "ConflictError",
     "CursorExpiredError",
     "DisconnectedError",

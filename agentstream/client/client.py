@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 from urllib.parse import urljoin
@@ -14,6 +14,7 @@ from .backoff import Backoff
 from .errors import error_from_response
 from .run import Run
 from .stream import EventStream
+from .tools import ClientTool
 
 DEFAULT_URL = "http://127.0.0.1:7071"
 
@@ -81,12 +82,14 @@ class AgentStreamClient:
         *,
         messages: list[dict[str, Any]] | None = None,
         thread_id: str | None = None,
+        tools: Sequence[ClientTool] = (),
         state: Any = None,
     ) -> Run:
         """Start a run (a new thread, or the next turn of `thread_id`) and return its handle.
 
         Give either `message` or `messages` (`[{"role": "user", "content": "..."}]`, ending with a
-        user message). Raises an `APIStatusError` subclass when the server refuses: e.g.
+        user message). `tools` are client-side tools the model may call; their handlers answer
+        while the run is read. Raises an `APIStatusError` subclass when the server refuses: e.g.
         `ConflictError` when the thread already has an active run.
         """
         body: dict[str, Any] = {}
@@ -96,6 +99,8 @@ class AgentStreamClient:
             body["messages"] = messages
         if thread_id is not None:
             body["thread_id"] = thread_id
+        if tools:
+            body["tools"] = [tool.declaration() for tool in tools]
         if state is not None:
             body["state"] = state
         started_at = time.monotonic()
@@ -109,11 +114,17 @@ class AgentStreamClient:
             connect_timeout=self.timeout,
             read_timeout=self.read_timeout,
         )
-        return Run(self, stream, thread_id=started["thread_id"], run_id=started["run_id"], started_at=started_at)
+        return Run(
+            self, stream, thread_id=started["thread_id"], run_id=started["run_id"], started_at=started_at, tools=tools
+        )
 
-    def resume(self, thread_id: str, *, after: int = 0) -> Run:
-        """Re-attach to a thread's stream after event `after` and follow it until the thread is idle."""
-        return Run(self, self.stream(thread_id, after=after), thread_id=thread_id, run_id=None)
+    def resume(self, thread_id: str, *, after: int = 0, tools: Sequence[ClientTool] = ()) -> Run:
+        """Re-attach to a thread's stream after event `after` and follow it until the thread is idle.
+
+        With `tools`, calls to them that the stream shows ending are answered (again: a call that
+        already has its answer is left as it is).
+        """
+        return Run(self, self.stream(thread_id, after=after), thread_id=thread_id, run_id=None, tools=tools)
 
     def stream(self, thread_id: str, *, after: int = 0, run_id: str | None = None, follow: bool = False) -> EventStream:
         """A thread's events after `after`, reconnecting by itself (see `EventStream`)."""
@@ -136,6 +147,12 @@ class AgentStreamClient:
     def cancel(self, thread_id: str, run_id: str) -> dict[str, Any]:
         """Cancel a run. Idempotent: `{"status": "cancelling"}` while it winds down, then `"cancelled"`."""
         return self._request("POST", f"{self.api_url}/agent/threads/{thread_id}/runs/{run_id}/cancel")
+
+    def submit_tool_results(self, thread_id: str, run_id: str, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """Answer client-side tool calls of a waiting run: `[{"toolCallId", "content", "error"?}]`."""
+        return self._request(
+            "POST", f"{self.api_url}/agent/threads/{thread_id}/runs/{run_id}/tool-results", json={"results": results}
+        )
 
     def thread(self, thread_id: str) -> dict[str, Any]:
         """A thread's status: its runs, last event id and committed messages."""

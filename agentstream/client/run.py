@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .errors import ConflictError, NotFoundError
 from .events import StreamEvent
 from .stream import TERMINAL_TYPES, EventStream
+from .tools import ClientTool
 
 if TYPE_CHECKING:
     from .client import AgentStreamClient
 
+logger = logging.getLogger(__name__)
+
 STEP_DISCARDED = "agentstream.step_discarded"
+# Answers that lost a race, not failures: the call was answered already, the run ended (or was
+# cancelled) meanwhile, or the call belonged to a step attempt that was discarded.
+_STALE_ANSWER_CODES = frozenset({"tool_call_answered", "run_not_waiting", "tool_call_not_found"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +57,10 @@ class Run:
     threads; `first_token` is a `threading.Event` set on the first model output (text or
     reasoning), with `first_token_at` its `time.monotonic()`.
 
+    When the model calls one of the run's `tools` (`ClientTool`), its handler runs as soon as the
+    call's TOOL_CALL_END is read, and the result goes to the run's tool-results endpoint, where
+    the waiting run picks it up. `tool_answers` records what was sent.
+
     Usage:
 
         run = client.run("What is the weather in Paris?")
@@ -65,6 +77,7 @@ class Run:
         thread_id: str,
         run_id: str | None,
         started_at: float | None = None,
+        tools: Sequence[ClientTool] = (),
     ) -> None:
         self.thread_id = thread_id
         self.run_id = run_id
@@ -76,6 +89,9 @@ class Run:
         self.terminal: StreamEvent | None = None
         self.events: list[StreamEvent] = []
         self.discarded_ids: set[str] = set()
+        self.tool_answers: list[dict[str, Any]] = []
+        self.tools = {tool.name: tool for tool in tools}
+        self._calls: dict[str, tuple[str, list[str]]] = {}
         self._client = client
         self._roles: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -162,6 +178,12 @@ class Run:
         elif kind in ("TEXT_MESSAGE_CONTENT", "REASONING_MESSAGE_CONTENT"):
             if kind == "REASONING_MESSAGE_CONTENT" or self.is_assistant_message(body["messageId"]):
                 self._mark_first_token()
+        elif kind == "TOOL_CALL_START":
+            self._calls[body["toolCallId"]] = (str(body["toolCallName"]), [])
+        elif kind == "TOOL_CALL_ARGS" and body["toolCallId"] in self._calls:
+            self._calls[body["toolCallId"]][1].append(str(body["delta"]))
+        elif kind == "TOOL_CALL_END" and body["toolCallId"] in self._calls:
+            self._answer_client_tool(body["toolCallId"])
         elif kind == "CUSTOM" and body.get("name") == STEP_DISCARDED:
             value = body.get("value") or {}
             self.discarded_ids.update(value.get("messageIds", []))
@@ -169,6 +191,21 @@ class Run:
         elif kind in TERMINAL_TYPES:
             self.terminal = event
             self.finished_at = time.monotonic()
+
+    def _answer_client_tool(self, tool_call_id: str) -> None:
+        name, arguments = self._calls[tool_call_id]
+        tool = self.tools.get(name)
+        if tool is None or self.run_id is None:
+            return
+        answer = tool.answer(tool_call_id, "".join(arguments))
+        try:
+            self._client.submit_tool_results(self.thread_id, self.run_id, [answer])
+        except (ConflictError, NotFoundError) as exc:
+            if exc.code not in _STALE_ANSWER_CODES:
+                raise
+            logger.info("The answer to tool call %s was not taken: %s", tool_call_id, exc)
+            return
+        self.tool_answers.append(answer)
 
     def _mark_first_token(self) -> None:
         if self.first_token_at is None:

@@ -14,6 +14,7 @@ from agentstream.client import (
     AgentStreamClient,
     Backoff,
     BadRequestError,
+    ClientTool,
     ConflictError,
     CursorExpiredError,
     DisconnectedError,
@@ -72,6 +73,56 @@ def test_text_and_reasoning_views_share_one_read_of_the_stream(devhost: Devhost,
     assert [e.id for e in run] == [e.id for e in run.events]
     assert text.strip() == run.result().text
     assert run.stream.connections > 1
+
+
+def test_client_tools_are_answered_by_their_callbacks_while_the_run_streams(devhost: Devhost, proxy) -> None:
+    _, url = proxy
+    asked: list[dict] = []
+
+    def pick_colour(arguments: dict) -> dict:
+        asked.append(arguments)
+        return {"colour": "teal", "palette": arguments["palette"]}
+
+    def confirm_booking(arguments: dict) -> str:
+        raise PermissionError("the user said no")
+
+    colour = ClientTool(
+        name="pick_colour",
+        description="Let the user pick a colour.",
+        parameters={
+            "type": "object",
+            "properties": {"palette": {"type": "string", "enum": ["warm", "cold"]}},
+            "required": ["palette"],
+        },
+        handler=pick_colour,
+    )
+    booking = ClientTool(name="confirm_booking", description="Ask the user to confirm.", handler=confirm_booking)
+    run = AgentStreamClient(url, backoff=FAST).run("Please pick_colour and confirm_booking.", tools=[colour, booking])
+    result = run.result()
+
+    assert asked == [{"palette": "warm"}]
+    assert result.ok and run.stream.connections > 1
+    contents = {r.body["toolCallId"]: r.body["content"] for r in run.events if r.type == "TOOL_CALL_RESULT"}
+    calls = {e.body["toolCallName"]: e.body["toolCallId"] for e in run.events if e.type == "TOOL_CALL_START"}
+    assert contents == {
+        calls["pick_colour"]: '{"colour": "teal", "palette": "warm"}',
+        calls["confirm_booking"]: "Error: PermissionError: the user said no",
+    }
+    assert [a["toolCallId"] for a in run.tool_answers] == [calls["pick_colour"], calls["confirm_booking"]]
+    tool_messages = [m for m in result.messages if m["role"] == "tool"]
+    assert [m.get("error") for m in tool_messages] == [None, "PermissionError: the user said no"]
+    assert result.text.endswith(
+        'Here is what I found: {"colour": "teal", "palette": "warm"}; Error: PermissionError: the user said no.'
+    )
+
+
+def test_reasoning_streams_through_its_own_view(devhost: Devhost) -> None:
+    run = AgentStreamClient(devhost.url).run("Think before you answer, please.")
+    reasoning = "".join(run.reasoning())
+    expected = "".join(e.body["delta"] for e in run.events if e.type == "REASONING_MESSAGE_CONTENT")
+    assert reasoning == expected and reasoning.startswith("The user wants me to think first.")
+    assert run.first_token.is_set() and run.result().ok
+    assert "think first" not in run.result().text
 
 
 def test_a_thread_resumed_after_an_event_id_yields_exactly_the_rest(devhost: Devhost, proxy) -> None:
@@ -233,5 +284,5 @@ def test_backoff_delays_grow_exponentially_up_to_the_cap_with_jitter() -> None:
 
 def test_the_public_names_are_exported() -> None:
     public = {name for name in vars(client_module) if not name.startswith("_")}
-    modules = {"backoff", "client", "errors", "events", "run", "stream", "annotations"}
+    modules = {"backoff", "client", "errors", "events", "run", "stream", "tools", "annotations"}
     assert set(client_module.__all__) == public - modules

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -64,6 +65,34 @@ def test_the_page_renders_a_full_demo_run_and_keeps_a_screenshot(browser: Browse
     ARTIFACTS.mkdir(exist_ok=True)
     page.page.screenshot(path=ARTIFACTS / "chat-page.png", full_page=True)
     assert (ARTIFACTS / "chat-page.png").stat().st_size > 10_000
+
+
+def test_the_browser_answers_its_client_tool_and_reasoning_stays_collapsed(
+    browser: Browser, devhost: Devhost, chat
+) -> None:
+    page = ChatPage.open(browser, devhost.url, timezone_id="Europe/Paris", locale="fr-FR")
+    chat.append(page)
+    page.send("Think first, then use browser_info.")
+    page.wait_for_state("finished")
+
+    thread_id = page.thread_id()
+    events = devhost.stream(f"/api/agent/stream/{thread_id}")
+    card = page.page.locator(".tool")
+    assert card.count() == 1 and card.locator(".tool-name").inner_text() == "browser_info"
+    assert card.locator(".tool-where").inner_text() == "answered by this browser"
+    answer = json.loads(card.locator(".tool-result").inner_text())
+    assert answer["timeZone"] == "Europe/Paris" and answer["language"] == "fr-FR"
+    [result] = [e.body for e in events if e.type == "TOOL_CALL_RESULT"]
+    assert result["toolCallId"] == card.get_attribute("data-id") and json.loads(result["content"]) == answer
+    assert page.assistant_texts() == committed_answer(devhost, thread_id)
+    assert page.assistant_texts()[-1] == f"Here is what I found: {result['content']}."
+
+    reasoning = page.page.locator("details.reasoning")
+    streamed = "".join(e.body["delta"] for e in events if e.type == "REASONING_MESSAGE_CONTENT")
+    assert reasoning.count() >= 1 and not reasoning.first.evaluate("e => e.open")
+    assert reasoning.first.locator("summary").inner_text() == "Reasoning"
+    assert "".join(reasoning.locator(".content").all_text_contents()) == streamed
+    assert streamed.startswith("The user wants me to think first.")
 
 
 def test_model_markdown_renders_and_model_html_stays_text(browser: Browser, devhost: Devhost, chat) -> None:

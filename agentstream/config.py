@@ -15,7 +15,7 @@ from pathlib import Path
 from .exceptions import ConfigError
 
 EVENT_STORES = ("sqlite", "table")
-MODEL_PROVIDERS = ("demo",)
+MODEL_PROVIDERS = ("demo", "openai", "azure_openai")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +30,15 @@ class Settings:
     storage_client_id: str | None = None
     model_provider: str = "demo"
     demo_tokens_per_second: float = 40.0
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_model: str = "gpt-4o-mini"
+    openai_base_url: str | None = None
+    azure_openai_endpoint: str | None = None
+    azure_openai_deployment: str | None = None
+    azure_openai_api_key: str | None = field(default=None, repr=False)
+    azure_openai_api_version: str = "2024-10-21"
+    azure_client_id: str | None = None
+    model_timeout_seconds: float = 60.0
     max_model_steps: int = 8
     step_max_attempts: int = 3
     step_retry_interval_ms: int = 1000
@@ -55,6 +64,15 @@ class Settings:
             storage_client_id=reader.optional("AzureWebJobsStorage__clientId"),
             model_provider=reader.choice("MODEL_PROVIDER", cls.model_provider, MODEL_PROVIDERS),
             demo_tokens_per_second=reader.number("DEMO_TOKENS_PER_SECOND", cls.demo_tokens_per_second),
+            openai_api_key=reader.optional("OPENAI_API_KEY"),
+            openai_model=reader.text("OPENAI_MODEL", cls.openai_model),
+            openai_base_url=reader.url("OPENAI_BASE_URL"),
+            azure_openai_endpoint=reader.url("AZURE_OPENAI_ENDPOINT"),
+            azure_openai_deployment=reader.optional("AZURE_OPENAI_DEPLOYMENT"),
+            azure_openai_api_key=reader.optional("AZURE_OPENAI_API_KEY"),
+            azure_openai_api_version=reader.text("AZURE_OPENAI_API_VERSION", cls.azure_openai_api_version),
+            azure_client_id=reader.optional("AZURE_CLIENT_ID"),
+            model_timeout_seconds=reader.number("MODEL_TIMEOUT_SECONDS", cls.model_timeout_seconds, minimum=0.1),
             max_model_steps=int(reader.number("MAX_MODEL_STEPS", cls.max_model_steps, minimum=1)),
             step_max_attempts=int(reader.number("STEP_MAX_ATTEMPTS", cls.step_max_attempts, minimum=1)),
             step_retry_interval_ms=int(reader.number("STEP_RETRY_INTERVAL_MS", cls.step_retry_interval_ms, minimum=1)),
@@ -76,6 +94,7 @@ class Settings:
             )
         if settings.event_store == "table":
             _check_table_storage(settings)
+        _check_model_settings(settings)
         return settings
 
 
@@ -96,6 +115,21 @@ def _check_table_storage(settings: Settings) -> None:
             f"Config 'AzureWebJobsStorage__credential' has value '{credential}'. Expected managedidentity, "
             "or leave it unset to use DefaultAzureCredential."
         )
+
+
+def _check_model_settings(settings: Settings) -> None:
+    if settings.model_provider == "openai" and not (settings.openai_api_key or settings.openai_base_url):
+        raise ConfigError(
+            "Config 'OPENAI_API_KEY' is missing. MODEL_PROVIDER=openai needs it "
+            "(or OPENAI_BASE_URL, for a compatible server that takes no key)."
+        )
+    if settings.model_provider == "azure_openai":
+        for name, value in (
+            ("AZURE_OPENAI_ENDPOINT", settings.azure_openai_endpoint),
+            ("AZURE_OPENAI_DEPLOYMENT", settings.azure_openai_deployment),
+        ):
+            if not value:
+                raise ConfigError(f"Config '{name}' is missing. MODEL_PROVIDER=azure_openai needs it.")
 
 
 @functools.cache
@@ -121,6 +155,12 @@ class _Reader:
             raise ConfigError(
                 f"Config '{name}' has value '{value}'. Use 1-56 letters and digits, starting with a letter."
             )
+        return value
+
+    def url(self, name: str) -> str | None:
+        value = self.optional(name)
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ConfigError(f"Config '{name}' has value '{value}'. Expected an http:// or https:// URL.")
         return value
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:

@@ -6,6 +6,7 @@ stream reader see an activity's events the moment they are committed.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 
 from .config import Settings, get_settings
@@ -35,9 +36,17 @@ def get_hub() -> TailHub:
     return TailHub(get_store())
 
 
-@functools.cache
-def get_model() -> ModelClient:
-    return create_model(get_settings())
+_model: ModelClient | None = None
+
+
+async def get_model() -> ModelClient:
+    """The model client, made on first use in a worker thread: loading the `openai` SDK takes a
+    second or two, which must not stall the event loop that serves streams."""
+    global _model
+    if _model is None:
+        # Two first calls at once may both build one; either is fine to keep.
+        _model = await asyncio.to_thread(create_model, get_settings())
+    return _model
 
 
 def get_tools() -> ToolRegistry:

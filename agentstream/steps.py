@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from .events import NewEvent, OpenConstructs, now_ms, step_discarded
 from .exceptions import RunOver, StepSuperseded
-from .llm.base import ModelClient
+from .llm.base import ModelClient, ModelError
 from .stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
 from .tools import ToolRegistry
 from .turn import AssistantTurn
@@ -72,10 +72,14 @@ async def run_model_step(
     tools: ToolRegistry,
     index: int,
     client_tools: list[dict[str, Any]] | None = None,
+    *,
+    max_attempts: int,
 ) -> dict[str, Any]:
     """Stream one assistant turn into the log; the model may call server tools and `client_tools`.
 
-    Returns {"toolCalls": [...]} (empty when the turn is final), or CANCELLED.
+    Returns {"toolCalls": [...]} (empty when the turn is final), or CANCELLED. A model error that
+    is final, or that hits the step's last attempt (`max_attempts`), returns {"toolCalls": [],
+    "error": {"code", "message"}}, so the run ends with the model's own error code.
     """
     step_id = model_step_id(ctx.run_id, index)
     record = await ctx.store.get_step(ctx.thread_id, step_id)
@@ -94,9 +98,10 @@ async def run_model_step(
     )
     try:
         messages = await ctx.store.get_messages(ctx.thread_id)
-        async for chunk in model.stream(messages, [*tools.specs(), *(client_tools or [])]):
-            for event in turn.feed(chunk):
-                writer.emit(event)
+        async with contextlib.aclosing(model.stream(messages, [*tools.specs(), *(client_tools or [])])) as chunks:
+            async for chunk in chunks:
+                for event in turn.feed(chunk):
+                    writer.emit(event)
         unwritten = await writer.close()
         result = {"toolCalls": turn.tool_calls}
         await ctx.store.commit_step(
@@ -121,12 +126,14 @@ async def run_model_step(
         with contextlib.suppress(RunOver):  # the run may already be over: then it was closed for us
             await discard_attempt(ctx, current, unwritten=await writer.abandon())
         return CANCELLED
-    except BaseException:
+    except BaseException as exc:
         # Close what this attempt opened now, so readers see it end before any retry starts.
         try:
             await discard_attempt(ctx, current, unwritten=await writer.abandon())
         except Exception:
             logger.warning("Could not discard step %s attempt %d; the retry will", step_id, attempt, exc_info=True)
+        if isinstance(exc, ModelError) and (exc.final or attempt >= max_attempts):
+            return {"toolCalls": [], "error": {"code": exc.code, "message": str(exc)}}
         raise
 
 

@@ -59,6 +59,9 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
             if (yield context.task_any([model, cancel])) is cancel or _outcome(model).get("cancelled"):
                 cancelled = True
                 break
+            if failure := _outcome(model).get("error"):
+                error = failure
+                break
             calls = _outcome(model)["toolCalls"]
             if not calls:
                 break
@@ -118,7 +121,12 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
 async def model_step(step: dict) -> dict[str, Any]:
     ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
     return await steps.run_model_step(
-        ctx, runtime.get_model(), runtime.get_tools(), step["index"], client_tools=step.get("tools")
+        ctx,
+        await runtime.get_model(),
+        runtime.get_tools(),
+        step["index"],
+        client_tools=step.get("tools"),
+        max_attempts=get_settings().step_max_attempts,
     )
 
 

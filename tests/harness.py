@@ -99,7 +99,7 @@ class Devhost:
             raise AssertionError(f"devhost exited with {self.process.returncode}:\n{self.log_path.read_text()}")
         try:
             return requests.get(f"{self.url}/api/health", timeout=1).status_code == 200
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy recovering runs
             return False
 
     def kill(self) -> None:

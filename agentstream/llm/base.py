@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,12 +37,22 @@ Chunk = TextDelta | ReasoningDelta | ToolCallDelta | Usage
 
 
 class ModelError(Exception):
-    """The model call failed; `code` ends up in the run's RUN_ERROR."""
+    """The model call failed; `code` ends up in the run's RUN_ERROR.
+
+    A `final` error (a content filter, a request the API refuses) ends the run at once; any other
+    is worth another attempt of the step.
+    """
 
     code = "model_error"
 
+    def __init__(self, message: str, *, code: str | None = None, final: bool = False) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.final = final
+
 
 class ModelClient(Protocol):
-    def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AsyncIterator[Chunk]:
+    def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AsyncGenerator[Chunk, None]:
         """Stream one assistant turn for a conversation of AG-UI messages (camelCase dicts)."""
         ...

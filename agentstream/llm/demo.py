@@ -21,7 +21,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from .base import Chunk, ModelError, ReasoningDelta, TextDelta, ToolCallDelta, Usage
@@ -49,7 +49,7 @@ class DemoModel:
     def __init__(self, *, tokens_per_second: float) -> None:
         self.tokens_per_second = tokens_per_second
 
-    async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AsyncIterator[Chunk]:
+    async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AsyncGenerator[Chunk, None]:
         pace = _Pace(self.tokens_per_second)
         prompt_tokens = sum(len(_WORDS.findall(str(m.get("content") or ""))) for m in messages)
         last = messages[-1] if messages else {"role": "user", "content": ""}

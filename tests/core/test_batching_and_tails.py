@@ -63,7 +63,7 @@ def test_first_delta_is_written_at_once_and_later_ones_coalesce_while_a_write_is
     asyncio.run(main())
 
 
-async def live_reads(tmp_path: Path, readers: int) -> tuple[int, list[list[int]]]:
+async def live_reads(tmp_path: Path, readers: int) -> tuple[int, float, list[list[int]]]:
     store = await new_store(tmp_path)
     hub = TailHub(store)
     options = ReadOptions(after=1, max_seconds=30, heartbeat=30)
@@ -84,24 +84,25 @@ async def live_reads(tmp_path: Path, readers: int) -> tuple[int, list[list[int]]
 
     tasks = [asyncio.create_task(read(i)) for i in range(readers)]
     await first_batch_then_wait()
-    before = store.reads
+    before, started = store.reads, time.monotonic()
     for n in range(40):
         await store.append("t", "r", [event(n), event(n)])
         await asyncio.sleep(0.005)  # paces the writer like a model; readers are woken, not timed
     await store.finish_run("t", "r", RunStatus.SUCCEEDED, [NewEvent.of(RunFinishedEvent(thread_id="t", run_id="r"))])
     await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
-    return store.reads - before, received
+    return store.reads - before, time.monotonic() - started, received
 
 
 def test_readers_of_one_thread_share_one_tail_so_store_reads_do_not_grow_with_readers(tmp_path: Path) -> None:
-    one_reads, one = asyncio.run(live_reads(tmp_path / "one", 1))
-    many_reads, many = asyncio.run(live_reads(tmp_path / "many", 300))
+    one_reads, one_seconds, one = asyncio.run(live_reads(tmp_path / "one", 1))
+    many_reads, many_seconds, many = asyncio.run(live_reads(tmp_path / "many", 300))
     expected = list(range(2, 2 + 1 + 80 + 1))
     assert one == [expected]
     assert all(seqs == expected for seqs in many)
-    # Only the per-thread poller reads the store while live: a handful, whatever the reader count.
-    assert many_reads <= one_reads + 5, (one_reads, many_reads)
-    assert many_reads < 30
+    # Only the per-thread poller reads the store while live, on its own clock, whatever the reader
+    # count (a busy machine stretches the run, and with it the poller's count, not the readers').
+    for reads, seconds in ((one_reads, one_seconds), (many_reads, many_seconds)):
+        assert reads <= seconds / POLL_ACTIVE_SECONDS + 3, (reads, seconds)
 
 
 def test_a_tail_puts_out_of_order_commits_back_in_order() -> None:

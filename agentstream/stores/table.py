@@ -586,7 +586,8 @@ class TableEventStore(EventStore):
             else:
                 tx.replace(step, entity)
             tx.next = dataclasses.replace(head, updated=time.time())
-            tx.verified = {v for v in tx.verified if v[0] != step_id}
+            # The attempt this write starts is current for as long as the head it leaves is.
+            tx.verified = {v for v in tx.verified if v[0] != step_id} | {(step_id, attempt)}
             return record
 
         return await self._write(thread_id, plan)

@@ -8,11 +8,12 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from bench.backends import BACKENDS, backend_env
-from bench.report import cpu_times, evaluate, format_table, machine_info, write_json
+from bench.report import NOISY_PERCENT, CPUUsage, evaluate, format_table, machine_info, write_json
 from bench.scenarios import PROFILES, Measure, Profile, delivery_latency, fanout, relay_overhead, resume, throughput
 from tests.harness import ROOT, Devhost
 
@@ -37,7 +38,7 @@ def run_backend(backend: str, profile: Profile, log: Any = print) -> dict[str, M
             log(f"[{backend}] {profile.fanout_readers} readers of one thread ({profile.fanout_runs} runs)")
             measures |= fanout(main, profile)
             log(f"[{backend}] resume near the end of a {profile.resume_events}-event thread")
-            measures |= resume(main, store_env, profile)
+            measures |= resume(main, backend, store_env, profile)
             main.stop()
             unpaced = host("unpaced-host", {**store_env, "DEMO_TOKENS_PER_SECOND": "0"})
             log(f"[{backend}] sustained deltas/s ({profile.throughput_runs} runs of {profile.throughput_deltas})")
@@ -56,31 +57,28 @@ def run_backend(backend: str, profile: Profile, log: Any = print) -> dict[str, M
 
 def run(backends: list[str], profile: Profile, out_dir: Path | None, note: str | None = None) -> dict[str, Any]:
     machine = machine_info()
-    started, ticks = time.time(), cpu_times()
+    started = time.time()
+    usage = CPUUsage()
     results = {backend: run_backend(backend, profile) for backend in backends}
-    busy = [end - start for start, end in zip(ticks, cpu_times(), strict=True)]
+    load = usage.stop()
     evaluated = evaluate(results, profile)
     duration = round(time.time() - started, 1)
-    busy_percent = round(100 * busy[0] / busy[1], 1)
+    noisy = load["others_cpu_percent"] > NOISY_PERCENT
     report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "profile": profile.name,
+        "profile": asdict(profile),
         "note": note,
-        "machine": {
-            **machine,
-            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-            # Busy share of all cores while the bench ran, the bench included: far above what the
-            # bench itself uses means other work shared the machine and the figures are noisy.
-            "cpu_busy_percent": busy_percent,
-        },
+        "noisy": noisy,
+        "machine": {**machine, "load_average_at_end": [round(x, 2) for x in os.getloadavg()], **load},
         "duration_s": duration,
         "backends": evaluated,
     }
     print()
     print(format_table(evaluated))
     print(
-        f"\n{machine['cpu_model']}, {machine['cores']} cores, Python {machine['python']}; "
-        f"CPU busy {busy_percent} % (all processes) over {duration} s"
+        f"\n{machine['cpu_model']}, {machine['cores']} cores, Python {machine['python']}; {duration} s. "
+        f"CPUs busy {load['cpu_busy_percent']} % of the time, {load['others_cpu_percent']} % by other work"
+        + (" (noisy: other work shared the machine)" if noisy else "")
     )
     if out_dir is not None:
         path = write_json(report, out_dir, backends)

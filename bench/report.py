@@ -72,6 +72,7 @@ ROWS = (
     Row("other_host_p95", "delivery p95, reader via a second host", no_target),
     Row("deltas_per_second", "sustained deltas/s, one unpaced run", at_least(500, "/s")),
     Row("writes_per_flush", "store writes per flush", at_most({"*": 1.0}, "")),
+    Row("reads_per_flush", "store reads per flush (inside the append)", no_target),
     Row("deltas_per_flush", "deltas per flush, unpaced run", no_target),
     Row("p95", "delivery p95, {readers} readers of one thread", at_most({"*": 100.0}, "ms")),
     Row("reads_per_second", "store reads/s with {readers} readers", independent_of_readers),
@@ -165,8 +166,38 @@ def write_json(report: dict[str, Any], out_dir: Path, backends: list[str]) -> Pa
     return path
 
 
-def cpu_times() -> tuple[int, int]:
+# Above this share of the machine's CPU used by other processes, the figures are marked noisy.
+NOISY_PERCENT = 10.0
+
+
+class CPUUsage:
+    """How busy the machine was while the bench ran, and how much of that was not the bench.
+
+    The bench's own share is this process plus its children (devhosts, readers, store servers),
+    all waited for by the end; the rest of the machine's busy time is other work.
+    """
+
+    def __init__(self) -> None:
+        self._machine = _machine_ticks()
+        self._own = _own_seconds()
+
+    def stop(self) -> dict[str, float]:
+        busy, total = (end - start for start, end in zip(self._machine, _machine_ticks(), strict=True))
+        ticks = os.sysconf("SC_CLK_TCK")
+        own = _own_seconds() - self._own
+        return {
+            "cpu_busy_percent": round(100 * busy / total, 1),
+            "others_cpu_percent": round(max(0.0, 100 * (busy / ticks - own) / (total / ticks)), 1),
+        }
+
+
+def _machine_ticks() -> tuple[int, int]:
     """Machine-wide (busy, total) CPU ticks since boot, from /proc/stat."""
     ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = ticks[3] + ticks[4]  # idle + iowait
     return sum(ticks) - idle, sum(ticks)
+
+
+def _own_seconds() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system

@@ -27,10 +27,10 @@ from ag_ui.core import (
     TextMessageStartEvent,
 )
 
-from agentstream.config import Settings
 from agentstream.events import NewEvent
-from agentstream.runtime import create_store
+from agentstream.stores import EventStore
 from agentstream.stores.base import RunStatus
+from bench.backends import open_store
 from bench.instruments import cpu_seconds, rss_kib
 from bench.stamps import Reception, median, percentile
 from tests.harness import ROOT, Devhost
@@ -194,6 +194,7 @@ def throughput(host: Devhost, profile: Profile) -> dict[str, Measure]:
     thread_id = new_thread(host)
     rates: list[float] = []
     per_flush: list[float] = []
+    reads_per_flush: list[float] = []
     deltas_per_flush: list[float] = []
     for _ in range(profile.throughput_runs):
         readers = Readers(host, thread_id, last_event_id(host, thread_id), 1)
@@ -209,7 +210,11 @@ def throughput(host: Devhost, profile: Profile) -> dict[str, Measure]:
         appends = after["appends"] - before["appends"]
         deltas_per_flush.append(profile.throughput_deltas / appends)
         if after["append_round_trips"] is not None:
-            per_flush.append((after["append_round_trips"] - before["append_round_trips"]) / appends)
+            trips = {
+                kind: n - before["append_round_trips"].get(kind, 0) for kind, n in after["append_round_trips"].items()
+            }
+            per_flush.append(trips.get("write", 0) / appends)
+            reads_per_flush.append(trips.get("read", 0) / appends)
     runs = profile.throughput_runs
     return {
         "deltas_per_second": Measure(
@@ -221,6 +226,13 @@ def throughput(host: Devhost, profile: Profile) -> dict[str, Measure]:
             runs,
             profile.throughput_deltas,
             {"per_run": per_flush},
+        ),
+        "reads_per_flush": Measure(
+            median(reads_per_flush) if reads_per_flush else None,
+            "reads/flush",
+            runs,
+            profile.throughput_deltas,
+            {"per_run": reads_per_flush},
         ),
         "deltas_per_flush": Measure(
             median(deltas_per_flush), "deltas/flush", runs, profile.throughput_deltas, {"per_run": deltas_per_flush}
@@ -307,10 +319,10 @@ class _RSSSampler:
 # -- resume near the end of a long thread -------------------------------------------------------
 
 
-def resume(host: Devhost, store_env: dict[str, str], profile: Profile) -> dict[str, Measure]:
+def resume(host: Devhost, backend: str, store_env: dict[str, str], profile: Profile) -> dict[str, Measure]:
     """Seed a thread of `resume_events` events through the store API, then time `?after=<end - 10>`."""
     thread_id = f"bench-resume-{secrets.token_hex(6)}"
-    seed_seconds = asyncio.run(_seed(store_env, thread_id, profile.resume_events))
+    seed_seconds = asyncio.run(_seed(open_store(backend, store_env), thread_id, profile.resume_events))
     after = profile.resume_events - 10
     first_bytes: list[float] = []
     first_events: list[float] = []
@@ -331,10 +343,9 @@ def resume(host: Devhost, store_env: dict[str, str], profile: Profile) -> dict[s
     }
 
 
-async def _seed(store_env: dict[str, str], thread_id: str, total: int) -> float:
+async def _seed(store: EventStore, thread_id: str, total: int) -> float:
     """A finished run of exactly `total` events, written in batches as the writer would."""
     started = time.monotonic()
-    store = create_store(Settings.from_env(store_env))
     try:
         run_id = secrets.token_hex(16)
         message_id = secrets.token_hex(8)

@@ -20,10 +20,11 @@ def test_every_row_is_measured_and_written(tmp_path: Path) -> None:
         if key == "relay":
             assert row["value"] is None and row["verdict"] == "pending"
             continue
-        assert row["value"] is not None and row["value"] > 0, row
+        assert row["value"] is not None and (row["value"] > 0 or key == "reads_per_flush"), row
         assert row["verdict"] in ("pass", "FAIL", "info"), row
-    # One SQLite transaction per writer flush (invariant 7).
+    # One SQLite transaction per writer flush, and nothing else (invariant 7).
     assert rows["writes_per_flush"]["value"] == 1.0
+    assert rows["reads_per_flush"]["value"] == 0.0
     assert rows["deltas_per_second"]["samples"] == PROFILES["smoke"].throughput_deltas
 
     (written,) = tmp_path.glob("*-sqlite.json")

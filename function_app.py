@@ -10,8 +10,12 @@ from __future__ import annotations
 import azure.durable_functions as df
 import azure.functions as func
 
+from agentstream import telemetry
+from agentstream.config import TelemetrySettings
 from api.routes import bp as api_routes
 from orchestrators.agent import bp as agent_orchestration
+
+telemetry.configure(TelemetrySettings.from_env())
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(api_routes)

@@ -11,11 +11,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .exceptions import ConfigError
 
 EVENT_STORES = ("sqlite", "table")
 MODEL_PROVIDERS = ("demo", "openai", "azure_openai")
+API_AUTH_MODES = ("none", "function_key", "entra")
+STREAM_TOKEN_SECRET_MIN_CHARS = 32
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +51,12 @@ class Settings:
     max_request_bytes: int = 1_048_576
     max_message_chars: int = 32_000
     client_tool_timeout_seconds: float = 300.0
+    api_auth: str = "none"
+    stream_token_secret: str = field(default="", repr=False)
+    stream_token_ttl_seconds: float = 3600.0
+    cors_allowed_origins: tuple[str, ...] = ()
+    max_concurrent_streams: int = 200
+    purge_schedule: str = "0 17 3 * * *"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -86,7 +95,24 @@ class Settings:
             client_tool_timeout_seconds=reader.number(
                 "CLIENT_TOOL_TIMEOUT_SECONDS", cls.client_tool_timeout_seconds, minimum=0.1
             ),
+            api_auth=read_api_auth(env),
+            stream_token_secret=env.get("STREAM_TOKEN_SECRET", "").strip(),
+            stream_token_ttl_seconds=reader.number("STREAM_TOKEN_TTL_SECONDS", cls.stream_token_ttl_seconds, minimum=1),
+            cors_allowed_origins=reader.origins("CORS_ALLOWED_ORIGINS"),
+            max_concurrent_streams=int(reader.number("MAX_CONCURRENT_STREAMS", cls.max_concurrent_streams, minimum=1)),
+            purge_schedule=read_purge_schedule(env),
         )
+        secret = settings.stream_token_secret
+        if settings.api_auth != "none" and not secret:
+            raise ConfigError(
+                f"Config 'STREAM_TOKEN_SECRET' is not set. API_AUTH={settings.api_auth} needs it to sign stream "
+                "tokens: set a random value of at least 32 characters (e.g. `openssl rand -base64 48`)."
+            )
+        if secret and len(secret) < STREAM_TOKEN_SECRET_MIN_CHARS:
+            raise ConfigError(
+                f"Config 'STREAM_TOKEN_SECRET' is {len(secret)} characters long. "
+                f"Use a random value of at least {STREAM_TOKEN_SECRET_MIN_CHARS} characters."
+            )
         if settings.stream_max_seconds >= 230:
             raise ConfigError(
                 f"Config 'STREAM_MAX_SECONDS' has value '{settings.stream_max_seconds:g}'. "
@@ -137,6 +163,52 @@ def get_settings() -> Settings:
     return Settings.from_env()
 
 
+def read_api_auth(env: Mapping[str, str] | None = None) -> str:
+    """API_AUTH alone: the function app reads it at import time, to set its triggers' auth levels."""
+    return _Reader(os.environ if env is None else env).choice("API_AUTH", Settings.api_auth, API_AUTH_MODES)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TelemetrySettings:
+    """Application Insights export, read once when the function app is imported."""
+
+    connection_string: str = field(default="", repr=False)
+    entra_ingestion: bool = False
+    entra_client_id: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TelemetrySettings:
+        env = os.environ if env is None else env
+        # The standard setting for identity-based ingestion: "Authorization=AAD[;ClientId=<user-assigned id>]".
+        auth = dict(
+            part.split("=", 1)
+            for part in env.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "").split(";")
+            if "=" in part
+        )
+        entra = auth.get("Authorization", "").strip().upper() == "AAD"
+        if auth and not entra:
+            raise ConfigError(
+                "Config 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING' must be 'Authorization=AAD' "
+                "or 'ClientId=<client id>;Authorization=AAD'."
+            )
+        return cls(
+            connection_string=env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "").strip(),
+            entra_ingestion=entra,
+            entra_client_id=auth.get("ClientId", "").strip() or None,
+        )
+
+
+def read_purge_schedule(env: Mapping[str, str] | None = None) -> str:
+    """PURGE_SCHEDULE alone: a timer trigger's schedule is fixed when the function app is indexed."""
+    value = _Reader(os.environ if env is None else env).text("PURGE_SCHEDULE", Settings.purge_schedule)
+    if len(value.split()) != 6:
+        raise ConfigError(
+            f"Config 'PURGE_SCHEDULE' has value '{value}'. Expected an NCRONTAB expression with 6 fields "
+            "(second minute hour day month day-of-week), e.g. '0 17 3 * * *'."
+        )
+    return value
+
+
 class _Reader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
@@ -168,6 +240,22 @@ class _Reader:
         if value not in choices:
             raise ConfigError(f"Config '{name}' has value '{value}'. Expected one of {', '.join(choices)}.")
         return value
+
+    def origins(self, name: str) -> tuple[str, ...]:
+        """Comma-separated origins (`scheme://host[:port]`), or `*` for any."""
+        origins = []
+        for item in self._env.get(name, "").split(","):
+            origin = item.strip().rstrip("/").lower()
+            if not origin:
+                continue
+            parts = urlsplit(origin)
+            if origin != "*" and (parts.scheme not in ("http", "https") or not parts.netloc or parts.path):
+                raise ConfigError(
+                    f"Config '{name}' has origin '{item.strip()}'. Expected scheme://host[:port] "
+                    "(no path), e.g. https://app.example.com, or * for any origin."
+                )
+            origins.append(origin)
+        return tuple(origins)
 
     def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
         raw = self._env.get(name, "").strip()

@@ -9,6 +9,8 @@ The hierarchy:
   + StepSuperseded           -- a write from a step attempt that a newer attempt replaced
   + APIError                 -- an error with an HTTP status, rendered as {"error": {"code", "message"}}
     x InvalidRequest         400
+    x Unauthorized           401  (a missing, forged or expired credential)
+    x Forbidden              403  (a valid credential for something else)
     x NotFound               404  (ThreadNotFound, RunNotFound, ToolCallNotFound)
     x RunAlreadyActive       409
     x RunFinished            409
@@ -77,6 +79,19 @@ class APIError(AgentStreamError):
 class InvalidRequest(APIError):
     status_code = 400
     code = "invalid_request"
+
+
+class Unauthorized(APIError):
+    status_code = 401
+    code = "unauthorized"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        super().__init__(message, code=code, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(APIError):
+    status_code = 403
+    code = "forbidden"
 
 
 class NotFound(APIError):

@@ -32,7 +32,7 @@ from ag_ui.core import (
     ToolCallStartEvent,
 )
 
-from . import runtime
+from . import runtime, telemetry
 from .events import NewEvent
 from .exceptions import (
     InvalidRequest,
@@ -107,10 +107,12 @@ async def start_run(
         "tools": [tool.spec() for tool in request.tools],
         "client_tools": client_tools,
     }
+    log = telemetry.run_logger(logger, thread_id, run_id)
     try:
-        await start_orchestration(run)
+        with telemetry.span("agentstream.start_orchestration", thread_id=thread_id, run_id=run_id):
+            await start_orchestration(run)
     except Exception:
-        logger.exception("Could not start the orchestration of run %s on thread %s", run_id, thread_id)
+        log.exception("Could not start the orchestration of run %s on thread %s", run_id, thread_id)
         await finish_run(
             StepContext(store, thread_id, run_id),
             error={"code": "start_failed", "message": "The run could not be started."},
@@ -118,6 +120,7 @@ async def start_run(
         raise ServiceUnavailable(
             "The run could not be started. Retry shortly.", code="start_failed", headers={"Retry-After": "5"}
         ) from None
+    log.info("Run %s started on thread %s", run_id, thread_id)
     return StartedRun(thread_id, run_id, first[0].seq)
 
 

@@ -10,6 +10,7 @@ import asyncio
 import functools
 
 from .config import Settings, get_settings
+from .http.slots import StreamSlots
 from .llm import ModelClient, create_model
 from .stores.base import EventStore
 from .stores.sqlite import SQLiteEventStore
@@ -47,6 +48,11 @@ async def get_model() -> ModelClient:
         # Two first calls at once may both build one; either is fine to keep.
         _model = await asyncio.to_thread(create_model, get_settings())
     return _model
+
+
+@functools.cache
+def get_stream_slots() -> StreamSlots:
+    return StreamSlots()
 
 
 def get_tools() -> ToolRegistry:

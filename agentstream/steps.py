@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from ag_ui.core import (
 )
 from pydantic import ValidationError
 
+from . import telemetry
 from .events import NewEvent, OpenConstructs, now_ms, step_discarded
 from .exceptions import RunOver, StepSuperseded
 from .llm.base import ModelClient, ModelError
@@ -81,6 +83,19 @@ async def run_model_step(
     is final, or that hits the step's last attempt (`max_attempts`), returns {"toolCalls": [],
     "error": {"code", "message"}}, so the run ends with the model's own error code.
     """
+    with telemetry.span("agentstream.model_step", thread_id=ctx.thread_id, run_id=ctx.run_id, step=str(index)):
+        return await _run_model_step(ctx, model, tools, index, client_tools, max_attempts=max_attempts)
+
+
+async def _run_model_step(
+    ctx: StepContext,
+    model: ModelClient,
+    tools: ToolRegistry,
+    index: int,
+    client_tools: list[dict[str, Any]] | None,
+    *,
+    max_attempts: int,
+) -> dict[str, Any]:
     step_id = model_step_id(ctx.run_id, index)
     record = await ctx.store.get_step(ctx.thread_id, step_id)
     if record is not None and record.status is StepStatus.COMMITTED:
@@ -98,10 +113,13 @@ async def run_model_step(
     )
     try:
         messages = await ctx.store.get_messages(ctx.thread_id)
+        pace = _Pace()
         async with contextlib.aclosing(model.stream(messages, [*tools.specs(), *(client_tools or [])])) as chunks:
             async for chunk in chunks:
                 for event in turn.feed(chunk):
+                    pace.output()
                     writer.emit(event)
+        pace.finish(turn.usage.get("outputTokens", 0))
         unwritten = await writer.close()
         result = {"toolCalls": turn.tool_calls}
         await ctx.store.commit_step(
@@ -131,7 +149,9 @@ async def run_model_step(
         try:
             await discard_attempt(ctx, current, unwritten=await writer.abandon())
         except Exception:
-            logger.warning("Could not discard step %s attempt %d; the retry will", step_id, attempt, exc_info=True)
+            telemetry.run_logger(logger, ctx.thread_id, ctx.run_id).warning(
+                "Could not discard step %s attempt %d; the retry will", step_id, attempt, exc_info=True
+            )
         if isinstance(exc, ModelError) and (exc.final or attempt >= max_attempts):
             return {"toolCalls": [], "error": {"code": exc.code, "message": str(exc)}}
         raise
@@ -139,6 +159,13 @@ async def run_model_step(
 
 async def run_tool_step(ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any]) -> dict[str, Any]:
     """Run one server tool call and commit its result. Returns the tool message."""
+    with telemetry.span(
+        "agentstream.tool_step", thread_id=ctx.thread_id, run_id=ctx.run_id, tool=str(call["function"]["name"])
+    ):
+        return await _run_tool_step(ctx, tools, index, call)
+
+
+async def _run_tool_step(ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any]) -> dict[str, Any]:
     step_id = tool_step_id(ctx.run_id, index, call["id"])
     record = await ctx.store.get_step(ctx.thread_id, step_id)
     if record is not None and record.status is StepStatus.COMMITTED:
@@ -148,7 +175,10 @@ async def run_tool_step(ctx: StepContext, tools: ToolRegistry, index: int, call:
         message = tool_message(call["id"], await tools.get(function["name"]).call(function["arguments"]))
     except Exception as exc:
         # The model can correct itself (other arguments, another tool) if it reads what went wrong.
-        logger.info("Tool call %s (%s) failed: %r", call["id"], function["name"], exc)
+        # The error's type only: its text may quote the arguments, which are conversation content.
+        telemetry.run_logger(logger, ctx.thread_id, ctx.run_id).info(
+            "Tool call %s (%s) failed: %s", call["id"], function["name"], type(exc).__name__
+        )
         error = tool_error_text(exc)
         message = tool_message(call["id"], f"Error: {error}", error=error)
     try:
@@ -226,6 +256,19 @@ async def finish_run(
     """Write the run's closing events: a MESSAGES_SNAPSHOT of the thread's conversation, then its one
     terminal event: RUN_FINISHED with usage (its outcome `cancelled` when it was, or naming the
     client-side tool calls left for the client to answer), or RUN_ERROR with a code."""
+    with telemetry.span("agentstream.finish_run", thread_id=ctx.thread_id, run_id=ctx.run_id):
+        await _finish_run(ctx, error, cancelled=cancelled, pending_tool_call_ids=pending_tool_call_ids)
+    outcome = "failed: " + error["code"] if error is not None else ("cancelled" if cancelled else "succeeded")
+    telemetry.run_logger(logger, ctx.thread_id, ctx.run_id).info("Run %s ended %s", ctx.run_id, outcome)
+
+
+async def _finish_run(
+    ctx: StepContext,
+    error: dict[str, str] | None,
+    *,
+    cancelled: bool,
+    pending_tool_call_ids: list[str] | None,
+) -> None:
     for record in await ctx.store.open_steps(ctx.thread_id, ctx.run_id):
         await discard_attempt(ctx, record)
     snapshot = NewEvent(
@@ -259,3 +302,23 @@ async def finish_run(
     )
     status = RunStatus.CANCELLED if cancelled else RunStatus.SUCCEEDED
     await ctx.store.finish_run(ctx.thread_id, ctx.run_id, status, [snapshot, NewEvent.of(finished)])
+
+
+class _Pace:
+    """Time to first output and output tokens per second of one model call."""
+
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+        self._first: float | None = None
+
+    def output(self) -> None:
+        if self._first is None:
+            self._first = time.monotonic()
+            telemetry.record_time_to_first_token(self._first - self._started)
+
+    def finish(self, output_tokens: int) -> None:
+        if self._first is None or output_tokens <= 0:
+            return
+        elapsed = time.monotonic() - self._first
+        if elapsed > 0:
+            telemetry.record_tokens_per_second(output_tokens / elapsed)

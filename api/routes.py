@@ -1,4 +1,7 @@
-"""The HTTP API as Azure Functions HTTP triggers (HTTP streams mode: FastAPI requests and responses)."""
+"""The HTTP API as Azure Functions HTTP triggers (HTTP streams mode: FastAPI requests and responses).
+
+Routes for callers use CALLER_AUTH_LEVEL (see api/auth.py); readers and health are anonymous.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +13,14 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from agentstream.http import handlers
+from api.auth import CALLER_AUTH_LEVEL
 from orchestrators.agent import CANCEL_EVENT, tool_result_event
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 
 
-@bp.route(route="agent/run", methods=["POST"])
+@bp.route(route="agent/run", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def start_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
     async def start_orchestration(run: dict[str, Any]) -> None:
@@ -25,7 +29,7 @@ async def start_run(req: Request, client: df.DurableOrchestrationClient) -> Resp
     return await handlers.start_run(req, start_orchestration)
 
 
-@bp.route(route="agent/threads/{thread_id}/runs/{run_id}/cancel", methods=["POST"])
+@bp.route(route="agent/threads/{thread_id}/runs/{run_id}/cancel", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def cancel_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
     async def signal_cancel(thread_id: str, run_id: str) -> None:
@@ -34,7 +38,7 @@ async def cancel_run(req: Request, client: df.DurableOrchestrationClient) -> Res
     return await handlers.cancel_run(req, req.path_params["thread_id"], req.path_params["run_id"], signal_cancel)
 
 
-@bp.route(route="agent/threads/{thread_id}/runs/{run_id}/tool-results", methods=["POST"])
+@bp.route(route="agent/threads/{thread_id}/runs/{run_id}/tool-results", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def submit_tool_results(req: Request, client: df.DurableOrchestrationClient) -> Response:
     async def signal_results(thread_id: str, run_id: str, tool_call_ids: list[str]) -> None:
@@ -64,3 +68,9 @@ async def health(req: Request) -> Response:
 @bp.route(route="ui/{*path}", methods=["GET"])
 async def chat_page(req: Request) -> Response:
     return await handlers.web_file(req, WEB_ROOT, req.path_params.get("path") or "")
+
+
+# Browsers send preflights without keys or tokens: one anonymous OPTIONS route answers them all.
+@bp.route(route="agent/{*path}", methods=["OPTIONS"])
+async def cors_preflight(req: Request) -> Response:
+    return await handlers.cors_preflight(req)

@@ -10,6 +10,16 @@ from pathlib import Path
 import uvicorn
 
 from .config import DevhostConfig
+from .keys import KEYS_FILE
+
+
+class RunContextFormatter(logging.Formatter):
+    """Shows the thread and run ids that agentstream's log records carry (as `extra`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        context = [f"{name}={getattr(record, name)}" for name in ("thread_id", "run_id") if getattr(record, name, None)]
+        return f"{text} [{' '.join(context)}]" if context else text
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,7 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     config = DevhostConfig(host=args.host, port=args.port, app_module=args.app, data_dir=args.data_dir)
     config.prepare_environment(reset=args.reset)
     sys.path.insert(0, str(Path.cwd()))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(RunContextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
     from .server import create_app
 
@@ -33,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", timeout_graceful_shutdown=2)
     )
     print(f"agentstream devhost: {config.base_url}  (data in {config.data_dir}/)", flush=True)
+    print(f"  keys, for functions that require them: {config.data_dir / KEYS_FILE}", flush=True)
     print(
         f"  try: curl -N -H 'Accept: text/plain' {config.base_url}/{config.route_prefix}/agent/run "
         f"-H 'Content-Type: text/plain' -d 'What is the weather in Paris?'",

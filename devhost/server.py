@@ -1,4 +1,10 @@
-"""The devhost web server: the app's HTTP triggers, the Durable extension's HTTP API, and timers."""
+"""The devhost web server: the app's HTTP triggers, the Durable extension's HTTP API, and timers.
+
+Keys are enforced like the Functions host does in Azure: an HTTP trigger's auth level decides
+(anonymous: open; function: a function key or the master key; admin: the master key), the key
+coming as the `x-functions-key` header or `?code=`. `POST /admin/functions/{name}` runs a timer
+function now (the host's admin API for non-HTTP functions; master key), and answers once it is done.
+"""
 
 from __future__ import annotations
 
@@ -7,30 +13,35 @@ import os
 from collections.abc import AsyncIterator
 
 from azure.functions.decorators.function_app import Function
+from azure.functions.timer import TimerRequest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .config import DevhostConfig
 from .durable import DurableEngine
 from .functions import Invoke, Invoker, load_functions, starlette_path, trigger_of
+from .keys import HostKeys
 from .timers import TimerRunner
 
 
 def create_app(config: DevhostConfig) -> Starlette:
     functions = load_functions(config.app_module)
+    keys = HostKeys.load(config.data_dir)
     engine = DurableEngine(
         functions,
         db_path=config.data_dir / "durable.db",
         base_url=config.base_url,
         task_hub=os.environ.get("TASK_HUB_NAME", "agentstream"),
+        system_key=keys.durable_system_key,
     )
     invoke = Invoker(engine.client_binding)
     timers = TimerRunner(functions, invoke)
     routes: list[BaseRoute] = [
-        _http_route(fn, config.route_prefix, invoke) for fn in functions if trigger_of(fn).type == "httpTrigger"
+        _http_route(fn, config.route_prefix, invoke, keys) for fn in functions if trigger_of(fn).type == "httpTrigger"
     ]
+    routes.append(_admin_route(functions, invoke, keys))
     routes += engine.routes
     if page := _chat_page_path(functions, config.route_prefix):
         routes.append(Route("/", RedirectResponse(page), methods=["GET"]))
@@ -48,11 +59,14 @@ def create_app(config: DevhostConfig) -> Starlette:
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-def _http_route(fn: Function, route_prefix: str, invoke: Invoke) -> Route:
+def _http_route(fn: Function, route_prefix: str, invoke: Invoke, keys: HostKeys) -> Route:
     trigger = trigger_of(fn)
     methods = [str(getattr(m, "value", m)).upper() for m in trigger.methods or ["GET", "POST"]]
+    auth_level = str(getattr(trigger.auth_level, "value", trigger.auth_level) or "function").lower()
 
     async def endpoint(request: Request) -> Response:
+        if not keys.admits(auth_level, _presented_key(request)):
+            return Response(status_code=401)
         response = await invoke(fn, request)
         if not isinstance(response, Response):
             raise TypeError(
@@ -72,3 +86,24 @@ def _chat_page_path(functions: list[Function], route_prefix: str) -> str | None:
         if trigger.type == "httpTrigger" and str(trigger.route or "").startswith("ui/"):
             return starlette_path(route_prefix, "ui") + "/"
     return None
+
+
+def _admin_route(functions: list[Function], invoke: Invoke, keys: HostKeys) -> Route:
+    by_name = {str(fn.get_function_name()): fn for fn in functions}
+
+    async def run_function(request: Request) -> Response:
+        if not keys.admits("admin", _presented_key(request)):
+            return Response(status_code=401)
+        fn = by_name.get(request.path_params["name"])
+        if fn is None:
+            return Response(status_code=404)
+        if trigger_of(fn).type != "timerTrigger":
+            return JSONResponse({"error": "devhost runs only timer functions through the admin API."}, 400)
+        await invoke(fn, TimerRequest(past_due=False))
+        return Response(status_code=202)
+
+    return Route("/admin/functions/{name}", run_function, methods=["POST"])
+
+
+def _presented_key(request: Request) -> str | None:
+    return request.headers.get("x-functions-key") or request.query_params.get("code")

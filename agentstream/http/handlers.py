@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
-from .. import runs, runtime
+from .. import runs, runtime, telemetry
 from ..config import get_settings
 from ..exceptions import (
     APIError,
@@ -32,6 +32,9 @@ from ..reader import ReadOptions, read_thread
 from ..runs import OrchestrationStarter
 from ..sse import comment_frame, event_frame, retry_frame
 from ..stores.base import RunInfo, RunStatus
+from ..tokens import issue_stream_token
+from .auth import authorize_caller, authorize_reader
+from .cors import add_cors_headers, preflight
 from .errors import error_response
 from .inputs import (
     parse_cursor,
@@ -41,6 +44,7 @@ from .inputs import (
     read_tool_results,
     validate_id,
 )
+from .slots import SlotStreamingResponse
 from .static import static_file
 from .text import plain_text_chunks
 
@@ -54,55 +58,95 @@ STREAM_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering"
 
 
 def api_endpoint(handler: Handler) -> Handler:
-    """Turn the errors a handler raises into JSON error responses."""
+    """Turn the errors a handler raises into JSON error responses; add CORS headers for allowed origins.
+
+    The handler's first argument is the request.
+    """
 
     @functools.wraps(handler)
-    async def wrapper(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return await handler(*args, **kwargs)
-        except APIError as exc:
-            return error_response(exc)
-        except StoreUnavailable:
-            logger.exception("Event store unavailable")
-            return error_response(
-                ServiceUnavailable(
-                    "The event store is unavailable. Retry shortly.",
-                    code="store_unavailable",
-                    headers={"Retry-After": "5"},
-                )
-            )
+    async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Response:
+        return add_cors_headers(request, await _respond(handler, request, *args, **kwargs))
 
     return wrapper
 
 
-@api_endpoint
+def caller_endpoint(handler: Handler) -> Handler:
+    """An api_endpoint for the app's callers (start, cancel, tool results, AG-UI), not for stream readers.
+
+    Its route must use the callers' auth level (`api.auth.CALLER_AUTH_LEVEL`), so that with
+    API_AUTH=function_key the host checks the key; with API_AUTH=entra this checks the principal.
+    """
+
+    @functools.wraps(handler)
+    async def authorized(request: Request, *args: Any, **kwargs: Any) -> Response:
+        authorize_caller(request, get_settings())
+        return await handler(request, *args, **kwargs)
+
+    return api_endpoint(authorized)
+
+
+async def _respond(handler: Handler, *args: Any, **kwargs: Any) -> Response:
+    try:
+        return await handler(*args, **kwargs)
+    except APIError as exc:
+        return error_response(exc)
+    except StoreUnavailable:
+        logger.exception("Event store unavailable")
+        return error_response(
+            ServiceUnavailable(
+                "The event store is unavailable. Retry shortly.",
+                code="store_unavailable",
+                headers={"Retry-After": "5"},
+            )
+        )
+
+
+@caller_endpoint
 async def start_run(request: Request, start_orchestration: OrchestrationStarter) -> Response:
     settings = get_settings()
     run_request = await read_run_request(
         request, max_bytes=settings.max_request_bytes, max_message_chars=settings.max_message_chars
     )
-    started = await runs.start_run(run_request, start_orchestration)
-    thread_id, run_id = started.thread_id, started.run_id
     wanted = preferred_media_type(request.headers.get("accept", ""), ("application/json", *STREAM_TYPES))
-    if wanted in STREAM_TYPES:
+    # A start that would stream takes its stream slot before it writes anything.
+    release = take_stream_slot() if wanted in STREAM_TYPES else None
+    try:
+        started = await runs.start_run(run_request, start_orchestration)
+    except BaseException:
+        if release is not None:
+            release()
+        raise
+    thread_id, run_id = started.thread_id, started.run_id
+    token = stream_token(thread_id)
+    if release is not None:
+        # The client needs the token to resume this stream after a drop.
+        headers = {"x-run-id": run_id, **({"x-stream-token": token} if token else {})}
         options = _read_options(after=started.first_seq - 1, run_id=run_id, follow=False)
-        return _stream_response(request, thread_id, options, extra_headers={"x-run-id": run_id})
+        return _stream_response(request, thread_id, options, release, extra_headers=headers)
     base = request.url.path.rsplit("/agent/", 1)[0]
     run_path = f"{base}/agent/threads/{thread_id}/runs/{run_id}"
+    access = f"&access_token={token}" if token else ""
     urls = {
-        "stream_url": f"{base}/agent/stream/{thread_id}?run_id={run_id}",
+        "stream_url": f"{base}/agent/stream/{thread_id}?run_id={run_id}{access}",
         "status_url": f"{base}/agent/threads/{thread_id}",
         "cancel_url": f"{run_path}/cancel",
         "tool_results_url": f"{run_path}/tool-results",
     }
-    return JSONResponse(
-        {"thread_id": thread_id, "run_id": run_id, **urls},
-        status_code=202,
-        headers={"Location": urls["stream_url"], "x-thread-id": thread_id},
-    )
+    body: dict[str, Any] = {"thread_id": thread_id, "run_id": run_id, **urls}
+    if token:
+        body["stream_token"] = token
+    return JSONResponse(body, status_code=202, headers={"Location": urls["stream_url"], "x-thread-id": thread_id})
 
 
-@api_endpoint
+def stream_token(thread_id: str) -> str | None:
+    """A token for reading `thread_id`, when the app has a secret to sign it with."""
+    settings = get_settings()
+    if not settings.stream_token_secret:
+        return None
+    return issue_stream_token(settings.stream_token_secret, thread_id, settings.stream_token_ttl_seconds)
+
+
+@caller_endpoint
 async def submit_tool_results(
     request: Request, thread_id: str, run_id: str, signal_results: runs.ToolResultsSignal
 ) -> Response:
@@ -114,7 +158,7 @@ async def submit_tool_results(
     return JSONResponse({"thread_id": thread_id, "run_id": run_id, "accepted": accepted}, status_code=202)
 
 
-@api_endpoint
+@caller_endpoint
 async def cancel_run(request: Request, thread_id: str, run_id: str, signal_cancel: RunSignal) -> Response:
     """Ask a run to stop. Idempotent: 202 while it winds down, 200 once it ended cancelled."""
     validate_id(thread_id, "thread id")
@@ -134,13 +178,16 @@ async def cancel_run(request: Request, thread_id: str, run_id: str, signal_cance
         await signal_cancel(thread_id, run_id)
     except Exception:
         # The flag is set: the run's next write is refused and it winds down by itself.
-        logger.warning("Could not signal the cancellation of run %s", run_id, exc_info=True)
+        telemetry.run_logger(logger, thread_id, run_id).warning(
+            "Could not signal the cancellation of run %s", run_id, exc_info=True
+        )
     return JSONResponse({**body, "status": "cancelling"}, status_code=202)
 
 
 @api_endpoint
 async def stream_thread(request: Request, thread_id: str) -> Response:
     validate_id(thread_id, "thread id")
+    authorize_reader(request, thread_id, get_settings())
     cursor = parse_cursor(request)
     follow = parse_flag(request, "follow")
     run_id = request.query_params.get("run_id")
@@ -165,12 +212,16 @@ async def stream_thread(request: Request, thread_id: str) -> Response:
         cursor = max(cursor, run.start_seq - 1)
     elif cursor == head.last_seq and head.active_run_id is None and not follow:
         return no_content
-    return _stream_response(request, thread_id, _read_options(after=cursor, run_id=run_id, follow=follow))
+    release = take_stream_slot()
+    if cursor > 0:
+        telemetry.record_resume()
+    return _stream_response(request, thread_id, _read_options(after=cursor, run_id=run_id, follow=follow), release)
 
 
 @api_endpoint
 async def get_thread(request: Request, thread_id: str) -> Response:
     validate_id(thread_id, "thread id")
+    authorize_reader(request, thread_id, get_settings())
     store = runtime.get_store()
     thread = await store.get_thread(thread_id)
     if thread is None:
@@ -207,6 +258,16 @@ async def web_file(request: Request, root: Path, path: str) -> Response:
     return static_file(request, root, path)
 
 
+@api_endpoint
+async def cors_preflight(request: Request) -> Response:
+    return preflight(request)
+
+
+def take_stream_slot() -> Callable[[], None]:
+    """One of this instance's MAX_CONCURRENT_STREAMS, or 503; call the result when the stream ends."""
+    return runtime.get_stream_slots().acquire(get_settings().max_concurrent_streams)
+
+
 def _read_options(*, after: int, run_id: str | None, follow: bool) -> ReadOptions:
     settings = get_settings()
     return ReadOptions(
@@ -219,20 +280,26 @@ def _read_options(*, after: int, run_id: str | None, follow: bool) -> ReadOption
 
 
 def _stream_response(
-    request: Request, thread_id: str, options: ReadOptions, extra_headers: dict[str, str] | None = None
+    request: Request,
+    thread_id: str,
+    options: ReadOptions,
+    release: Callable[[], None],
+    extra_headers: dict[str, str] | None = None,
 ) -> Response:
     """SSE by default; the assistant's plain text when the client asks for text/plain only."""
     headers = {**STREAM_HEADERS, "x-thread-id": thread_id, **(extra_headers or {})}
     batches = read_thread(runtime.get_hub(), thread_id, options)
     if preferred_media_type(request.headers.get("accept", ""), STREAM_TYPES) == "text/plain":
-        return StreamingResponse(plain_text_chunks(batches), media_type="text/plain; charset=utf-8", headers=headers)
+        return SlotStreamingResponse(
+            plain_text_chunks(batches), media_type="text/plain; charset=utf-8", headers=headers, release=release
+        )
 
     async def frames() -> AsyncIterator[str]:
         yield retry_frame(get_settings().stream_retry_ms)
         async for batch in batches:
             yield "".join(event_frame(e.seq, e.data) for e in batch) if batch else comment_frame("ping")
 
-    return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
+    return SlotStreamingResponse(frames(), media_type="text/event-stream", headers=headers, release=release)
 
 
 def _iso(timestamp: float | None) -> str | None:

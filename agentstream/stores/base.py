@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import telemetry
 from ..events import Envelope, NewEvent
 
 CommitListener = Callable[[str, list[Envelope]], None]
@@ -89,6 +90,7 @@ class EventStore(abc.ABC):
 
     def _committed(self, thread_id: str, envelopes: list[Envelope]) -> list[Envelope]:
         if envelopes:
+            telemetry.record_events_appended(len(envelopes))
             for listener in self._listeners:
                 listener(thread_id, envelopes)
         return envelopes

@@ -1,4 +1,4 @@
-"""A small function app for devhost's own tests: a timer trigger and HTTP routes."""
+"""A small function app for devhost's own tests: timer triggers and HTTP routes of every auth level."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Respon
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 fired: list[bool] = []
+yearly_fired: list[bool] = []
 
 
 @app.timer_trigger(schedule="*/1 * * * * *", arg_name="timer", run_on_startup=False)
@@ -14,9 +15,29 @@ def every_second(timer: func.TimerRequest) -> None:
     fired.append(timer.past_due)
 
 
+@app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=False)
+def yearly(timer: func.TimerRequest) -> None:
+    yearly_fired.append(timer.past_due)
+
+
 @app.route(route="health", methods=["GET"])
 async def health(req: Request) -> Response:
-    return JSONResponse({"fired": len(fired)})
+    return JSONResponse({"fired": len(fired), "yearly": len(yearly_fired)})
+
+
+@app.route(route="keyed", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+async def keyed(req: Request) -> Response:
+    return JSONResponse({"level": "function"})
+
+
+@app.route(route="admin-only", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+async def admin_only(req: Request) -> Response:
+    return JSONResponse({"level": "admin"})
+
+
+@app.route(route="files/{*rest}", methods=["GET"])
+async def files(req: Request) -> Response:
+    return JSONResponse({"rest": req.path_params["rest"]})
 
 
 @app.route(route="echo/{name}/{count:int}", methods=["GET", "POST"])

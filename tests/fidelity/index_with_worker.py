@@ -45,11 +45,18 @@ def main(script: str) -> None:
     except Exception as exc:
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         return
+    bindings = {m.name: [json.loads(raw) for raw in m.raw_bindings] for m in metadata}
     print(
         json.dumps(
             {
                 "http_streams": bool(HttpV2Registry.http_v2_enabled()),
-                "functions": {m.name: [json.loads(raw)["type"] for raw in m.raw_bindings] for m in metadata},
+                "functions": {name: [b["type"] for b in found] for name, found in bindings.items()},
+                "auth_levels": {
+                    name: b["authLevel"]
+                    for name, found in bindings.items()
+                    for b in found
+                    if b["type"] == "httpTrigger"
+                },
             }
         )
     )

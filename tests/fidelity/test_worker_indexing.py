@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,15 @@ from tests.harness import ROOT
 SCRIPT = Path(__file__).with_name("index_with_worker.py")
 
 
-def index(app_dir: Path, script: str = "function_app.py") -> dict:
+def index(app_dir: Path, script: str = "function_app.py", env: dict[str, str] | None = None) -> dict:
     completed = subprocess.run(
-        [sys.executable, str(SCRIPT), script], cwd=app_dir, capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, str(SCRIPT), script],
+        cwd=app_dir,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
@@ -31,11 +38,27 @@ def test_function_app_indexes_in_http_streams_mode_with_every_function() -> None
         "get_thread": ["httpTrigger", "http"],
         "health": ["httpTrigger", "http"],
         "chat_page": ["httpTrigger", "http"],
+        "cors_preflight": ["httpTrigger", "http"],
         "agent_run": ["orchestrationTrigger"],
         "model_step": ["activityTrigger"],
         "tool_step": ["activityTrigger"],
         "finish_run": ["activityTrigger"],
     }
+
+
+def test_with_function_keys_only_the_callers_routes_require_a_key() -> None:
+    result = index(ROOT, env={"API_AUTH": "function_key"})
+    assert result["auth_levels"] == {
+        "start_run": "FUNCTION",
+        "cancel_run": "FUNCTION",
+        "submit_tool_results": "FUNCTION",
+        "stream_thread": "ANONYMOUS",
+        "get_thread": "ANONYMOUS",
+        "health": "ANONYMOUS",
+        "chat_page": "ANONYMOUS",
+        "cors_preflight": "ANONYMOUS",
+    }
+    assert set(index(ROOT, env={"API_AUTH": "none"})["auth_levels"].values()) == {"ANONYMOUS"}
 
 
 def test_the_indexing_rejects_a_classic_http_trigger_in_streams_mode(tmp_path: Path) -> None:

@@ -107,12 +107,13 @@ async def _run_model_step(
         await discard_attempt(ctx, record)
     attempt = record.attempt + 1 if record is not None else 1
     current = await ctx.store.begin_step(ctx.thread_id, ctx.run_id, step_id, attempt)
-    turn = AssistantTurn(message_id=f"{step_id}.{attempt}")
     writer = EventWriter(
         ctx.store, ctx.thread_id, ctx.run_id, key=f"{step_id}.{attempt}", attempt=StepAttempt(step_id, attempt)
     )
     try:
         messages = await ctx.store.get_messages(ctx.thread_id)
+        taken = {call["id"] for m in messages for call in m.get("toolCalls", [])}
+        turn = AssistantTurn(f"{step_id}.{attempt}", taken_call_ids=taken)
         pace = _Pace()
         async with contextlib.aclosing(model.stream(messages, [*tools.specs(), *(client_tools or [])])) as chunks:
             async for chunk in chunks:

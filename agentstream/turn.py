@@ -31,8 +31,11 @@ class _ToolCall:
 
 
 class AssistantTurn:
-    def __init__(self, message_id: str) -> None:
+    def __init__(self, message_id: str, *, taken_call_ids: set[str] | None = None) -> None:
+        """`taken_call_ids`: the tool call ids the thread already has; a model that repeats one (some
+        compatible servers number calls from 0 every turn) or sends none gets a fresh id instead."""
         self.message_id = message_id
+        self._taken_call_ids = taken_call_ids or set()
         self.reasoning_id = f"{message_id}.reasoning"
         self._text: list[str] = []
         self._reasoning: list[str] = []
@@ -89,9 +92,12 @@ class AssistantTurn:
         events = self._close_reasoning()
         call = self._calls.get(delta.index)
         if call is None:
-            if not delta.id or not delta.name:
-                raise ValueError(f"Tool call {delta.index} started without an id and a name.")
-            call = self._calls[delta.index] = _ToolCall(delta.id, delta.name)
+            if not delta.name:
+                raise ValueError(f"Tool call {delta.index} started without a name.")
+            call_id = delta.id
+            if not call_id or call_id in self._taken_call_ids or call_id in {c.id for c in self._calls.values()}:
+                call_id = f"{self.message_id}.call{delta.index}"
+            call = self._calls[delta.index] = _ToolCall(call_id, delta.name)
             events.append(
                 NewEvent.of(
                     ToolCallStartEvent(

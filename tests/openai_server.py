@@ -40,6 +40,7 @@ class Reply:
     text: str = ""
     reasoning: str = ""
     tool_calls: list[tuple[str, str]] = field(default_factory=list)  # (name, arguments JSON)
+    call_ids: list[str] | None = None  # ids for the tool calls; default: fresh random ones
     finish_reason: str | None = None  # default: "tool_calls" with calls, else "stop"
     status: int = 200
     error_code: str | None = None
@@ -237,7 +238,7 @@ def _chunks(reply: Reply, body: dict[str, Any], *, azure: bool) -> list[str]:
         out.append(chunk({"content": word}))
         deltas += 1
     for index, (name, arguments) in enumerate(reply.tool_calls):
-        call_id = f"call_{secrets.token_hex(8)}"
+        call_id = reply.call_ids[index] if reply.call_ids is not None else f"call_{secrets.token_hex(8)}"
         start = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
         out.append(chunk({"tool_calls": [start]}))
         # Split mid-token, as the API does: pieces of 7 characters.

@@ -199,6 +199,30 @@ def test_a_three_run_conversation_sends_every_earlier_message(host: Devhost, ser
     assert [r["run_id"] for r in host.status(thread_id)["runs"]] == [first["run_id"], second["run_id"], third["run_id"]]
 
 
+def test_tool_call_ids_a_server_repeats_or_leaves_out_are_replaced(host: Devhost, server: OpenAIServer) -> None:
+    # Some compatible servers number calls from 0 in every turn, or send no id at all.
+    server.script(
+        Reply(tool_calls=[("get_time", "{}")], call_ids=["call_0"]),
+        Reply(text="Noon."),
+        Reply(tool_calls=[("get_time", "{}"), ("get_weather", WEATHER_ARGS)], call_ids=["call_0", ""]),
+        Reply(text="Still noon, and mild."),
+    )
+    first = host.start_run("Time?")
+    host.wait_idle(first["thread_id"])
+    second = host.start_run("Time and weather?", thread_id=first["thread_id"])
+    events = host.stream(second["stream_url"])
+    assert_well_ordered_run(events)
+    ids = [e.body["toolCallId"] for e in events if e.type == "TOOL_CALL_START"]
+    assert len(set(ids)) == 2 and "call_0" not in ids and "" not in ids
+    messages = host.status(first["thread_id"])["messages"]
+    calls = [c["id"] for m in messages for c in m.get("toolCalls", [])]
+    answers = [m["toolCallId"] for m in messages if m["role"] == "tool"]
+    assert calls == answers == ["call_0", *ids]
+    *_, last = chat_messages(server)
+    assert [c["id"] for m in last for c in m.get("tool_calls", [])] == calls
+    assert [m["tool_call_id"] for m in last if m["role"] == "tool"] == answers
+
+
 def test_cancel_mid_stream(host: Devhost, server: OpenAIServer) -> None:
     server.script(Reply(text=" ".join(f"word{i}" for i in range(200)), chunk_delay=0.05))
     started = host.start_run("Talk for a while.")

@@ -328,7 +328,8 @@ def test_sigkill_after_some_deltas_then_restart_redoes_the_step_once(crash_host:
 
 def test_sigkill_after_a_commit_never_asks_the_model_again(crash_host: Devhost, server: OpenAIServer) -> None:
     host = crash_host
-    server.script(Reply(tool_calls=[("get_weather", WEATHER_ARGS)]), Reply(text="Mild in Paris."))
+    # The answer is the server's echo, whatever attempt asks for it: the kill may cut the second step.
+    server.script(Reply(tool_calls=[("get_weather", WEATHER_ARGS)]))
     started = host.start_run("Weather in Paris?")
     path = f"/api/agent/stream/{started['thread_id']}"
     before: list[StreamEvent] = []
@@ -340,12 +341,13 @@ def test_sigkill_after_a_commit_never_asks_the_model_again(crash_host: Devhost, 
     host.start()
     events = before + host.stream(path, headers={"Last-Event-ID": str(before[-1].id)}, timeout=60)
     assert_contiguous(events)
-    assert_well_ordered_run(events)
-    assert not discarded_ids(events)
+    assert_well_ordered_run([e for e in events if e.type != "CUSTOM"])
     # The first step committed before the kill: whatever the durable history had recorded, it was not redone.
     first_step_requests = [m for m in chat_messages(server) if len(m) == 1]
-    assert len(first_step_requests) == 1 and len(server.chat_requests()) == 2
+    assert len(first_step_requests) == 1
     assert [e.type for e in events].count("TOOL_CALL_START") == 1
     assert [e.type for e in events].count("TOOL_CALL_RESULT") == 1
-    assert host.status(started["thread_id"])["messages"][-1]["content"] == "Mild in Paris."
+    messages = host.status(started["thread_id"])["messages"]
+    assert text_by_message(events) == assistant_texts(messages)
+    assert messages[-1]["content"] == "Echo: Weather in Paris?"
     assert events[-1].type == "RUN_FINISHED"

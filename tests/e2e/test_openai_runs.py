@@ -217,7 +217,8 @@ def test_tool_call_ids_a_server_repeats_or_leaves_out_are_replaced(host: Devhost
     messages = host.status(first["thread_id"])["messages"]
     calls = [c["id"] for m in messages for c in m.get("toolCalls", [])]
     answers = [m["toolCallId"] for m in messages if m["role"] == "tool"]
-    assert calls == answers == ["call_0", *ids]
+    # Parallel tool steps commit their results in either order.
+    assert calls == ["call_0", *ids] and sorted(answers) == sorted(calls)
     *_, last = chat_messages(server)
     assert [c["id"] for m in last for c in m.get("tool_calls", [])] == calls
     assert [m["tool_call_id"] for m in last if m["role"] == "tool"] == answers

@@ -235,6 +235,8 @@ async function send(message) {
     const run = await client.startRun({ message, threadId: transcript.threadId || undefined, tools: toolDeclarations });
     transcript.threadId = run.thread_id;
     transcript.runId = run.run_id;
+    // Servers with stream tokens need it again to resume after a reload.
+    transcript.streamToken = run.stream_token ?? null;
     transcript.runState = "running";
     save();
     follow(run, transcript.cursor);
@@ -273,6 +275,7 @@ view.cancel.addEventListener("click", async () => {
 
 view.newChat.addEventListener("click", () => {
   stream?.close();
+  answered.clear();
   sessionStorage.removeItem(STORAGE_KEY);
   transcript = new Transcript();
   setConnection("idle");
@@ -284,6 +287,9 @@ addEventListener("pagehide", save);
 render();
 if (transcript.running && transcript.threadId && transcript.runId) {
   // A reload mid-run: pick up after the last event the saved transcript holds.
-  follow({ thread_id: transcript.threadId, run_id: transcript.runId }, transcript.cursor);
+  follow(
+    { thread_id: transcript.threadId, run_id: transcript.runId, stream_token: transcript.streamToken },
+    transcript.cursor,
+  );
   answerBrowserTools();
 }

@@ -12,6 +12,7 @@ export class Transcript {
   constructor(saved = null) {
     this.threadId = null;
     this.runId = null;
+    this.streamToken = null;
     this.cursor = null;
     this.runState = "idle";
     this.error = null;
@@ -23,8 +24,8 @@ export class Transcript {
   }
 
   toJSON() {
-    const { threadId, runId, cursor, runState, error, usage, items, version } = this;
-    return { threadId, runId, cursor, runState, error, usage, items, version };
+    const { threadId, runId, streamToken, cursor, runState, error, usage, items, version } = this;
+    return { threadId, runId, streamToken, cursor, runState, error, usage, items, version };
   }
 
   get running() {

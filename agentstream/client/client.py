@@ -118,21 +118,38 @@ class AgentStreamClient:
             self, stream, thread_id=started["thread_id"], run_id=started["run_id"], started_at=started_at, tools=tools
         )
 
-    def resume(self, thread_id: str, *, after: int = 0, tools: Sequence[ClientTool] = ()) -> Run:
+    def resume(
+        self, thread_id: str, *, after: int = 0, tools: Sequence[ClientTool] = (), stream_token: str | None = None
+    ) -> Run:
         """Re-attach to a thread's stream after event `after` and follow it until the thread is idle.
 
         With `tools`, calls to them that the stream shows ending are answered (again: a call that
         already has its answer is left as it is).
         """
-        return Run(self, self.stream(thread_id, after=after), thread_id=thread_id, run_id=None, tools=tools)
+        stream = self.stream(thread_id, after=after, stream_token=stream_token)
+        return Run(self, stream, thread_id=thread_id, run_id=None, tools=tools)
 
-    def stream(self, thread_id: str, *, after: int = 0, run_id: str | None = None, follow: bool = False) -> EventStream:
-        """A thread's events after `after`, reconnecting by itself (see `EventStream`)."""
+    def stream(
+        self,
+        thread_id: str,
+        *,
+        after: int = 0,
+        run_id: str | None = None,
+        follow: bool = False,
+        stream_token: str | None = None,
+    ) -> EventStream:
+        """A thread's events after `after`, reconnecting by itself (see `EventStream`).
+
+        `stream_token` is the `stream_token` of a start response, for servers that require one
+        to read streams (sent as `?access_token=`).
+        """
         params = {}
         if run_id is not None:
             params["run_id"] = run_id
         if follow:
             params["follow"] = "1"
+        if stream_token is not None:
+            params["access_token"] = stream_token
         return EventStream(
             self._session,
             f"{self.api_url}/agent/stream/{thread_id}",

@@ -62,6 +62,14 @@ def test_json_prints_every_event_and_thread_continues_the_conversation(devhost: 
     assert ids == list(range(len(events) + 4, status["last_event_id"] + 1))
 
 
+def test_the_cli_shows_reasoning_on_stderr_apart_from_the_answer(devhost: Devhost) -> None:
+    done = cli("--url", devhost.url, "Think before you answer, please.")
+    assert done.returncode == 0, done.stderr
+    assert "[reasoning] The user wants me to think first." in done.stderr
+    assert "think first" not in done.stdout
+    assert done.stdout.strip() == list(assistant_texts(devhost.status(thread_of(done.stderr))["messages"]).values())[-1]
+
+
 def test_the_cli_reports_server_errors(devhost: Devhost) -> None:
     done = cli("--url", devhost.url, "--thread", "no-such-thread", "Hi")
     assert done.returncode == 1 and done.stdout == ""

@@ -132,6 +132,9 @@ def test_streams_cut_mid_frame_resume_with_the_exact_text(
         assert len(resumed) >= 3
         cursors = [_cursor(r) for r in resumed]
         assert cursors == sorted(cursors)
+        if transport == "eventsource":
+            # The browser's own reconnects, which send the last id they saw.
+            assert any("last-event-id" in r.all_headers() for r in resumed)
 
 
 def test_a_reload_mid_run_resumes_after_the_saved_cursor_without_repeating(

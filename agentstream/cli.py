@@ -27,7 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         "--resume", metavar="THREAD[:AFTER]", help="re-attach to a thread's stream after event AFTER (default 0)"
     )
     parser.add_argument("--json", action="store_true", help="print the raw events, one JSON object per line")
-    parser.add_argument("--token", help="send 'Authorization: Bearer TOKEN'")
+    parser.add_argument("--token", help="send 'Authorization: Bearer TOKEN' (a caller's Entra ID token, say)")
+    parser.add_argument(
+        "--stream-token", help="with --resume: the start call's stream_token, when the server requires one"
+    )
     parser.add_argument(
         "--header", action="append", default=[], metavar="'NAME: VALUE'", help="an extra request header (repeatable)"
     )
@@ -36,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give a prompt, or --resume THREAD[:AFTER]")
     if args.resume is not None and args.thread is not None:
         parser.error("--thread and --resume do not go together")
+    if args.stream_token is not None and args.resume is None:
+        parser.error("--stream-token goes with --resume (a new run brings its own)")
 
     headers = {}
     for header in args.header:
@@ -50,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                 thread_id, _, after = args.resume.partition(":")
                 if after and not after.isdigit():
                     parser.error(f"--resume '{args.resume}': AFTER must be an event id")
-                run = client.resume(thread_id, after=int(after or 0))
+                run = client.resume(thread_id, after=int(after or 0), stream_token=args.stream_token)
             else:
                 run = client.run(args.prompt, thread_id=args.thread)
             with _cancel_on_interrupt(run):

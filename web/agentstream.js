@@ -21,8 +21,9 @@
  *   const client = new AgentStreamClient({ baseUrl: "/api", token: accessToken });
  *   const stream = client.streamRun(run, { transport: "fetch", onEvent, onStatus, onEnd, onError });
  *
- * A stream token goes in the URL as `?access_token=` with either transport (EventSource has no other
- * way): the start response's `stream_token` when the server issues one, else the `streamToken` option.
+ * Servers with stream tokens: the start response's `stream_token` (or the `streamToken` option) goes
+ * with every stream request, as `Authorization: Bearer` with fetch and as `?access_token=` with
+ * EventSource, which cannot send headers.
  *
  * Both transports keep the same promise: each event id reaches `onEvent` exactly once and in order,
  * across any number of reconnects. A repeated id is skipped; a skipped id is a `StreamGapError`.
@@ -201,8 +202,14 @@ class BaseStream {
   _urlAfter() {
     const url = new URL(this.url);
     if (this.lastId !== null) url.searchParams.set("after", String(this.lastId));
-    if (this.streamToken) url.searchParams.set("access_token", this.streamToken);
     return url;
+  }
+
+  /** Headers for fetching the stream: a stream token takes the place of the caller's bearer token. */
+  _fetchHeaders() {
+    const headers = this.client._headers({ Accept: "text/event-stream" });
+    if (this.streamToken) headers.Authorization = `Bearer ${this.streamToken}`;
+    return headers;
   }
 
   /** Returns false when the stream must stop (an error, or the run's terminal event). */
@@ -257,6 +264,7 @@ class EventSourceStream extends BaseStream {
   _open() {
     if (this.closed) return;
     const url = this._urlAfter();
+    if (this.streamToken) url.searchParams.set("access_token", this.streamToken);
     this.onStatus(this.connections ? "reconnecting" : "connecting");
     this.connections += 1;
     const source = new EventSource(url.href);
@@ -285,7 +293,7 @@ class EventSourceStream extends BaseStream {
     let response;
     try {
       response = await this.client.fetch(this._urlAfter().href, {
-        headers: this.client._headers({ Accept: "text/event-stream" }),
+        headers: this._fetchHeaders(),
         signal: this._probeAbort.signal,
       });
     } catch {
@@ -338,7 +346,7 @@ class FetchStream extends BaseStream {
       let response;
       try {
         response = await this.client.fetch(this._urlAfter().href, {
-          headers: this.client._headers({ Accept: "text/event-stream" }),
+          headers: this._fetchHeaders(),
           signal: this._abort.signal,
           cache: "no-store",
         });

@@ -105,17 +105,24 @@ class AgentStreamClient:
             body["state"] = state
         started_at = time.monotonic()
         started = self._request("POST", f"{self.api_url}/agent/run", json=body)
+        stream_token = started.get("stream_token")
         stream = EventStream(
             self._session,
             urljoin(self.base_url + "/", started["stream_url"]),
-            headers=self.headers,
+            headers=self.reader_headers(stream_token),
             backoff=self.backoff,
             until_terminal=True,
             connect_timeout=self.timeout,
             read_timeout=self.read_timeout,
         )
         return Run(
-            self, stream, thread_id=started["thread_id"], run_id=started["run_id"], started_at=started_at, tools=tools
+            self,
+            stream,
+            thread_id=started["thread_id"],
+            run_id=started["run_id"],
+            started_at=started_at,
+            tools=tools,
+            stream_token=stream_token,
         )
 
     def resume(
@@ -127,7 +134,7 @@ class AgentStreamClient:
         already has its answer is left as it is).
         """
         stream = self.stream(thread_id, after=after, stream_token=stream_token)
-        return Run(self, stream, thread_id=thread_id, run_id=None, tools=tools)
+        return Run(self, stream, thread_id=thread_id, run_id=None, tools=tools, stream_token=stream_token)
 
     def stream(
         self,
@@ -141,21 +148,19 @@ class AgentStreamClient:
         """A thread's events after `after`, reconnecting by itself (see `EventStream`).
 
         `stream_token` is the `stream_token` of a start response, for servers that require one
-        to read streams (sent as `?access_token=`).
+        to read streams.
         """
         params = {}
         if run_id is not None:
             params["run_id"] = run_id
         if follow:
             params["follow"] = "1"
-        if stream_token is not None:
-            params["access_token"] = stream_token
         return EventStream(
             self._session,
             f"{self.api_url}/agent/stream/{thread_id}",
             after=after,
             params=params,
-            headers=self.headers,
+            headers=self.reader_headers(stream_token),
             backoff=self.backoff,
             connect_timeout=self.timeout,
             read_timeout=self.read_timeout,
@@ -171,15 +176,27 @@ class AgentStreamClient:
             "POST", f"{self.api_url}/agent/threads/{thread_id}/runs/{run_id}/tool-results", json={"results": results}
         )
 
-    def thread(self, thread_id: str) -> dict[str, Any]:
+    def thread(self, thread_id: str, *, stream_token: str | None = None) -> dict[str, Any]:
         """A thread's status: its runs, last event id and committed messages."""
-        return self._request("GET", f"{self.api_url}/agent/threads/{thread_id}")
+        return self._request(
+            "GET", f"{self.api_url}/agent/threads/{thread_id}", headers=self.reader_headers(stream_token)
+        )
 
     def health(self) -> dict[str, Any]:
         return self._request("GET", f"{self.api_url}/health")
 
-    def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-        response = self._session.request(method, url, headers=self.headers, timeout=self.timeout, **kwargs)
+    def reader_headers(self, stream_token: str | None) -> dict[str, str]:
+        """Headers for the reader routes (stream, status): a stream token replaces the caller's bearer token."""
+        if stream_token is None:
+            return self.headers
+        return {**self.headers, "Authorization": f"Bearer {stream_token}"}
+
+    def _request(
+        self, method: str, url: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        response = self._session.request(
+            method, url, headers=self.headers if headers is None else headers, timeout=self.timeout, **kwargs
+        )
         if response.status_code >= 400:
             raise error_from_response(response)
         return dict(response.json())

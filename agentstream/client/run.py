@@ -78,6 +78,7 @@ class Run:
         run_id: str | None,
         started_at: float | None = None,
         tools: Sequence[ClientTool] = (),
+        stream_token: str | None = None,
     ) -> None:
         self.thread_id = thread_id
         self.run_id = run_id
@@ -91,6 +92,7 @@ class Run:
         self.discarded_ids: set[str] = set()
         self.tool_answers: list[dict[str, Any]] = []
         self.tools = {tool.name: tool for tool in tools}
+        self.stream_token = stream_token
         self._calls: dict[str, tuple[str, list[str]]] = {}
         self._client = client
         self._roles: dict[str, str] = {}
@@ -213,7 +215,7 @@ class Run:
             self.first_token.set()
 
     def _build_result(self) -> RunResult:
-        status = self._client.thread(self.thread_id)
+        status = self._client.thread(self.thread_id, stream_token=self.stream_token)
         runs = status.get("runs", [])
         if self.run_id is None and runs:
             self.run_id = str(runs[-1]["run_id"])

@@ -63,11 +63,15 @@ def test_a_web_app_streams_a_run_with_either_transport(page: Page, devhost: Devh
     assert result["events"] == [[e.id, e.type] for e in expected]
     assert result["states"][:2] == ["connecting", "open"] and result["states"][-1] == "closed"
     stream_requests = [r for r in sent if "/agent/stream/" in r.url]
-    assert stream_requests and all("access_token=stream-token" in r.url for r in stream_requests)
     start = next(r for r in sent if r.url.endswith("/agent/run"))
     assert start.all_headers()["authorization"] == "Bearer user-token"
-    authorization = stream_requests[0].all_headers().get("authorization")
-    assert authorization == ("Bearer user-token" if transport == "fetch" else None)
+    # The stream token replaces the caller's token on stream requests: in a header where it can go.
+    for request in stream_requests:
+        if transport == "fetch":
+            assert request.all_headers()["authorization"] == "Bearer stream-token"
+            assert "access_token" not in request.url
+        else:
+            assert "access_token=stream-token" in request.url and "authorization" not in request.all_headers()
 
 
 @pytest.mark.parametrize("transport", ["eventsource", "fetch"])
@@ -85,3 +89,43 @@ def test_an_unknown_thread_is_an_error_with_the_server_code(page: Page, transpor
         404,
         "thread_not_found",
     ]
+
+
+SECURED_RUN = """async ([transport, key]) => {
+  const { AgentStreamClient } = await import("./agentstream.js");
+  const client = new AgentStreamClient({ baseUrl: "../", headers: { "x-functions-key": key } });
+  const run = await client.startRun({ message: "Hello with a key." });
+  const ids = [];
+  await new Promise((resolve, reject) => client.streamRun(run, {
+    transport, onEvent: (event, id) => ids.push(id), onEnd: resolve, onError: reject,
+  }));
+  const unauthorized = await new Promise((resolve) => client.streamRun({ thread_id: run.thread_id, run_id: run.run_id }, {
+    transport, streamToken: "forged", onEnd: () => resolve("ended"), onError: (e) => resolve([e.status, e.code]),
+  }));
+  return { ids, hasToken: Boolean(run.stream_token), unauthorized };
+}"""
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devhost]:
+    env = {
+        "API_AUTH": "function_key",
+        "STREAM_TOKEN_SECRET": "web-stream-token-secret-0123456789abcdef",
+        "DEVHOST_FUNCTION_KEY": "web-function-key-0123456789",
+    }
+    host = Devhost(tmp_path_factory.mktemp("secured-web") / "data", env).start()
+    yield host
+    host.stop()
+
+
+@pytest.mark.parametrize("transport", ["eventsource", "fetch"])
+def test_with_keys_and_stream_tokens_both_transports_stream_and_a_forged_token_is_refused(
+    browser: Browser, secured: Devhost, transport: str
+) -> None:
+    chat = ChatPage.open(browser, secured.url)
+    try:
+        result = chat.page.evaluate(SECURED_RUN, [transport, "web-function-key-0123456789"])
+    finally:
+        chat.close()
+    assert result["hasToken"] and result["ids"] == list(range(1, len(result["ids"]) + 1)) and len(result["ids"]) > 5
+    assert result["unauthorized"] == [401, "invalid_token"]

@@ -99,7 +99,8 @@ SECURED_RUN = """async ([transport, key]) => {
   await new Promise((resolve, reject) => client.streamRun(run, {
     transport, onEvent: (event, id) => ids.push(id), onEnd: resolve, onError: reject,
   }));
-  const unauthorized = await new Promise((resolve) => client.streamRun({ thread_id: run.thread_id, run_id: run.run_id }, {
+  const target = { thread_id: run.thread_id, run_id: run.run_id };
+  const unauthorized = await new Promise((resolve) => client.streamRun(target, {
     transport, streamToken: "forged", onEnd: () => resolve("ended"), onError: (e) => resolve([e.status, e.code]),
   }));
   return { ids, hasToken: Boolean(run.stream_token), unauthorized };

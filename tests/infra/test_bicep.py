@@ -245,3 +245,23 @@ def test_redis_url_reaches_the_app_only_as_a_key_vault_reference():
     assert secret["properties"]["value"].startswith("rediss://")
     assert single(app_settings()["REDIS_URL"]) == "@Microsoft.KeyVault(SecretUri=${redisUrlSecretUri})"
     assert "redis" not in json.dumps(parse("main.bicep")["outputs"]).lower()
+
+
+def test_azd_finds_the_function_app_by_the_service_name_in_azure_yaml():
+    azure_yaml = (ROOT / "azure.yaml").read_text()
+    service = re.search(r"^services:\n  (\w+):\n((?:    .*\n)+)", azure_yaml, flags=re.MULTILINE)
+    assert service, azure_yaml
+    name, body = service.group(1), service.group(2)
+    assert dict(re.findall(r"^    (\w+): (\S+)$", body, flags=re.MULTILINE)) == {
+        "project": ".",
+        "language": "python",
+        "host": "function",
+    }
+    tags = only_resource("app/api.bicep", "Microsoft.Web/sites")["tags"]["function"]
+    assert tags["type"] == "union" and tags["parameters"]["arg_2"] == {"'azd-service-name'": name}
+
+
+def test_every_resource_uses_a_stable_api_version():
+    for path in BICEP_FILES:
+        for name, resource in parse(str(path.relative_to(INFRA)))["resources"].items():
+            assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", resource["api_version"]), (path.name, name)

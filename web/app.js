@@ -8,7 +8,7 @@
  * model calls it, the run waits until the page posts the result.
  */
 
-import { AgentStreamClient } from "./agentstream.js";
+import { AgentStreamClient, AgentStreamError, backoffDelay } from "./agentstream.js";
 import { renderMarkdown } from "./markdown.js";
 import { Transcript } from "./transcript.js";
 
@@ -220,11 +220,21 @@ async function answerBrowserTools() {
     } catch (error) {
       result = { toolCallId: item.id, content: `Error: ${error.message}`, error: error.message };
     }
-    try {
-      await client.sendToolResults(threadId, runId, [result]);
-    } catch (error) {
-      // 409 tool_call_answered: this page answered it before a reload. Others show on the card's run.
-      if (error.code !== "tool_call_answered") console.warn("tool result not taken", error);
+    sendToolResult(threadId, runId, result, 0);
+  }
+}
+
+/** Post one answer, retrying after network errors and 5xx until the server takes it or says why not. */
+async function sendToolResult(threadId, runId, result, attempt) {
+  try {
+    await client.sendToolResults(threadId, runId, [result]);
+  } catch (error) {
+    const retry = !(error instanceof AgentStreamError) || error.status >= 500 || error.status === 429;
+    if (retry && transcript.runId === runId && transcript.running) {
+      setTimeout(() => sendToolResult(threadId, runId, result, attempt + 1), backoffDelay(attempt));
+    } else if (error.code !== "tool_call_answered") {
+      // tool_call_answered: this page answered before a reload. Anything else ends the run's wait on the server.
+      console.warn("tool result not taken", error);
     }
   }
 }

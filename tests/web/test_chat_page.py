@@ -95,6 +95,37 @@ def test_the_browser_answers_its_client_tool_and_reasoning_stays_collapsed(
     assert streamed.startswith("The user wants me to think first.")
 
 
+def test_a_browser_tool_answer_lost_on_the_way_is_sent_again_and_a_reload_answers_a_pending_call(
+    browser: Browser, devhost: Devhost, chat
+) -> None:
+    page = ChatPage.open(browser, devhost.url)
+    chat.append(page)
+    posts: list[str] = []
+
+    def fail_twice(route) -> None:
+        posts.append(route.request.url)
+        if len(posts) <= 2:
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.page.route("**/tool-results", fail_twice)
+    page.send("Use browser_info once.")
+    page.wait_for_state("finished")
+    assert len(posts) == 3 and page.page.locator(".tool[data-status=done]").count() == 1
+
+    page.page.route("**/tool-results", lambda route: route.abort("connectionreset"))
+    page.send("And browser_info again.")
+    page.page.wait_for_selector(".tool[data-status=running][data-done=true]", timeout=30_000)
+    page.page.unroute("**/tool-results")
+    page.page.reload()
+    page.wait_for_state("finished")
+    thread_id = page.thread_id()
+    assert page.page.locator(".tool[data-status=done]").count() == 2
+    assert page.assistant_texts() == committed_answer(devhost, thread_id)
+    assert [m["role"] for m in devhost.status(thread_id)["messages"]].count("tool") == 2
+
+
 def test_model_markdown_renders_and_model_html_stays_text(browser: Browser, devhost: Devhost, chat) -> None:
     page = ChatPage.open(browser, devhost.url)
     chat.append(page)

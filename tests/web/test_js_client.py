@@ -130,3 +130,44 @@ def test_with_keys_and_stream_tokens_both_transports_stream_and_a_forged_token_i
         chat.close()
     assert result["hasToken"] and result["ids"] == list(range(1, len(result["ids"]) + 1)) and len(result["ids"]) > 5
     assert result["unauthorized"] == [401, "invalid_token"]
+
+
+RENDER = """async (text) => {
+  const { renderMarkdown } = await import("./markdown.js");
+  const box = document.createElement("div");
+  box.append(renderMarkdown(text));
+  return box.innerHTML;
+}"""
+
+
+MARKDOWN_CASES = [
+    (
+        "# Title\n\nSome *em* and **strong**.",
+        "<h1>Title</h1><p>Some <em>em</em> and <strong>strong</strong>.</p>",
+    ),
+    (
+        "- one\n- two\n\n3. three\n4. four",
+        '<ul><li>one</li><li>two</li></ul><ol start="3"><li>three</li><li>four</li></ol>',
+    ),
+    (
+        "```html\n<b>x</b>\n```\nafter",
+        '<pre><code data-language="html">&lt;b&gt;x&lt;/b&gt;</code></pre><p>after</p>',
+    ),
+    ("> quoted\n> more", "<blockquote><p>quoted<br>more</p></blockquote>"),
+    ("line one\nline two", "<p>line one<br>line two</p>"),
+    ("snake_case_name and ~~gone~~", "<p>snake_case_name and <del>gone</del></p>"),
+    ("[x](javascript:alert(1)) <i>raw</i>", "<p>[x](javascript:alert(1)) &lt;i&gt;raw&lt;/i&gt;</p>"),
+    (
+        "[**site**](https://example.com/a)",
+        '<p><a href="https://example.com/a" rel="noopener noreferrer nofollow" target="_blank">'
+        "<strong>site</strong></a></p>",
+    ),
+    # Still streaming: an open fence is code so far, an open ** is text.
+    ("```\npartial", "<pre><code>partial</code></pre>"),
+    ("half **bold", "<p>half **bold</p>"),
+]
+
+
+def test_the_markdown_renderer_builds_safe_nodes(page: Page) -> None:
+    for markdown, html in MARKDOWN_CASES:
+        assert page.evaluate(RENDER, markdown) == html, markdown

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 
@@ -74,3 +75,24 @@ def test_the_cli_reports_server_errors(devhost: Devhost) -> None:
     done = cli("--url", devhost.url, "--thread", "no-such-thread", "Hi")
     assert done.returncode == 1 and done.stdout == ""
     assert "error: 404 thread_not_found: Thread 'no-such-thread' does not exist." in done.stderr
+
+
+def test_ctrl_c_cancels_the_run_and_the_cli_reads_on_to_its_end(make_devhost) -> None:
+    host: Devhost = make_devhost({"DEMO_TOKENS_PER_SECOND": "20"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agentstream", "--url", host.url, "Tell me a long story."],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stdout.read(1)  # the answer has begun
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 2, stderr
+    assert "[cancelling the run; Ctrl-C again to quit]" in stderr
+    assert " · cancelled · " in stderr.strip().splitlines()[-1]
+    assert host.status(thread_of(stderr))["runs"][0]["status"] == "cancelled"

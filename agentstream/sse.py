@@ -15,6 +15,11 @@ def event_frame(seq: int, data: str) -> str:
     return f"id: {seq}\ndata: {data}\n\n"
 
 
+def data_frame(data: str) -> str:
+    """A frame with no id, for streams that are not a cursor over the log (the AG-UI endpoint)."""
+    return f"data: {data}\n\n"
+
+
 def retry_frame(milliseconds: int) -> str:
     return f"retry: {milliseconds}\n\n"
 

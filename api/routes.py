@@ -12,7 +12,7 @@ import azure.durable_functions as df
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
-from agentstream.http import handlers
+from agentstream.http import agui, handlers
 from api.auth import CALLER_AUTH_LEVEL
 from orchestrators.agent import CANCEL_EVENT, tool_result_event
 
@@ -27,6 +27,15 @@ async def start_run(req: Request, client: df.DurableOrchestrationClient) -> Resp
         await client.start_new("agent_run", run["run_id"], run)
 
     return await handlers.start_run(req, start_orchestration)
+
+
+@bp.route(route="agent/ag-ui", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
+@bp.durable_client_input(client_name="client")
+async def run_agui(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    async def start_orchestration(run: dict[str, Any]) -> None:
+        await client.start_new("agent_run", run["run_id"], run)
+
+    return await agui.run_agui(req, start_orchestration)
 
 
 @bp.route(route="agent/threads/{thread_id}/runs/{run_id}/cancel", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)

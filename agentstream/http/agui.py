@@ -1,0 +1,132 @@
+"""POST /api/agent/ag-ui: the AG-UI endpoint. A `RunAgentInput` in, an AG-UI event stream out.
+
+- New messages (see `agui.messages` for how they are told apart) start a run on the thread,
+  creating the thread under the client's `threadId` when it is new.
+- No new messages join the thread's running run (hydration), or replay the conversation of an
+  idle thread as a run that changes nothing.
+- Bad input is refused before the stream starts, with the usual JSON error and nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ag_ui.core import Message, RunAgentInput, RunStartedEvent
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from .. import runtime
+from ..agui.conversation import Conversation
+from ..agui.messages import characters, input_events, new_messages
+from ..agui.stream import RunProjection, join_frames, mentioned_messages, read_run, replay_frames, run_frames
+from ..config import get_settings
+from ..events import NewEvent
+from ..exceptions import InvalidRequest, PayloadTooLarge, RunAlreadyActive, ServiceUnavailable, UnsupportedMediaType
+from ..steps import StepContext, finish_run
+from .handlers import STREAM_HEADERS, RunStarter, api_endpoint, new_id
+from .inputs import ID_PATTERN, read_body, validate_id
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AGUIRequest:
+    """What the endpoint uses of a RunAgentInput. `thread_id` is None when the client sent none;
+    `run_id` is None when it sent none we can use."""
+
+    thread_id: str | None
+    run_id: str | None
+    messages: list[Message]
+
+
+async def read_agui_request(request: Request, *, max_bytes: int) -> AGUIRequest:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType(f"Content-Type '{media_type or '(none)'}' is not accepted: send application/json.")
+    body = await read_body(request, max_bytes)
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("The request body must be a JSON object (a RunAgentInput).", code="invalid_body")
+    thread_id = _pop_either(data, "threadId", "thread_id")
+    run_id = _pop_either(data, "runId", "run_id")
+    if thread_id is not None:
+        if not isinstance(thread_id, str):
+            raise InvalidRequest("threadId must be a string.", code="invalid_thread_id")
+        validate_id(thread_id, "thread id")
+    try:
+        # The ids are checked above; the model requires them, so it gets stand-ins.
+        parsed = RunAgentInput.model_validate({**data, "threadId": "-", "runId": "-"})
+    except ValidationError as exc:
+        raise InvalidRequest(_describe(exc), code="invalid_body") from None
+    usable_run_id = run_id if isinstance(run_id, str) and ID_PATTERN.fullmatch(run_id) else None
+    return AGUIRequest(thread_id, usable_run_id, parsed.messages)
+
+
+def _pop_either(data: dict[str, Any], camel: str, snake: str) -> Any:
+    value = data.pop(camel, None)
+    snake_value = data.pop(snake, None)
+    return value if value is not None else snake_value
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else str(first["msg"])
+
+
+@api_endpoint
+async def run_agui(request: Request, start_orchestration: RunStarter) -> Response:
+    settings = get_settings()
+    agui = await read_agui_request(request, max_bytes=settings.max_request_bytes)
+    store, hub = runtime.get_store(), runtime.get_hub()
+    thread_id = agui.thread_id or new_id()
+    head = await store.head(thread_id) if agui.thread_id is not None else None
+    stored = await store.get_messages(thread_id) if head is not None else []
+    active_run_id = head.active_run_id if head is not None else None
+    run = await store.get_run(thread_id, active_run_id) if active_run_id is not None else None
+    streaming: set[str] = set()
+    if run is not None:
+        streaming = mentioned_messages((await read_run(store, thread_id, run.run_id, run.start_seq))[0])
+    fresh = new_messages(agui.messages, stored, streaming)
+    if characters(fresh) > settings.max_message_chars:
+        raise PayloadTooLarge(
+            f"The new messages are {characters(fresh)} characters; the limit is {settings.max_message_chars}."
+        )
+    if not fresh:
+        if run is not None:
+            return _agui_response(join_frames(hub, thread_id, run.run_id, run.start_seq), thread_id, run.run_id)
+        replay_id = agui.run_id or new_id()
+        return _agui_response(replay_frames(thread_id, replay_id, stored), thread_id, replay_id)
+    if active_run_id is not None:
+        raise RunAlreadyActive(thread_id, active_run_id)
+    run_id = agui.run_id or new_id()
+    if head is not None and await store.get_run(thread_id, run_id) is not None:
+        run_id = new_id()  # the client reused a run id of this thread: the new run needs its own
+    events = [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id)), *input_events(fresh)]
+    first = await store.start_run(thread_id, run_id, events, fresh, create=True)
+    try:
+        await start_orchestration(thread_id, run_id)
+    except Exception:
+        logger.exception("Could not start the orchestration of run %s on thread %s", run_id, thread_id)
+        await finish_run(
+            StepContext(store, thread_id, run_id),
+            error={"code": "start_failed", "message": "The run could not be started."},
+        )
+        raise ServiceUnavailable(
+            "The run could not be started. Retry shortly.", code="start_failed", headers={"Retry-After": "5"}
+        ) from None
+    projection = RunProjection(thread_id, Conversation(stored + fresh), echoed=[m["id"] for m in fresh])
+    return _agui_response(run_frames(hub, projection, run_id, first[0].seq - 1), thread_id, run_id)
+
+
+def _agui_response(frames: AsyncIterator[str] | Iterable[str], thread_id: str, run_id: str) -> Response:
+    headers = {**STREAM_HEADERS, "x-thread-id": thread_id, "x-run-id": run_id}
+    return StreamingResponse(frames, media_type="text/event-stream", headers=headers)

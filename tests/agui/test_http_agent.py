@@ -1,0 +1,76 @@
+"""@ag-ui/client's HttpAgent (the reference TypeScript client, run by Node) against the AG-UI endpoint.
+
+HttpAgent verifies every stream it reads and rejects the run on any ordering error, so a scenario
+that completes is a stream the reference client accepts; its `messages` must then equal the
+thread's committed conversation.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.agui.stream import AGUI_PATH
+from tests.harness import ROOT, Devhost
+
+SCRIPT = Path(__file__).with_name("http_agent.mjs")
+LONG = " ".join(["word"] * 400)
+
+
+def run_http_agent(scenario: str, options: dict[str, Any]) -> dict[str, Any]:
+    completed = subprocess.run(
+        ["node", str(SCRIPT), scenario, json.dumps(options)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return dict(json.loads(completed.stdout))
+
+
+def test_http_agent_completes_a_run_with_tool_calls(agui_host: Devhost) -> None:
+    thread = f"ts-{uuid.uuid4().hex[:8]}"
+    output = run_http_agent(
+        "run",
+        {
+            "url": f"{agui_host.url}{AGUI_PATH}",
+            "threadId": thread,
+            "messages": [{"id": "u1", "role": "user", "content": "What is the weather in Paris, and the time?"}],
+        },
+    )
+    [run] = output["runs"]
+    kinds = [event["type"] for event in run["events"]]
+    assert kinds[0] == "RUN_STARTED" and kinds[-1] == "RUN_FINISHED"
+    assert kinds.count("TOOL_CALL_START") == 2 and kinds.count("TOOL_CALL_RESULT") == 2
+    assert output["messages"] == agui_host.status(thread)["messages"]
+
+
+def test_http_agent_that_drops_mid_run_recovers_through_hydration(agui_host: Devhost) -> None:
+    thread = f"ts-{uuid.uuid4().hex[:8]}"
+    output = run_http_agent(
+        "reconnect",
+        {
+            "url": f"{agui_host.url}{AGUI_PATH}",
+            "threadId": thread,
+            "dropAfter": 5,
+            "messages": [{"id": "u1", "role": "user", "content": LONG}],
+        },
+    )
+    partial = output["dropped"][-1]
+    assert partial["role"] == "assistant" and partial["content"]
+    second = output["second"]
+    assert [e["type"] for e in second[:4]] == [
+        "RUN_STARTED",
+        "MESSAGES_SNAPSHOT",
+        "TEXT_MESSAGE_START",
+        "TEXT_MESSAGE_CONTENT",
+    ]
+    assert second[0]["runId"] == output["first"][0]["runId"]
+    assert second[2]["messageId"] == partial["id"]
+    assert second[3]["delta"].startswith(partial["content"])
+    assert second[-1]["type"] == "RUN_FINISHED"
+    assert output["messages"] == agui_host.status(thread)["messages"]

@@ -32,6 +32,7 @@ def test_function_app_indexes_in_http_streams_mode_with_every_function() -> None
     assert result["http_streams"] is True
     assert result["functions"] == {
         "start_run": ["durableClient", "httpTrigger", "http"],
+        "run_agui": ["durableClient", "httpTrigger", "http"],
         "cancel_run": ["durableClient", "httpTrigger", "http"],
         "submit_tool_results": ["durableClient", "httpTrigger", "http"],
         "stream_thread": ["httpTrigger", "http"],

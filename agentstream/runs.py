@@ -76,12 +76,13 @@ async def start_run(
     *,
     client_tools: ClientToolMode = "wait",
     create_thread: bool = False,
+    run_id: str | None = None,
 ) -> StartedRun:
     """Record a new run (RUN_STARTED and the request's messages) and start its orchestration.
 
     Without `thread_id` a new thread is made; with one, the thread must exist unless
-    `create_thread` is true. Raises the APIError to answer with when the request cannot start a
-    run (nothing is written then).
+    `create_thread` is true. The run gets `run_id` (a valid id, new on the thread) or a new one.
+    Raises the APIError to answer with when the request cannot start a run (nothing is written then).
     """
     store = runtime.get_store()
     server_tools = runtime.get_tools()
@@ -90,7 +91,7 @@ async def start_run(
             f"Client tool name(s) {', '.join(clashes)} are taken by server tools; rename them.", code="invalid_tools"
         )
     thread_id = request.thread_id or new_id()
-    run_id = new_id()
+    run_id = run_id or new_id()
     messages = request.input_messages(run_id)
     if any(m["role"] == "tool" for m in messages):
         earlier = await store.get_messages(thread_id) if request.thread_id else []

@@ -16,6 +16,7 @@ from ag_ui.core import (
     MessagesSnapshotEvent,
     ReasoningMessageContentEvent,
     ReasoningMessageStartEvent,
+    ReasoningStartEvent,
     TextMessageContentEvent,
     TextMessageStartEvent,
     ToolCallArgsEvent,
@@ -31,6 +32,7 @@ class Conversation:
         self._messages: list[dict[str, Any]] = copy.deepcopy(messages)
         self._open_messages: set[str] = set()
         self._open_calls: set[str] = set()
+        self._open_spans: dict[str, None] = {}  # REASONING_START..REASONING_END, in the order opened
 
     def apply(self, body: dict[str, Any]) -> None:
         kind = body.get("type")
@@ -46,6 +48,10 @@ class Conversation:
                 message["content"] = (message.get("content") or "") + body["delta"]
         elif kind in ("TEXT_MESSAGE_END", "REASONING_MESSAGE_END"):
             self._open_messages.discard(body["messageId"])
+        elif kind == "REASONING_START":
+            self._open_spans[body["messageId"]] = None
+        elif kind == "REASONING_END":
+            self._open_spans.pop(body["messageId"], None)
         elif kind == "TOOL_CALL_START":
             self._start_call(body)
         elif kind == "TOOL_CALL_ARGS":
@@ -106,6 +112,8 @@ class Conversation:
         self._messages = kept
         self._open_messages -= message_ids
         self._open_calls -= tool_call_ids
+        for message_id in message_ids:
+            self._open_spans.pop(message_id, None)
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -126,8 +134,9 @@ class Conversation:
         return NewEvent.of(MessagesSnapshotEvent.model_validate({"messages": finished}))
 
     def reopen(self) -> list[NewEvent]:
-        """START events (and the content so far) for what `snapshot()` left out, in conversation order."""
-        events: list[NewEvent] = []
+        """START events (and the content so far) for what `snapshot()` left out, in conversation order,
+        after the reasoning spans still open."""
+        events = [NewEvent.of(ReasoningStartEvent(message_id=span)) for span in self._open_spans]
         for message in self._messages:
             is_open = message["id"] in self._open_messages
             if is_open and message["role"] == "reasoning":

@@ -7,31 +7,18 @@ is new (Agent Framework's `AGUIChatClient`). The thread's stored conversation is
   one the running run is still streaming (a client reconnecting sends what it got so far);
 - the new messages are the ones after the last message the thread knows (all of them when it
   knows none, e.g. a new thread seeded with a history);
-- `activity` and `reasoning` messages are the client's views, not conversation: they are skipped;
-- a `tool` message must answer a tool call of the thread that has no result yet.
+- `activity` and `reasoning` messages are the client's views, not conversation: they are skipped.
 
 What is new must end with a user or tool message, something for the agent to answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 
-from ag_ui.core import (
-    AssistantMessage,
-    Message,
-    TextMessageContentEvent,
-    TextMessageEndEvent,
-    TextMessageStartEvent,
-    TextPart,
-    ToolCallArgsEvent,
-    ToolCallEndEvent,
-    ToolCallResultEvent,
-    ToolCallStartEvent,
-    ToolMessage,
-)
+from ag_ui.core import AssistantMessage, Message, TextPart, ToolMessage
 
-from ..events import NewEvent
 from ..exceptions import InvalidRequest
 
 CLIENT_VIEW_ROLES = frozenset({"activity", "reasoning"})
@@ -55,35 +42,20 @@ def new_messages(
             f"The last new message is from '{fresh[-1]['role']}': end with a user or tool message.",
             code="invalid_messages",
         )
-    _check_tool_results(fresh, stored)
     return fresh
 
 
-def pending_tool_calls(messages: list[dict[str, Any]]) -> list[str]:
-    """Ids of the tool calls in `messages` that no tool message answers, in the order they were made."""
+def pending_tool_calls(messages: list[dict[str, Any]], server_tools: Container[str]) -> list[str]:
+    """Ids of the client-side tool calls in `messages` that no tool message answers, in the order
+    they were made."""
     answered = {m["toolCallId"] for m in messages if m["role"] == "tool"}
     return [
         call["id"]
         for message in messages
         if message["role"] == "assistant"
         for call in message.get("toolCalls") or ()
-        if call["id"] not in answered
+        if call["id"] not in answered and call["function"]["name"] not in server_tools
     ]
-
-
-def _check_tool_results(fresh: list[dict[str, Any]], stored: list[dict[str, Any]]) -> None:
-    open_calls = set(pending_tool_calls(stored))
-    for message in fresh:
-        if message["role"] == "assistant":
-            open_calls.update(call["id"] for call in message.get("toolCalls") or ())
-        elif message["role"] == "tool":
-            if message["toolCallId"] not in open_calls:
-                raise InvalidRequest(
-                    f"Tool message '{message['id']}' answers tool call '{message['toolCallId'][:80]}', "
-                    "which is not an unanswered tool call of this thread.",
-                    code="unknown_tool_call",
-                )
-            open_calls.discard(message["toolCallId"])
 
 
 def to_stored(message: Message) -> dict[str, Any]:
@@ -101,6 +73,8 @@ def to_stored(message: Message) -> dict[str, Any]:
     content = _text(message.id, message.content)
     if isinstance(message, ToolMessage):
         stored["toolCallId"] = message.tool_call_id
+        if message.error is not None:
+            stored["error"] = message.error
     elif not content.strip():
         raise InvalidRequest(f"Message '{message.id}' is empty.", code="invalid_messages")
     stored["content"] = content
@@ -118,36 +92,3 @@ def _text(message_id: str, content: Any) -> str:
             code="unsupported_content",
         )
     return "".join(part.text for part in parts)
-
-
-def input_events(messages: list[dict[str, Any]]) -> list[NewEvent]:
-    """The events that put a run's input messages on the thread's log."""
-    events: list[NewEvent] = []
-    for message in messages:
-        if message["role"] == "tool":
-            result = ToolCallResultEvent(
-                message_id=message["id"], tool_call_id=message["toolCallId"], content=message["content"], role="tool"
-            )
-            events.append(NewEvent.of(result))
-            continue
-        if message.get("content"):
-            events += [
-                NewEvent.of(TextMessageStartEvent(message_id=message["id"], role=message["role"])),
-                NewEvent.of(TextMessageContentEvent(message_id=message["id"], delta=message["content"])),
-                NewEvent.of(TextMessageEndEvent(message_id=message["id"])),
-            ]
-        for call in message.get("toolCalls") or ():
-            start = ToolCallStartEvent(
-                tool_call_id=call["id"], tool_call_name=call["function"]["name"], parent_message_id=message["id"]
-            )
-            events.append(NewEvent.of(start))
-            if call["function"]["arguments"]:
-                events.append(
-                    NewEvent.of(ToolCallArgsEvent(tool_call_id=call["id"], delta=call["function"]["arguments"]))
-                )
-            events.append(NewEvent.of(ToolCallEndEvent(tool_call_id=call["id"])))
-    return events
-
-
-def characters(messages: list[dict[str, Any]]) -> int:
-    return sum(len(m.get("content") or "") for m in messages)

@@ -19,7 +19,7 @@ cannot take back text they applied.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Container, Iterable
 from typing import Any
 
 from ag_ui.core import RunFinishedEvent, RunFinishedSuccessOutcome, RunStartedEvent
@@ -123,10 +123,12 @@ async def join_frames(hub: TailHub, thread_id: str, run_id: str, start_seq: int)
             yield frames
 
 
-def replay_frames(thread_id: str, run_id: str, messages: list[dict[str, Any]]) -> Iterable[str]:
-    """An idle thread as one complete run that changes nothing: its conversation, and the tool calls
-    still waiting for the client's answer."""
-    pending = pending_tool_calls(messages)
+def replay_frames(
+    thread_id: str, run_id: str, messages: list[dict[str, Any]], server_tools: Container[str]
+) -> Iterable[str]:
+    """An idle thread as one complete run that changes nothing: its conversation, and the client-side
+    tool calls still waiting for the client's answer."""
+    pending = pending_tool_calls(messages, server_tools)
     outcome = RunFinishedSuccessOutcome(pending_tool_call_ids=pending) if pending else None
     events = [
         run_started(thread_id, run_id),

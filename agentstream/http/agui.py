@@ -10,28 +10,24 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ag_ui.core import Message, RunAgentInput, RunStartedEvent
+from ag_ui.core import Message, RunAgentInput
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from .. import runtime
+from .. import runs, runtime
 from ..agui.conversation import Conversation
-from ..agui.messages import characters, input_events, new_messages
+from ..agui.messages import new_messages
 from ..agui.stream import RunProjection, join_frames, mentioned_messages, read_run, replay_frames, run_frames
 from ..config import get_settings
-from ..events import NewEvent
-from ..exceptions import InvalidRequest, PayloadTooLarge, RunAlreadyActive, ServiceUnavailable, UnsupportedMediaType
-from ..steps import StepContext, finish_run
-from .handlers import STREAM_HEADERS, RunStarter, api_endpoint, new_id
-from .inputs import ID_PATTERN, read_body, validate_id
-
-logger = logging.getLogger(__name__)
+from ..exceptions import InvalidRequest, PayloadTooLarge, RunAlreadyActive, UnsupportedMediaType
+from ..runs import OrchestrationStarter, new_id
+from .handlers import STREAM_HEADERS, api_endpoint
+from .inputs import ID_PATTERN, RunRequest, read_body, validate_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +38,7 @@ class AGUIRequest:
     thread_id: str | None
     run_id: str | None
     messages: list[Message]
+    tools: list[dict[str, Any]]
 
 
 async def read_agui_request(request: Request, *, max_bytes: int) -> AGUIRequest:
@@ -67,7 +64,10 @@ async def read_agui_request(request: Request, *, max_bytes: int) -> AGUIRequest:
     except ValidationError as exc:
         raise InvalidRequest(_describe(exc), code="invalid_body") from None
     usable_run_id = run_id if isinstance(run_id, str) and ID_PATTERN.fullmatch(run_id) else None
-    return AGUIRequest(thread_id, usable_run_id, parsed.messages)
+    tools = [
+        tool.model_dump(by_alias=True, include={"name", "description", "parameters"}) for tool in parsed.tools or []
+    ]
+    return AGUIRequest(thread_id, usable_run_id, parsed.messages, tools)
 
 
 def _pop_either(data: dict[str, Any], camel: str, snake: str) -> Any:
@@ -83,7 +83,7 @@ def _describe(exc: ValidationError) -> str:
 
 
 @api_endpoint
-async def run_agui(request: Request, start_orchestration: RunStarter) -> Response:
+async def run_agui(request: Request, start_orchestration: OrchestrationStarter) -> Response:
     settings = get_settings()
     agui = await read_agui_request(request, max_bytes=settings.max_request_bytes)
     store, hub = runtime.get_store(), runtime.get_hub()
@@ -96,35 +96,39 @@ async def run_agui(request: Request, start_orchestration: RunStarter) -> Respons
     if run is not None:
         streaming = mentioned_messages((await read_run(store, thread_id, run.run_id, run.start_seq))[0])
     fresh = new_messages(agui.messages, stored, streaming)
-    if characters(fresh) > settings.max_message_chars:
-        raise PayloadTooLarge(
-            f"The new messages are {characters(fresh)} characters; the limit is {settings.max_message_chars}."
-        )
     if not fresh:
         if run is not None:
             return _agui_response(join_frames(hub, thread_id, run.run_id, run.start_seq), thread_id, run.run_id)
         replay_id = agui.run_id or new_id()
-        return _agui_response(replay_frames(thread_id, replay_id, stored), thread_id, replay_id)
+        return _agui_response(replay_frames(thread_id, replay_id, stored, runtime.get_tools()), thread_id, replay_id)
     if active_run_id is not None:
         raise RunAlreadyActive(thread_id, active_run_id)
-    run_id = agui.run_id or new_id()
-    if head is not None and await store.get_run(thread_id, run_id) is not None:
-        run_id = new_id()  # the client reused a run id of this thread: the new run needs its own
-    events = [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id)), *input_events(fresh)]
-    first = await store.start_run(thread_id, run_id, events, fresh, create=True)
-    try:
-        await start_orchestration(thread_id, run_id)
-    except Exception:
-        logger.exception("Could not start the orchestration of run %s on thread %s", run_id, thread_id)
-        await finish_run(
-            StepContext(store, thread_id, run_id),
-            error={"code": "start_failed", "message": "The run could not be started."},
-        )
-        raise ServiceUnavailable(
-            "The run could not be started. Retry shortly.", code="start_failed", headers={"Retry-After": "5"}
-        ) from None
+    run_request = _run_request(thread_id, fresh, agui.tools, max_message_chars=settings.max_message_chars)
+    run_id = agui.run_id
+    if run_id is not None and head is not None and await store.get_run(thread_id, run_id) is not None:
+        run_id = None  # the client reused a run id of this thread: the new run needs its own
+    # Client tools the AG-UI way: the run finishes with the calls pending, the next run answers them.
+    started = await runs.start_run(
+        run_request, start_orchestration, client_tools="finish", create_thread=True, run_id=run_id
+    )
     projection = RunProjection(thread_id, Conversation(stored + fresh), echoed=[m["id"] for m in fresh])
-    return _agui_response(run_frames(hub, projection, run_id, first[0].seq - 1), thread_id, run_id)
+    frames = run_frames(hub, projection, started.run_id, started.first_seq - 1)
+    return _agui_response(frames, thread_id, started.run_id)
+
+
+def _run_request(
+    thread_id: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, max_message_chars: int
+) -> RunRequest:
+    try:
+        run_request = RunRequest.model_validate({"threadId": thread_id, "messages": messages, "tools": tools})
+    except ValidationError as exc:
+        code = "invalid_tools" if exc.errors()[0]["loc"][:1] == ("tools",) else "invalid_body"
+        raise InvalidRequest(_describe(exc), code=code) from None
+    if run_request.characters > max_message_chars:
+        raise PayloadTooLarge(
+            f"The new messages are {run_request.characters} characters; the limit is {max_message_chars}."
+        )
+    return run_request
 
 
 def _agui_response(frames: AsyncIterator[str] | Iterable[str], thread_id: str, run_id: str) -> Response:

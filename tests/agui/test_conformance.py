@@ -42,6 +42,21 @@ def test_a_run_with_parallel_tool_calls(agui_host: Devhost) -> None:
     assert_no_findings(result, at_least=20)
 
 
+def test_a_run_that_reasons_and_stops_on_a_frontend_tool_call(agui_host: Devhost) -> None:
+    confirm = {
+        "name": "confirm_booking",
+        "description": "Ask the user to confirm a booking.",
+        "parameters": {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]},
+    }
+    body = {
+        "threadId": f"v-{uuid.uuid4().hex[:8]}",
+        "runId": "frontend",
+        "messages": [{"id": "u1", "role": "user", "content": "Think, then confirm_booking please."}],
+        "tools": [confirm],
+    }
+    assert_no_findings(validate(f"{agui_host.url}{AGUI_PATH}", input=body), at_least=10)
+
+
 def test_a_failing_run_with_discarded_attempts(agui_host: Devhost) -> None:
     body = {
         "threadId": f"v-{uuid.uuid4().hex[:8]}",

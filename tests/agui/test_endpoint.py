@@ -39,8 +39,9 @@ def test_a_new_thread_gets_a_complete_run_under_the_clients_ids(agui_host: Devho
         "TEXT_MESSAGE_END",
         "TOOL_CALL_RESULT",
         "TEXT_MESSAGE_START",
-        *["TEXT_MESSAGE_CONTENT"] * (len(got) - 16),
+        *["TEXT_MESSAGE_CONTENT"] * (len(got) - 17),
         "TEXT_MESSAGE_END",
+        "MESSAGES_SNAPSHOT",
         "RUN_FINISHED",
     ]
     # The client's own message is not echoed back: it already holds it.
@@ -50,6 +51,7 @@ def test_a_new_thread_gets_a_complete_run_under_the_clients_ids(agui_host: Devho
     assert status["messages"][0] == {"id": "u1", "role": "user", "content": "What is the weather in Paris?"}
     assistant = {m["id"]: m.get("content") for m in status["messages"] if m["role"] == "assistant"}
     assert texts(got) == assistant
+    assert got[-2]["messages"] == status["messages"]
 
 
 def test_snake_case_input_and_a_full_history_store_only_the_new_message(agui_host: Devhost) -> None:
@@ -105,8 +107,8 @@ def test_joining_a_running_run_reopens_what_is_streaming_and_follows_it_to_the_e
     assert joined[2] == {**joined[2], "messageId": message_id, "role": "assistant"}
     so_far = joined[3]["delta"]
     assert so_far.startswith("".join(e["delta"] for e in seen if e["type"] == "TEXT_MESSAGE_CONTENT"))
-    assert set(types(joined[4:-2])) <= {"TEXT_MESSAGE_CONTENT"}
-    assert types(joined)[-2:] == ["TEXT_MESSAGE_END", "RUN_FINISHED"]
+    assert set(types(joined[4:-3])) <= {"TEXT_MESSAGE_CONTENT"}
+    assert types(joined)[-3:] == ["TEXT_MESSAGE_END", "MESSAGES_SNAPSHOT", "RUN_FINISHED"]
     final = agui_host.status(thread)["messages"]
     assert texts(joined) == {message_id: final[1]["content"]}
 
@@ -182,9 +184,11 @@ def _tool_history(host: Devhost) -> tuple[str, list[dict[str, Any]]]:
         ({"messages": [user("a", "same"), user("b", "same")]}, 400, "duplicate_message_id"),
         (
             {"messages": [{"id": "t", "role": "tool", "toolCallId": "call_nowhere", "content": "42"}]},
-            400,
-            "unknown_tool_call",
+            404,
+            "tool_call_not_found",
         ),
+        ({"messages": [user("a")], "tools": [{"name": "get_weather", "description": "mine"}]}, 400, "invalid_tools"),
+        ({"messages": [user("a")], "tools": [{"name": "bad name", "description": "x"}]}, 400, "invalid_tools"),
         (
             {
                 "messages": [
@@ -226,5 +230,41 @@ def test_a_tool_result_for_a_call_that_already_has_one_is_refused(agui_host: Dev
     answered = next(m for m in history if m["role"] == "tool")
     again = {"id": "again", "role": "tool", "toolCallId": answered["toolCallId"], "content": "again"}
     response = post(agui_host, {"threadId": thread, "messages": [*history, again]})
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "unknown_tool_call"
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "tool_call_answered"
+
+
+CONFIRM = {
+    "name": "confirm_booking",
+    "description": "Ask the user to confirm a booking.",
+    "parameters": {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]},
+}
+
+
+def test_a_frontend_tool_call_finishes_the_run_and_the_next_run_carries_its_result(agui_host: Devhost) -> None:
+    thread = new_thread()
+    ask = user("Please confirm_booking for two nights.", "u1")
+    first = events(agui_host, {"threadId": thread, "runId": "ask", "messages": [ask], "tools": [CONFIRM]})
+
+    [start] = [e for e in first if e["type"] == "TOOL_CALL_START"]
+    assert start["toolCallName"] == "confirm_booking"
+    assert "TOOL_CALL_RESULT" not in types(first)
+    assert first[-1]["outcome"] == {"type": "success", "pendingToolCallIds": [start["toolCallId"]]}
+    history = agui_host.status(thread)["messages"]
+    assert [m["role"] for m in history] == ["user", "assistant"]
+    # A client that reloads meanwhile gets the conversation and the call still waiting for it.
+    replay = events(agui_host, {"threadId": thread, "runId": "look", "messages": []})
+    assert replay[-1]["outcome"] == {"type": "success", "pendingToolCallIds": [start["toolCallId"]]}
+
+    answer = {"id": "answer-1", "role": "tool", "toolCallId": start["toolCallId"], "content": "Booked: 2 nights"}
+    second = events(
+        agui_host, {"threadId": thread, "runId": "go-on", "messages": [*history, answer], "tools": [CONFIRM]}
+    )
+
+    assert "answer-1" not in {e.get("messageId") for e in second}  # the client's own message, not echoed
+    assert second[-1]["type"] == "RUN_FINISHED" and "outcome" not in second[-1]
+    final = agui_host.status(thread)["messages"]
+    assert [m["role"] for m in final] == ["user", "assistant", "tool", "assistant"]
+    assert final[2] == answer
+    assert final[3]["content"] == "Here is what I found: Booked: 2 nights."
+    assert texts(second) == {final[3]["id"]: final[3]["content"]}

@@ -49,6 +49,38 @@ def test_http_agent_completes_a_run_with_tool_calls(agui_host: Devhost) -> None:
     assert output["messages"] == agui_host.status(thread)["messages"]
 
 
+def test_http_agent_answers_a_frontend_tool_call_in_a_second_run(agui_host: Devhost) -> None:
+    thread = f"ts-{uuid.uuid4().hex[:8]}"
+    confirm = {
+        "name": "confirm_booking",
+        "description": "Ask the user to confirm a booking.",
+        "parameters": {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]},
+    }
+    output = run_http_agent(
+        "run",
+        {
+            "url": f"{agui_host.url}{AGUI_PATH}",
+            "threadId": thread,
+            "messages": [{"id": "u1", "role": "user", "content": "Please confirm_booking for Friday."}],
+            "tools": [confirm],
+            "answers": {"confirm_booking": "Confirmed by the user"},
+        },
+    )
+    first, second = output["runs"]
+    [call_id] = first["events"][-1]["outcome"]["pendingToolCallIds"]
+    assert [e["toolCallName"] for e in first["events"] if e["type"] == "TOOL_CALL_START"] == ["confirm_booking"]
+    assert second["events"][-1]["type"] == "RUN_FINISHED" and "outcome" not in second["events"][-1]
+    messages = agui_host.status(thread)["messages"]
+    assert output["messages"] == messages
+    assert messages[2] == {
+        "id": f"{call_id}.answer",
+        "role": "tool",
+        "toolCallId": call_id,
+        "content": "Confirmed by the user",
+    }
+    assert messages[3]["content"] == "Here is what I found: Confirmed by the user."
+
+
 def test_http_agent_that_drops_mid_run_recovers_through_hydration(agui_host: Devhost) -> None:
     thread = f"ts-{uuid.uuid4().hex[:8]}"
     output = run_http_agent(

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from ag_ui.core import RunAgentInput
 
 from agentstream.agui.conversation import Conversation
 from agentstream.agui.messages import new_messages, pending_tool_calls
-from agentstream.exceptions import InvalidRequest
 
 STORED = [
     {"id": "u1", "role": "user", "content": "Weather?"},
@@ -59,16 +57,11 @@ def test_what_the_running_run_streams_counts_as_known() -> None:
     assert new_messages(parse(client), [*STORED, client[4]], streaming={"a3"}) == []
 
 
-def test_a_tool_result_must_answer_an_unanswered_call() -> None:
-    asked = [*STORED[:2]]
-    answer = {"id": "t1", "role": "tool", "toolCallId": "c1", "content": "rainy"}
-    assert new_messages(parse([*asked, answer]), asked) == [
-        {"id": "t1", "role": "tool", "toolCallId": "c1", "content": "rainy"}
-    ]
-    with pytest.raises(InvalidRequest) as refused:
-        new_messages(parse([*STORED, answer]), STORED)
-    assert refused.value.code == "unknown_tool_call"
-    assert pending_tool_calls(asked) == ["c1"] and pending_tool_calls(STORED) == []
+def test_pending_tool_calls_are_the_unanswered_client_side_ones() -> None:
+    asked = STORED[:2]
+    assert pending_tool_calls(asked, server_tools=()) == ["c1"]
+    assert pending_tool_calls(asked, server_tools={"get_weather"}) == []
+    assert pending_tool_calls(STORED, server_tools=()) == []
 
 
 def events_of_a_turn() -> list[dict[str, Any]]:
@@ -125,3 +118,24 @@ def test_a_discarded_attempt_leaves_the_conversation() -> None:
     )
     assert conversation.messages == STORED
     assert conversation.reopen() == []
+
+
+def test_an_open_reasoning_span_and_message_are_reopened_before_the_rest() -> None:
+    conversation = Conversation([STORED[0]])
+    for event in [
+        {"type": "REASONING_START", "messageId": "r1"},
+        {"type": "REASONING_MESSAGE_START", "messageId": "r1", "role": "reasoning"},
+        {"type": "REASONING_MESSAGE_CONTENT", "messageId": "r1", "delta": "Hmm"},
+    ]:
+        conversation.apply(event)
+
+    assert conversation.snapshot().body()["messages"] == [STORED[0]]
+    assert [(e.type, e.body().get("delta")) for e in conversation.reopen()] == [
+        ("REASONING_START", None),
+        ("REASONING_MESSAGE_START", None),
+        ("REASONING_MESSAGE_CONTENT", "Hmm"),
+    ]
+    conversation.apply({"type": "REASONING_MESSAGE_END", "messageId": "r1"})
+    conversation.apply({"type": "REASONING_END", "messageId": "r1"})
+    assert conversation.reopen() == []
+    assert conversation.snapshot().body()["messages"][-1] == {"id": "r1", "role": "reasoning", "content": "Hmm"}

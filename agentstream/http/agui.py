@@ -10,14 +10,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ag_ui.core import Message, RunAgentInput
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from .. import runs, runtime
 from ..agui.conversation import Conversation
@@ -26,8 +26,9 @@ from ..agui.stream import RunProjection, join_frames, mentioned_messages, read_r
 from ..config import get_settings
 from ..exceptions import InvalidRequest, PayloadTooLarge, RunAlreadyActive, UnsupportedMediaType
 from ..runs import OrchestrationStarter, new_id
-from .handlers import STREAM_HEADERS, api_endpoint
+from .handlers import STREAM_HEADERS, caller_endpoint, stream_token, take_stream_slot
 from .inputs import ID_PATTERN, RunRequest, read_body, validate_id
+from .slots import SlotStreamingResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +83,23 @@ def _describe(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}" if where else str(first["msg"])
 
 
-@api_endpoint
+@caller_endpoint
 async def run_agui(request: Request, start_orchestration: OrchestrationStarter) -> Response:
     settings = get_settings()
     agui = await read_agui_request(request, max_bytes=settings.max_request_bytes)
+    # Every answer is a stream: take its slot before anything is written.
+    release = take_stream_slot()
+    try:
+        return await _answer(agui, start_orchestration, release)
+    except BaseException:
+        release()
+        raise
+
+
+async def _answer(
+    agui: AGUIRequest, start_orchestration: OrchestrationStarter, release: Callable[[], None]
+) -> Response:
+    settings = get_settings()
     store, hub = runtime.get_store(), runtime.get_hub()
     thread_id = agui.thread_id or new_id()
     head = await store.head(thread_id) if agui.thread_id is not None else None
@@ -98,9 +112,11 @@ async def run_agui(request: Request, start_orchestration: OrchestrationStarter) 
     fresh = new_messages(agui.messages, stored, streaming)
     if not fresh:
         if run is not None:
-            return _agui_response(join_frames(hub, thread_id, run.run_id, run.start_seq), thread_id, run.run_id)
+            frames = join_frames(hub, thread_id, run.run_id, run.start_seq)
+            return _agui_response(frames, thread_id, run.run_id, release)
         replay_id = agui.run_id or new_id()
-        return _agui_response(replay_frames(thread_id, replay_id, stored, runtime.get_tools()), thread_id, replay_id)
+        replay = replay_frames(thread_id, replay_id, stored, runtime.get_tools())
+        return _agui_response(replay, thread_id, replay_id, release)
     if active_run_id is not None:
         raise RunAlreadyActive(thread_id, active_run_id)
     run_request = _run_request(thread_id, fresh, agui.tools, max_message_chars=settings.max_message_chars)
@@ -113,7 +129,7 @@ async def run_agui(request: Request, start_orchestration: OrchestrationStarter) 
     )
     projection = RunProjection(thread_id, Conversation(stored + fresh), echoed=[m["id"] for m in fresh])
     frames = run_frames(hub, projection, started.run_id, started.first_seq - 1)
-    return _agui_response(frames, thread_id, started.run_id)
+    return _agui_response(frames, thread_id, started.run_id, release)
 
 
 def _run_request(
@@ -131,6 +147,11 @@ def _run_request(
     return run_request
 
 
-def _agui_response(frames: AsyncIterator[str] | Iterable[str], thread_id: str, run_id: str) -> Response:
+def _agui_response(
+    frames: AsyncIterator[str] | Iterable[str], thread_id: str, run_id: str, release: Callable[[], None]
+) -> Response:
     headers = {**STREAM_HEADERS, "x-thread-id": thread_id, "x-run-id": run_id}
-    return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
+    if token := stream_token(thread_id):
+        # Lets the client read the thread through the plain stream too.
+        headers["x-stream-token"] = token
+    return SlotStreamingResponse(frames, media_type="text/event-stream", headers=headers, release=release)

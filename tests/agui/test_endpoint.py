@@ -268,3 +268,21 @@ def test_a_frontend_tool_call_finishes_the_run_and_the_next_run_carries_its_resu
     assert final[2] == answer
     assert final[3]["content"] == "Here is what I found: Booked: 2 nights."
     assert texts(second) == {final[3]["id"]: final[3]["content"]}
+
+
+def test_with_function_keys_the_endpoint_needs_the_key_and_hands_out_a_stream_token(make_devhost) -> None:
+    key = "agui-test-function-key-0123456789"
+    host: Devhost = make_devhost(
+        {"API_AUTH": "function_key", "DEVHOST_FUNCTION_KEY": key, "STREAM_TOKEN_SECRET": "s" * 40}
+    )
+    body = {"threadId": "keyed", "messages": [user("Hello", "u1")]}
+    refused = post(host, body)
+    assert refused.status_code == 401
+    assert host.store_counts()["threads"] == 0
+
+    with post(host, body, headers={"x-functions-key": key}, stream=True) as response:
+        assert response.status_code == 200
+        token = response.headers["x-stream-token"]
+        assert b'"RUN_FINISHED"' in b"".join(response.iter_content(chunk_size=None))
+    plain = host.stream("/api/agent/stream/keyed", headers={"Authorization": f"Bearer {token}"})
+    assert plain[-1].type == "RUN_FINISHED"

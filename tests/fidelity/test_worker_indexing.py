@@ -51,6 +51,7 @@ def test_with_function_keys_only_the_callers_routes_require_a_key() -> None:
     result = index(ROOT, env={"API_AUTH": "function_key"})
     assert result["auth_levels"] == {
         "start_run": "FUNCTION",
+        "run_agui": "FUNCTION",
         "cancel_run": "FUNCTION",
         "submit_tool_results": "FUNCTION",
         "stream_thread": "ANONYMOUS",

@@ -57,7 +57,21 @@ async function reconnect() {
   return { first, firstError, dropped, second, messages: agent.messages };
 }
 
-const scenarios = { run, reconnect };
+// A run that outlasts one response (STREAM_MAX_SECONDS): each response ends without a terminal
+// event, runAgent() resolves, and calling it again joins the run where it is, until it finishes.
+async function follow() {
+  const agent = new HttpAgent({ url: options.url, threadId: options.threadId, initialMessages: options.messages });
+  const responses = [];
+  while (responses.length < options.maxResponses) {
+    const events = [];
+    await agent.runAgent({}, recorder(events));
+    responses.push(events);
+    if (events.at(-1)?.type === "RUN_FINISHED") break;
+  }
+  return { responses, messages: agent.messages };
+}
+
+const scenarios = { run, reconnect, follow };
 try {
   const output = await scenarios[scenario]();
   process.stdout.write(JSON.stringify(output));

@@ -106,3 +106,26 @@ def test_http_agent_that_drops_mid_run_recovers_through_hydration(agui_host: Dev
     assert second[3]["delta"].startswith(partial["content"])
     assert second[-1]["type"] == "RUN_FINISHED"
     assert output["messages"] == agui_host.status(thread)["messages"]
+
+
+def test_http_agent_follows_a_run_longer_than_one_response_by_calling_again(make_devhost) -> None:
+    host: Devhost = make_devhost({"STREAM_MAX_SECONDS": "0.5", "DEMO_TOKENS_PER_SECOND": "100"})
+    thread = f"ts-{uuid.uuid4().hex[:8]}"
+    output = run_http_agent(
+        "follow",
+        {
+            "url": f"{host.url}{AGUI_PATH}",
+            "threadId": thread,
+            "maxResponses": 60,
+            "messages": [{"id": "u1", "role": "user", "content": " ".join(["word"] * 150)}],
+        },
+    )
+    first, *rejoins = output["responses"]
+    assert rejoins, "the run should outlast the first response"
+    assert first[0]["type"] == "RUN_STARTED" and first[-1]["type"] == "TEXT_MESSAGE_CONTENT"
+    for events in rejoins:
+        assert [e["type"] for e in events[:2]] == ["RUN_STARTED", "MESSAGES_SNAPSHOT"]
+    # The last call may come just after the run ended: then it is a replay of the idle thread.
+    assert all(events[0]["runId"] == first[0]["runId"] for events in rejoins[:-1])
+    assert rejoins[-1][-1]["type"] == "RUN_FINISHED"
+    assert output["messages"] == host.status(thread)["messages"]

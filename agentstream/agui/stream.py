@@ -39,11 +39,15 @@ PROTOCOL_VERSION = "1.0"
 class RunProjection:
     """Turns a run's envelopes into AG-UI frames, keeping the conversation a client would hold."""
 
-    def __init__(self, thread_id: str, conversation: Conversation, *, echoed: Iterable[str] = ()) -> None:
+    def __init__(self, thread_id: str, conversation: Conversation, *, echoed: Iterable[dict[str, Any]] = ()) -> None:
+        """`echoed`: the client's messages this run was started with, whose events are left out."""
         self.thread_id = thread_id
         self.conversation = conversation
         self.ended = False
-        self._echoed = set(echoed)
+        self._echoed = set()
+        for message in echoed:
+            self._echoed.add(message["id"])
+            self._echoed.update(call["id"] for call in message.get("toolCalls") or ())
 
     def frames(self, envelopes: list[Envelope]) -> str:
         out: list[str] = []
@@ -55,7 +59,7 @@ class RunProjection:
         if envelope.type == "RUN_STARTED":
             return [run_started(self.thread_id, envelope.run_id)]
         body = envelope.body()
-        if _message_id(body) in self._echoed:
+        if _echo_key(body) in self._echoed:
             return []
         self.conversation.apply(body)
         event = NewEvent(envelope.type, envelope.data)
@@ -70,9 +74,13 @@ def run_started(thread_id: str, run_id: str) -> NewEvent:
     return NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id, protocol_version=PROTOCOL_VERSION))
 
 
-def _message_id(body: dict[str, Any]) -> str | None:
-    if body["type"].startswith("TEXT_MESSAGE_") or body["type"] == "TOOL_CALL_RESULT":
+def _echo_key(body: dict[str, Any]) -> str | None:
+    """The id that ties an event to an input message: its own, or its tool call's."""
+    kind = body["type"]
+    if kind.startswith("TEXT_MESSAGE_") or kind == "TOOL_CALL_RESULT":
         return body.get("messageId")
+    if kind in ("TOOL_CALL_START", "TOOL_CALL_ARGS", "TOOL_CALL_END"):
+        return body.get("toolCallId")
     return None
 
 

@@ -127,7 +127,7 @@ async def _answer(
     started = await runs.start_run(
         run_request, start_orchestration, client_tools="finish", create_thread=True, run_id=run_id
     )
-    projection = RunProjection(thread_id, Conversation(stored + fresh), echoed=[m["id"] for m in fresh])
+    projection = RunProjection(thread_id, Conversation(stored + fresh), echoed=fresh)
     frames = run_frames(hub, projection, started.run_id, started.first_seq - 1)
     return _agui_response(frames, thread_id, started.run_id, release)
 

@@ -77,6 +77,24 @@ def test_a_client_that_sends_only_the_new_message_continues_the_thread(agui_host
     assert [m["role"] for m in agui_host.status(thread)["messages"]] == ["user", "assistant", "user", "assistant"]
 
 
+def test_a_new_thread_seeded_with_a_history_streams_only_the_answer(agui_host: Devhost) -> None:
+    thread = new_thread()
+    call = {"id": "seed-call", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
+    history = [
+        {"id": "s1", "role": "system", "content": "Be brief."},
+        {"id": "u1", "role": "user", "content": "What time is it?"},
+        {"id": "a1", "role": "assistant", "content": "Checking.", "toolCalls": [call]},
+        {"id": "t1", "role": "tool", "toolCallId": "seed-call", "content": "12:00 UTC"},
+        {"id": "u2", "role": "user", "content": "Thanks, and hello"},
+    ]
+    got = events(agui_host, {"threadId": thread, "messages": history})
+
+    seeded = {"s1", "u1", "a1", "t1", "u2", "seed-call"}
+    assert not seeded & ({e.get("messageId") for e in got} | {e.get("toolCallId") for e in got})
+    assert types(got)[:2] == ["RUN_STARTED", "TEXT_MESSAGE_START"]
+    assert agui_host.status(thread)["messages"][:5] == history
+
+
 def test_run_ids_the_endpoint_cannot_use_are_replaced(agui_host: Devhost) -> None:
     thread = new_thread()
     got = events(agui_host, {"threadId": thread, "runId": "not a valid id!", "messages": [user("Hi", "u1")]})

@@ -44,7 +44,8 @@ def run_backend(backend: str, profile: Profile, log: Any = print) -> dict[str, M
             log(f"[{backend}] sustained deltas/s ({profile.throughput_runs} runs of {profile.throughput_deltas})")
             measures |= throughput(unpaced, profile)
             unpaced.stop()
-            measures |= relay_overhead()
+            log(f"[{backend}] relay overhead ({profile.relay_runs} runs of a {profile.relay_tokens}-token answer)")
+            measures |= relay_overhead(workdir, store_env, profile)
     except BaseException:
         log(f"[{backend}] failed; devhost logs are in {workdir}")
         raise

@@ -79,7 +79,7 @@ ROWS = (
     Row("rss", "host RSS after {readers} readers", no_target),
     Row("first_byte", "resume at {events:,} events: first byte", at_most({"*": 50.0}, "ms")),
     Row("first_event", "resume at {events:,} events: first event", at_most({"*": 50.0}, "ms")),
-    Row("relay", "relay overhead, 500-token answer", at_most({"*": 5.0}, "%")),
+    Row("relay", "relay overhead, {tokens}-token answer", at_most({"*": 5.0}, "%")),
 )
 
 
@@ -92,7 +92,9 @@ def evaluate(results: dict[str, dict[str, Measure]], profile: Profile) -> dict[s
                 continue
             measure = measures[row.key]
             target, verdict = row.verdict(backend, measure)
-            label = row.label.format(readers=profile.fanout_readers, events=profile.resume_events)
+            label = row.label.format(
+                readers=profile.fanout_readers, events=profile.resume_events, tokens=profile.relay_tokens
+            )
             rows.append({"key": row.key, "metric": label, "target": target, "verdict": verdict, **asdict(measure)})
         evaluated[backend] = rows
     return evaluated

@@ -16,8 +16,10 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import openai
 import requests
 from ag_ui.core import (
     RunFinishedEvent,
@@ -28,12 +30,14 @@ from ag_ui.core import (
 )
 
 from agentstream.events import NewEvent
+from agentstream.sse import SSEDecoder
 from agentstream.stores import EventStore
 from agentstream.stores.base import RunStatus
 from bench.backends import open_store
 from bench.instruments import cpu_seconds, rss_kib
-from bench.stamps import Reception, median, percentile
+from bench.stamps import CONTENT, Reception, is_terminal, median, percentile
 from tests.harness import ROOT, Devhost
+from tests.openai_server import OpenAIServer, Reply
 
 
 class BenchError(RuntimeError):
@@ -53,13 +57,15 @@ class Profile:
     fanout_deltas: int
     resume_events: int
     resume_requests: int
+    relay_tokens: int
+    relay_runs: int
 
 
 PROFILES = {
-    "full": Profile("full", 100, 5, 300, 3, 5000, 500, 3, 300, 100_000, 30),
-    "quick": Profile("quick", 100, 2, 100, 1, 2000, 500, 1, 200, 100_000, 10),
+    "full": Profile("full", 100, 5, 300, 3, 5000, 500, 3, 300, 100_000, 30, 500, 3),
+    "quick": Profile("quick", 100, 2, 100, 1, 2000, 500, 1, 200, 100_000, 10, 500, 1),
     # Just enough to exercise every code path (the test suite runs it).
-    "smoke": Profile("smoke", 200, 1, 10, 1, 50, 3, 1, 10, 200, 2),
+    "smoke": Profile("smoke", 200, 1, 10, 1, 50, 3, 1, 10, 200, 2, 20, 1),
 }
 
 
@@ -397,5 +403,127 @@ def _time_resume(host: Devhost, path: str, first_id: int) -> tuple[float, float]
 # -- the relay ------------------------------------------------------------------------------------
 
 
-def relay_overhead() -> dict[str, Measure]:
-    return {"relay": Measure(None, "%", detail={"pending": "needs MODEL_PROVIDER=openai and a local test server"})}
+def relay_overhead(workdir: Path, store_env: dict[str, str], profile: Profile) -> dict[str, Measure]:
+    """The same answer read straight from a model server with the `openai` SDK, and through agentstream.
+
+    The model server is the tests' OpenAI-compatible one, streaming `relay_tokens` words paced at
+    `paced_rate`; devhost runs with MODEL_PROVIDER=openai against it. Direct and relayed reads
+    alternate, and the overhead is the median of each pair's relative difference in end-to-end time.
+    """
+    server = OpenAIServer().start()
+    try:
+        env = {
+            **store_env,
+            "MODEL_PROVIDER": "openai",
+            "OPENAI_API_KEY": server.api_key,
+            "OPENAI_BASE_URL": server.base_url,
+            "OPENAI_MODEL": "bench",
+        }
+        host = Devhost(workdir / "relay-host", env, app="bench.app").start()
+        client = openai.OpenAI(base_url=server.base_url, api_key=server.api_key, max_retries=0)
+        try:
+            reply = Reply(
+                text=" ".join(f"token{i}" for i in range(profile.relay_tokens)), chunk_delay=1 / profile.paced_rate
+            )
+            pairs: list[tuple[Timing, Timing]] = []
+            for run in range(profile.relay_runs + 1):
+                server.script(reply)
+                direct = _direct(client, profile.relay_tokens)
+                server.script(reply)
+                relayed = _relayed(host, profile.relay_tokens)
+                if run > 0:  # the first pair warms connections and code paths up
+                    pairs.append((direct, relayed))
+        finally:
+            client.close()
+            host.stop()
+    finally:
+        server.stop()
+    overheads = [100 * (relayed.end - direct.end) / direct.end for direct, relayed in pairs]
+
+    def seconds(values: list[float]) -> list[float]:
+        return [round(v, 3) for v in values]
+
+    return {
+        "relay": Measure(
+            median(overheads),
+            "%",
+            len(pairs),
+            profile.relay_tokens,
+            {
+                "per_run": [round(o, 2) for o in overheads],
+                "rate": profile.paced_rate,
+                # Where the difference goes: before the first delta, and after the last one.
+                "direct_s": seconds([d.end for d, _ in pairs]),
+                "relayed_s": seconds([r.end for _, r in pairs]),
+                "direct_first_delta_s": seconds([d.first_delta for d, _ in pairs]),
+                "relayed_first_delta_s": seconds([r.first_delta for _, r in pairs]),
+                "direct_after_last_delta_s": seconds([d.end - d.last_delta for d, _ in pairs]),
+                "relayed_after_last_delta_s": seconds([r.end - r.last_delta for _, r in pairs]),
+            },
+        )
+    }
+
+
+@dataclass
+class Timing:
+    """Seconds from the request to the first text delta, to the last one, and to the end."""
+
+    first_delta: float = 0.0
+    last_delta: float = 0.0
+    end: float = 0.0
+
+
+def _direct(client: openai.OpenAI, tokens: int) -> Timing:
+    """The model's stream read with the `openai` SDK, to its end."""
+    timing = Timing()
+    deltas = 0
+    started = time.perf_counter()
+    stream = client.chat.completions.create(
+        model="bench", messages=[{"role": "user", "content": "Answer at length."}], stream=True
+    )
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            timing.last_delta = time.perf_counter() - started
+            timing.first_delta = timing.first_delta or timing.last_delta
+            deltas += 1
+    timing.end = time.perf_counter() - started
+    if deltas != tokens:
+        raise BenchError(f"read {deltas} deltas straight from the model server, expected {tokens}")
+    return timing
+
+
+def _relayed(host: Devhost, tokens: int) -> Timing:
+    """A run started and read in one request (`Accept: text/event-stream`), to its terminal event."""
+    timing = Timing()
+    ids: list[int] = []
+    content = 0
+    finished = False
+    started = time.perf_counter()
+    with requests.post(
+        f"{host.url}/api/agent/run",
+        json={"message": "Answer at length."},
+        headers={"Accept": "text/event-stream"},
+        stream=True,
+        timeout=120,
+    ) as response:
+        if response.status_code != 200:
+            raise BenchError(f"POST /api/agent/run answered {response.status_code}: {response.text}")
+        decoder = SSEDecoder()
+        for chunk in response.iter_content(chunk_size=None):
+            for event in decoder.decode(chunk):
+                if event.id is None:
+                    continue
+                ids.append(int(event.id))
+                if CONTENT in event.data:
+                    content += 1
+                    # The first text content is the user's message; the answer's deltas follow.
+                    if content > 1:
+                        timing.last_delta = time.perf_counter() - started
+                        timing.first_delta = timing.first_delta or timing.last_delta
+                finished = finished or is_terminal(event.data)
+            if finished:
+                break
+    timing.end = time.perf_counter() - started
+    if content != tokens + 1 or ids != list(range(1, len(ids) + 1)):
+        raise BenchError(f"relayed run streamed {content} text deltas, expected {tokens} and the message")
+    return timing

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ class OpenAIServer:
         self._replies: list[Reply] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
+        self._httpd = _Server(("127.0.0.1", self.port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="openai-server", daemon=True)
 
@@ -117,6 +118,14 @@ class OpenAIServer:
                 return self._replies.pop(0)
         last_user = next((m for m in reversed(body.get("messages", [])) if m.get("role") == "user"), {})
         return Reply(text=f"Echo: {last_user.get('content', '')}")
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # The SDK stops reading at `[DONE]` and may close a kept-alive connection with a reset:
+        # normal client behaviour, not a server error worth a traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionResetError):
+            super().handle_error(request, client_address)
 
 
 def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:

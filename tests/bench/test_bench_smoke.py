@@ -17,10 +17,8 @@ def test_every_row_is_measured_and_written(tmp_path: Path) -> None:
     rows = {row["key"]: row for row in report["backends"]["sqlite"]}
     assert set(rows) == {row.key for row in ROWS}
     for key, row in rows.items():
-        if key == "relay":
-            assert row["value"] is None and row["verdict"] == "pending"
-            continue
-        assert row["value"] is not None and (row["value"] > 0 or key == "reads_per_flush"), row
+        # Relay overhead may come out below zero on a tiny answer; the rest is positive.
+        assert row["value"] is not None and (row["value"] > 0 or key in ("reads_per_flush", "relay")), row
         assert row["verdict"] in ("pass", "FAIL", "info"), row
     # One SQLite transaction per writer flush, and nothing else (invariant 7).
     assert rows["writes_per_flush"]["value"] == 1.0

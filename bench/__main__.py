@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one run of each measurement, fewer deltas")
     parser.add_argument(
+        "--profile", choices=sorted(PROFILES), help="sizes by name (smoke: a few seconds, only to exercise the code)"
+    )
+    parser.add_argument(
         "--backends", default=",".join(BACKENDS), help=f"comma-separated (default {','.join(BACKENDS)})"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where the JSON goes")
@@ -103,7 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown:
         parser.error(f"unknown backend(s) {', '.join(unknown)}; expected {', '.join(BACKENDS)}")
-    run(backends, PROFILES["quick" if args.quick else "full"], args.out, args.note)
+    profile = args.profile or ("quick" if args.quick else "full")
+    run(backends, PROFILES[profile], args.out, args.note)
     sys.exit(0)
 
 

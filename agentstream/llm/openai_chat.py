@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
@@ -19,6 +20,8 @@ import openai
 from openai.types.chat import ChatCompletionChunk
 
 from .base import Chunk, ModelError, ReasoningDelta, TextDelta, ToolCallDelta, Usage
+
+logger = logging.getLogger(__name__)
 
 ATTEMPTS = 3
 BACKOFF_SECONDS = 0.5
@@ -76,8 +79,16 @@ class OpenAIChatModel:
                 error, delay = ModelError(f"The model connection failed: {exc}", code="model_unavailable"), None
             if streamed or error.final or attempt == self.attempts:
                 raise error
-            backoff = min(BACKOFF_SECONDS * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
-            await self._sleep(backoff if delay is None else delay)
+            wait = min(BACKOFF_SECONDS * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS) if delay is None else delay
+            logger.warning(
+                "Model call failed before streaming (%s, attempt %d of %d); retrying in %.2f s: %s",
+                error.code,
+                attempt,
+                self.attempts,
+                wait,
+                error,
+            )
+            await self._sleep(wait)
 
 
 def to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

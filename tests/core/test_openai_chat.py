@@ -106,12 +106,25 @@ def test_a_failure_before_anything_streamed_is_retried_with_backoff(server: Open
         assert waited >= 1.0
 
 
-def test_retries_give_up_after_the_attempts_with_the_failure_code(server: OpenAIServer) -> None:
-    server.script(*[Reply(status=429, retry_after_ms=10)] * 3)
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [
+        (Reply(status=429, retry_after_ms=10), "rate_limited"),
+        (Reply(status=500), "model_unavailable"),
+        (Reply(text="stuck", hang_after=1), "model_timeout"),
+    ],
+    ids=["429", "500", "hang"],
+)
+def test_retries_give_up_after_the_attempts_with_the_failure_code(
+    server: OpenAIServer, failure: Reply, code: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.script(*[failure] * 3)
     with pytest.raises(ModelError) as raised:
-        asyncio.run(collect(openai_model(server)))
-    assert raised.value.code == "rate_limited" and not raised.value.final
+        asyncio.run(collect(openai_model(server, MODEL_TIMEOUT_SECONDS="0.3")))
+    assert raised.value.code == code and not raised.value.final
     assert len(server.chat_requests()) == 3
+    retries = [r.getMessage() for r in caplog.records if r.name == "agentstream.llm.openai_chat"]
+    assert len(retries) == 2 and all(f"({code}, attempt" in m for m in retries)
 
 
 @pytest.mark.parametrize(

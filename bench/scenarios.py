@@ -425,14 +425,17 @@ def relay_overhead(workdir: Path, store_env: dict[str, str], profile: Profile) -
             reply = Reply(
                 text=" ".join(f"token{i}" for i in range(profile.relay_tokens)), chunk_delay=1 / profile.paced_rate
             )
+            # A short answer each way first warms connections and code paths up.
+            server.script(Reply(text="warm up"))
+            _direct(client, 2)
+            server.script(Reply(text="warm up"))
+            _relayed(host, 2)
             pairs: list[tuple[Timing, Timing]] = []
-            for run in range(profile.relay_runs + 1):
+            for _ in range(profile.relay_runs):
                 server.script(reply)
                 direct = _direct(client, profile.relay_tokens)
                 server.script(reply)
-                relayed = _relayed(host, profile.relay_tokens)
-                if run > 0:  # the first pair warms connections and code paths up
-                    pairs.append((direct, relayed))
+                pairs.append((direct, _relayed(host, profile.relay_tokens)))
         finally:
             client.close()
             host.stop()

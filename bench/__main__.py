@@ -31,7 +31,12 @@ def run_backend(backend: str, profile: Profile, log: Any = print) -> dict[str, M
 
     try:
         with backend_env(backend, workdir) as store_env:
-            paced = {**store_env, "DEMO_TOKENS_PER_SECOND": f"{profile.paced_rate:g}"}
+            paced = {
+                **store_env,
+                "DEMO_TOKENS_PER_SECOND": f"{profile.paced_rate:g}",
+                # Room for every fan-out reader: the per-instance cap would turn the rest away.
+                "MAX_CONCURRENT_STREAMS": str(profile.fanout_readers + 10),
+            }
             main, second = host("host", paced), host("second-host", paced)
             log(f"[{backend}] delivery latency ({profile.latency_runs} runs of {profile.latency_deltas} deltas)")
             measures |= delivery_latency(main, second, profile)

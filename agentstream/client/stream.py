@@ -49,6 +49,8 @@ class EventStream:
         read_timeout: float = 45.0,
     ) -> None:
         self.url = url
+        # What logs and errors show: the stream token in a stream_url is a credential.
+        self._shown_url = url.split("?", 1)[0]
         self.last_id = after
         self.connections = 0
         self._session = session
@@ -102,7 +104,9 @@ class EventStream:
                     raise error_from_response(response)
                 content_type = response.headers.get("content-type", "")
                 if not content_type.startswith("text/event-stream"):
-                    raise ProtocolError(f"Expected text/event-stream from {self.url}, got '{content_type}' ({status}).")
+                    raise ProtocolError(
+                        f"Expected text/event-stream from {self._shown_url}, got '{content_type}' ({status})."
+                    )
                 decoder = SSEDecoder()
                 try:
                     for chunk in response.iter_content(chunk_size=None):
@@ -119,7 +123,7 @@ class EventStream:
                 except (requests.RequestException, OSError) as exc:
                     if self._closed.is_set():
                         return
-                    logger.debug("Stream %s dropped after id %s: %s", self.url, self.last_id, exc)
+                    logger.debug("Stream %s dropped after id %s: %s", self._shown_url, self.last_id, exc)
                     failures = self._wait_after_failure(failures, f"connection dropped: {exc}")
                     continue
                 finally:
@@ -141,7 +145,7 @@ class EventStream:
 
     def _accept(self, frame_id: str | None, data: str) -> StreamEvent | None:
         if frame_id is None or not frame_id.isdigit():
-            raise ProtocolError(f"An event arrived without a numeric id (id: {frame_id!r}) from {self.url}.")
+            raise ProtocolError(f"An event arrived without a numeric id (id: {frame_id!r}) from {self._shown_url}.")
         event_id = int(frame_id)
         if self.last_id is not None:
             if event_id <= self.last_id:
@@ -159,13 +163,13 @@ class EventStream:
         self, failures: int, reason: str, retry_after: float | None = None, error: Exception | None = None
     ) -> int:
         if failures >= self._backoff.max_attempts:
-            message = f"Gave up on {self.url} after {failures} failed reconnect attempts; last: {reason}"
+            message = f"Gave up on {self._shown_url} after {failures} failed reconnect attempts; last: {reason}"
             if isinstance(error, APIStatusError):
                 raise error
             raise DisconnectedError(message) from error
         delay = self._backoff.delay(failures)
         if retry_after is not None:
             delay = max(delay, min(retry_after, self._backoff.maximum))
-        logger.info("Reconnecting to %s in %.2f s after id %s (%s)", self.url, delay, self.last_id, reason)
+        logger.info("Reconnecting to %s in %.2f s after id %s (%s)", self._shown_url, delay, self.last_id, reason)
         self._closed.wait(delay)
         return failures + 1

@@ -14,7 +14,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 
 from agentstream.http import agui, handlers
 from api.auth import CALLER_AUTH_LEVEL
-from orchestrators.agent import CANCEL_EVENT, tool_result_event
+from orchestrators.agent import CANCEL_EVENT, run_instance_id, tool_result_event
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
@@ -24,7 +24,7 @@ WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 @bp.durable_client_input(client_name="client")
 async def start_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
     async def start_orchestration(run: dict[str, Any]) -> None:
-        await client.start_new("agent_run", run["run_id"], run)
+        await client.start_new("agent_run", run_instance_id(run["thread_id"], run["run_id"]), run)
 
     return await handlers.start_run(req, start_orchestration)
 
@@ -33,7 +33,7 @@ async def start_run(req: Request, client: df.DurableOrchestrationClient) -> Resp
 @bp.durable_client_input(client_name="client")
 async def run_agui(req: Request, client: df.DurableOrchestrationClient) -> Response:
     async def start_orchestration(run: dict[str, Any]) -> None:
-        await client.start_new("agent_run", run["run_id"], run)
+        await client.start_new("agent_run", run_instance_id(run["thread_id"], run["run_id"]), run)
 
     return await agui.run_agui(req, start_orchestration)
 
@@ -42,7 +42,7 @@ async def run_agui(req: Request, client: df.DurableOrchestrationClient) -> Respo
 @bp.durable_client_input(client_name="client")
 async def cancel_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
     async def signal_cancel(thread_id: str, run_id: str) -> None:
-        await client.raise_event(run_id, CANCEL_EVENT)
+        await client.raise_event(run_instance_id(thread_id, run_id), CANCEL_EVENT)
 
     return await handlers.cancel_run(req, req.path_params["thread_id"], req.path_params["run_id"], signal_cancel)
 
@@ -52,7 +52,9 @@ async def cancel_run(req: Request, client: df.DurableOrchestrationClient) -> Res
 async def submit_tool_results(req: Request, client: df.DurableOrchestrationClient) -> Response:
     async def signal_results(thread_id: str, run_id: str, tool_call_ids: list[str]) -> None:
         for tool_call_id in tool_call_ids:
-            await client.raise_event(run_id, tool_result_event(tool_call_id), {"toolCallId": tool_call_id})
+            await client.raise_event(
+                run_instance_id(thread_id, run_id), tool_result_event(tool_call_id), {"toolCallId": tool_call_id}
+            )
 
     return await handlers.submit_tool_results(
         req, req.path_params["thread_id"], req.path_params["run_id"], signal_results

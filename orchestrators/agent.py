@@ -25,6 +25,16 @@ from agentstream.steps import StepContext
 bp = df.Blueprint()
 
 CANCEL_EVENT = "cancel"
+INSTANCE_ID_SEPARATOR = ":"
+
+
+def run_instance_id(thread_id: str, run_id: str) -> str:
+    """The durable instance id of a run: scoped by its thread, since clients may choose run ids.
+
+    Ids are [A-Za-z0-9_-], so ':' cannot occur in either part; Durable allows it in instance ids
+    and it needs no escaping in the management URLs.
+    """
+    return f"{thread_id}{INSTANCE_ID_SEPARATOR}{run_id}"
 
 
 def tool_result_event(tool_call_id: str) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import uuid
 from typing import Any
 
 import pytest
 
+from orchestrators.agent import run_instance_id
 from tests.agui.stream import events, post, read_until_contents, texts, types
 from tests.harness import Devhost
 
@@ -152,6 +154,28 @@ def test_no_messages_on_an_unknown_thread_is_an_empty_conversation_and_creates_n
     assert types(got) == ["RUN_STARTED", "MESSAGES_SNAPSHOT", "RUN_FINISHED"]
     assert got[1]["messages"] == []
     assert agui_host.store_counts() == before
+
+
+def test_threads_that_choose_the_same_run_id_each_get_their_own_run(agui_host: Devhost) -> None:
+    run_id = f"shared-{uuid.uuid4().hex[:8]}"
+    running, during, after = new_thread(), new_thread(), new_thread()
+    read_until_contents(agui_host, {"threadId": running, "runId": run_id, "messages": [user(LONG)]}, 5)
+    # One start while the first run is still going, one after it has finished.
+    assert events(agui_host, {"threadId": during, "runId": run_id, "messages": [user("Hi")]})[-1]["type"] == (
+        "RUN_FINISHED"
+    )
+    agui_host.wait_idle(running, timeout=60)
+    assert events(agui_host, {"threadId": after, "runId": run_id, "messages": [user("Hi")]})[-1]["type"] == (
+        "RUN_FINISHED"
+    )
+
+    for thread in (running, during, after):
+        assert [(r["run_id"], r["status"]) for r in agui_host.status(thread)["runs"]] == [(run_id, "succeeded")]
+    with sqlite3.connect(agui_host.data_dir / "durable.db") as con:
+        instances = dict(
+            con.execute("SELECT instance_id, status FROM instances WHERE instance_id LIKE ?", (f"%{run_id}",))
+        )
+    assert instances == {run_instance_id(t, run_id): "Completed" for t in (running, during, after)}
 
 
 def test_new_messages_while_a_run_is_active_get_409_and_write_nothing(agui_host: Devhost) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import requests
 
+from orchestrators.agent import run_instance_id
 from tests.harness import Devhost, wait_until
 
 HISTORIES = Path(__file__).with_name("histories")
@@ -44,7 +45,8 @@ def main() -> None:
                 host.wait_idle(started["thread_id"], timeout=60)
                 with sqlite3.connect(host.data_dir / "durable.db") as con:
                     rows = con.execute(
-                        "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (started["run_id"],)
+                        "SELECT event FROM history WHERE instance_id = ? ORDER BY seq",
+                        (run_instance_id(started["thread_id"], started["run_id"]),),
                     ).fetchall()
                 history = [json.loads(row[0]) for row in rows]
                 (HISTORIES / f"{name}.json").write_text(json.dumps(history, indent=1) + "\n")

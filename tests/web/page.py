@@ -32,9 +32,17 @@ class ChatPage:
         self.context.close()
 
     def send(self, message: str) -> None:
+        """Send a message and return once the page shows the new run.
+
+        A short run can finish before the page ever renders "running", so this waits for the
+        run's own user message: from then on the run state shown is the new run's.
+        """
+        sent_before = self.page.locator(".msg.user").count()
         self.page.fill("#prompt", message)
         self.page.click("#send")
-        self.page.wait_for_selector("body[data-run-state=running]", timeout=RUN_TIMEOUT_MS)
+        self.page.wait_for_function(
+            "n => document.querySelectorAll('.msg.user').length > n", arg=sent_before, timeout=RUN_TIMEOUT_MS
+        )
 
     def wait_for_state(self, state: str) -> None:
         self.page.wait_for_selector(f"body[data-run-state={state}]", timeout=RUN_TIMEOUT_MS)

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser
 from tests.checks import assistant_texts
 from tests.client.servers import CuttingProxy, serving
 from tests.harness import ROOT, Devhost
-from tests.web.page import ChatPage
+from tests.web.page import RUN_TIMEOUT_MS, ChatPage
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 LONG_ANSWER = "Please tell me a long story about streams."
@@ -116,7 +116,7 @@ def test_a_browser_tool_answer_lost_on_the_way_is_sent_again_and_a_reload_answer
 
     page.page.route("**/tool-results", lambda route: route.abort("connectionreset"))
     page.send("And browser_info again.")
-    page.page.wait_for_selector(".tool[data-status=running][data-done=true]", timeout=30_000)
+    page.page.wait_for_selector(".tool[data-status=running][data-done=true]", timeout=RUN_TIMEOUT_MS)
     page.page.unroute("**/tool-results")
     page.page.reload()
     page.wait_for_state("finished")

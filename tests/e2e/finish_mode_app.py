@@ -19,6 +19,7 @@ from agentstream.config import get_settings
 from agentstream.http.handlers import api_endpoint
 from agentstream.http.inputs import read_run_request
 from function_app import app
+from orchestrators.agent import run_instance_id
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -27,7 +28,7 @@ bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def start_finishing_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
     async def start_orchestration(run: dict[str, Any]) -> None:
-        await client.start_new("agent_run", run["run_id"], run)
+        await client.start_new("agent_run", run_instance_id(run["thread_id"], run["run_id"]), run)
 
     @api_endpoint
     async def handle(request: Request) -> Response:

@@ -6,6 +6,7 @@ Every setting here is listed with its default in README.md and local.settings.js
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -15,7 +16,6 @@ from urllib.parse import urlsplit
 
 from .exceptions import ConfigError
 
-EVENT_STORES = ("sqlite", "table")
 MODEL_PROVIDERS = ("demo", "openai", "azure_openai")
 API_AUTH_MODES = ("none", "function_key", "entra")
 STREAM_TOKEN_SECRET_MIN_CHARS = 32
@@ -31,6 +31,8 @@ class Settings:
     storage_table_uri: str | None = None
     storage_credential: str | None = None
     storage_client_id: str | None = None
+    event_retention: float = 7 * 86400.0
+    redis_url: str = "redis://127.0.0.1:6379/0"
     model_provider: str = "demo"
     demo_tokens_per_second: float = 40.0
     openai_api_key: str | None = field(default=None, repr=False)
@@ -60,10 +62,12 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        from .stores import BACKENDS  # imported here: the stores import telemetry, which imports this module
+
         env = os.environ if env is None else env
         reader = _Reader(env)
         settings = cls(
-            event_store=reader.choice("EVENT_STORE", cls.event_store, EVENT_STORES),
+            event_store=reader.choice("EVENT_STORE", cls.event_store, tuple(BACKENDS)),
             event_store_path=Path(reader.text("EVENT_STORE_PATH", str(cls.event_store_path))),
             event_table_prefix=reader.table_prefix("EVENT_TABLE_PREFIX", cls.event_table_prefix),
             storage_connection_string=reader.optional("AzureWebJobsStorage"),
@@ -71,6 +75,8 @@ class Settings:
             or _table_uri_of_account(reader.optional("AzureWebJobsStorage__accountName")),
             storage_credential=reader.optional("AzureWebJobsStorage__credential"),
             storage_client_id=reader.optional("AzureWebJobsStorage__clientId"),
+            event_retention=reader.duration("EVENT_RETENTION", cls.event_retention),
+            redis_url=reader.text("REDIS_URL", cls.redis_url),
             model_provider=reader.choice("MODEL_PROVIDER", cls.model_provider, MODEL_PROVIDERS),
             demo_tokens_per_second=reader.number("DEMO_TOKENS_PER_SECOND", cls.demo_tokens_per_second),
             openai_api_key=reader.optional("OPENAI_API_KEY"),
@@ -209,6 +215,9 @@ def read_purge_schedule(env: Mapping[str, str] | None = None) -> str:
     return value
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
 class _Reader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
@@ -256,6 +265,22 @@ class _Reader:
                 )
             origins.append(origin)
         return tuple(origins)
+
+    def duration(self, name: str, default: float) -> float:
+        """Seconds, written as a number or with a unit: `90`, `90s`, `15m`, `12h`, `7d`."""
+        raw = self._env.get(name, "").strip().lower()
+        if not raw:
+            return default
+        unit = _DURATION_UNITS.get(raw[-1])
+        try:
+            value = float(raw[:-1] if unit else raw) * (unit or 1)
+        except ValueError:
+            raise ConfigError(
+                f"Config '{name}' has value '{raw}'. Expected seconds, or a number with s, m, h or d (e.g. 7d)."
+            ) from None
+        if not 0 < value < math.inf:
+            raise ConfigError(f"Config '{name}' has value '{raw}'. It must be a finite duration above 0.")
+        return value
 
     def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
         raw = self._env.get(name, "").strip()

@@ -16,6 +16,7 @@ The hierarchy:
     x RunFinished            409
     x RunNotWaiting          409
     x ToolCallAnswered       409
+    x CursorExpired          410
     x PayloadTooLarge        413
     x UnsupportedMediaType   415
     x ServiceUnavailable     503
@@ -151,6 +152,20 @@ class ToolCallAnswered(APIError):
 
     def __init__(self, tool_call_id: str) -> None:
         super().__init__(f"Tool call '{tool_call_id[:128]}' already has a result.")
+
+
+class CursorExpired(APIError):
+    """The cursor points before the oldest event still kept: what it missed is past retention."""
+
+    status_code = 410
+    code = "cursor_expired"
+
+    def __init__(self, thread_id: str, cursor: int, floor: int) -> None:
+        self.floor = floor
+        super().__init__(
+            f"Cursor {cursor} of thread '{thread_id}' is older than the event retention: events up to {floor} "
+            f"are gone. Resume with after={floor} to read what is left."
+        )
 
 
 class PayloadTooLarge(APIError):

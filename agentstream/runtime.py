@@ -9,22 +9,12 @@ from __future__ import annotations
 import asyncio
 import functools
 
-from .config import Settings, get_settings
+from .config import get_settings
 from .http.slots import StreamSlots
 from .llm import ModelClient, create_model
-from .stores.base import EventStore
-from .stores.sqlite import SQLiteEventStore
+from .stores import EventStore, create_store
 from .tail import TailHub
 from .tools import BUILTIN_TOOLS, ToolRegistry
-
-
-def create_store(settings: Settings) -> EventStore:
-    if settings.event_store == "table":
-        from .stores.table import TableEventStore
-        from .stores.table_connection import TableAccount
-
-        return TableEventStore(TableAccount.from_settings(settings), prefix=settings.event_table_prefix)
-    return SQLiteEventStore(settings.event_store_path)
 
 
 @functools.cache

@@ -1,9 +1,10 @@
 """Shared tails: every reader of a thread in this process follows one in-memory tail.
 
 Writers in this process hand each committed envelope to the tail at once (no store read at all).
-Envelopes written by other processes are picked up by one poller per thread, fast while a run is
-active and backing off when idle, so store reads per second depend on the number of threads
-being watched, never on the number of readers.
+Envelopes written by other processes reach the tail through one follower per thread: the store
+wakes it when it can (`EventStore.pushes_commits`, e.g. Redis blocking reads), and otherwise it
+polls, fast while a run is active and backing off when idle. Either way store reads per second
+depend on the number of threads being watched, never on the number of readers.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from ag_ui.core import EventType
 
 from .events import Envelope
 from .exceptions import ThreadNotFound
-from .stores.base import EventStore
+from .stores.base import EventStore, ThreadHead
 
 RECENT_EVENTS = 4096
 POLL_ACTIVE_SECONDS = 0.05
 POLL_IDLE_MAX_SECONDS = 1.0
+# A store that pushes commits is still asked again this often, in case a wake-up was lost.
+PUSH_RECHECK_SECONDS = 30.0
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +90,7 @@ class TailHub:
         self.store = store
         self._tails: dict[str, ThreadTail] = {}
         self._pollers: dict[str, asyncio.Task[None]] = {}
+        self._opening: dict[str, asyncio.Future[ThreadHead | None]] = {}
         store.add_listener(self._on_commit)
 
     def _on_commit(self, thread_id: str, envelopes: list[Envelope]) -> None:
@@ -98,13 +102,18 @@ class TailHub:
     async def subscribe(self, thread_id: str) -> AsyncIterator[ThreadTail]:
         tail = self._tails.get(thread_id)
         if tail is None:
-            head = await self.store.head(thread_id)
+            # Readers arriving together wait for one head read instead of each making its own.
+            opening = self._opening.get(thread_id)
+            if opening is None:
+                opening = self._opening[thread_id] = asyncio.ensure_future(self.store.head(thread_id))
+                opening.add_done_callback(lambda _: self._opening.pop(thread_id, None))
+            head = await asyncio.shield(opening)
             if head is None:
                 raise ThreadNotFound(thread_id)
             tail = self._tails.get(thread_id)
             if tail is None:
                 tail = self._tails[thread_id] = ThreadTail(thread_id, head.last_seq, head.active_run_id)
-                self._pollers[thread_id] = asyncio.create_task(self._poll(tail), name=f"tail-poller:{thread_id}")
+                self._pollers[thread_id] = asyncio.create_task(self._follow(tail), name=f"tail-follower:{thread_id}")
         tail.readers += 1
         try:
             yield tail
@@ -114,24 +123,46 @@ class TailHub:
                 del self._tails[thread_id]
                 self._pollers.pop(thread_id).cancel()
 
-    async def _poll(self, tail: ThreadTail) -> None:
+    async def _follow(self, tail: ThreadTail) -> None:
         # The first read closes any gap between reading the head and registering the tail.
         interval = 0.0
         last_read = -POLL_ACTIVE_SECONDS
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(tail.gap.wait(), interval)
-            # A gap asks for a read now, but never more than one per POLL_ACTIVE_SECONDS per thread.
-            await asyncio.sleep(max(0.0, last_read + POLL_ACTIVE_SECONDS - time.monotonic()))
-            last_read = time.monotonic()
-            tail.gap.clear()
             try:
-                envelopes = await self.store.read(tail.thread_id, after=tail.head, limit=RECENT_EVENTS)
+                envelopes = await self._next_commits(tail, interval, not_before=last_read + POLL_ACTIVE_SECONDS)
             except Exception:
-                logger.warning("Polling thread %s failed; retrying", tail.thread_id, exc_info=True)
-                envelopes = []
+                logger.warning("Following thread %s failed; retrying", tail.thread_id, exc_info=True)
+                interval = POLL_IDLE_MAX_SECONDS
+                continue
+            finally:
+                last_read = time.monotonic()
             tail.offer(envelopes)
-            if envelopes or tail.active_run_id is not None:
+            if self.store.pushes_commits:
+                interval = PUSH_RECHECK_SECONDS
+            elif envelopes or tail.active_run_id is not None:
                 interval = POLL_ACTIVE_SECONDS
             else:
                 interval = min(max(interval * 2, POLL_ACTIVE_SECONDS), POLL_IDLE_MAX_SECONDS)
+
+    async def _next_commits(self, tail: ThreadTail, timeout: float, *, not_before: float) -> list[Envelope]:
+        """Envelopes other writers committed: when the store has some, or after `timeout`.
+
+        A gap in the tail (a commit offered out of order) or a zero timeout means read right away,
+        but never before `not_before`: gaps never make more than one read per active interval.
+        """
+        if timeout > 0:
+            commits = asyncio.ensure_future(
+                self.store.wait_for_commits(tail.thread_id, after=tail.head, timeout=timeout)
+            )
+            gap = asyncio.ensure_future(tail.gap.wait())
+            try:
+                await asyncio.wait({commits, gap}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                gap.cancel()
+                commits.cancel()
+            if commits.done() and not commits.cancelled():
+                tail.gap.clear()
+                return commits.result()
+        await asyncio.sleep(max(0.0, not_before - time.monotonic()))
+        tail.gap.clear()
+        return await self.store.read(tail.thread_id, after=tail.head, limit=RECENT_EVENTS)

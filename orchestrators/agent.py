@@ -20,11 +20,15 @@ from azure.durable_functions.models.Task import TaskBase, TaskState
 
 from agentstream import runtime, steps
 from agentstream.config import get_settings
+from agentstream.exceptions import StoreUnavailable
 from agentstream.steps import StepContext
 
 bp = df.Blueprint()
 
 CANCEL_EVENT = "cancel"
+FINISH_PATIENCE_SECONDS = 86400.0
+
+
 INSTANCE_ID_SEPARATOR = ":"
 
 
@@ -117,12 +121,19 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
                 "message": f"The agent did not finish within {settings.max_model_steps} model steps.",
             }
     except Exception as exc:
-        error = {"code": f"{phase}_error", "message": _activity_failure(exc)}
-    # The terminal event must get written: finishing retries for longer than a step.
+        error = _run_error(phase, _activity_failure(exc))
+    # The terminal event must get written, even after a long store outage: finishing retries
+    # quickly, then again on durable timers, which cost nothing while they wait.
     finish_retry = df.RetryOptions(settings.step_retry_interval_ms, max(10, settings.step_max_attempts))
-    yield context.call_activity_with_retry(
-        "finish_run", finish_retry, {**ids, "error": error, "cancelled": cancelled, "pending": pending}
-    )
+    finish = {**ids, "error": error, "cancelled": cancelled, "pending": pending}
+    for delay in _finish_backoff(settings.step_retry_interval_ms / 1000):
+        try:
+            yield context.call_activity_with_retry("finish_run", finish_retry, finish)
+            break
+        except Exception:
+            yield context.create_timer(context.current_utc_datetime + dt.timedelta(seconds=delay))
+    else:
+        yield context.call_activity_with_retry("finish_run", finish_retry, finish)
     return {"error": error, "cancelled": cancelled, "pending": pending}
 
 
@@ -157,6 +168,22 @@ def _outcome(task: TaskBase) -> Any:
     if task.state is TaskState.FAILED:
         raise task.result
     return task.result
+
+
+def _run_error(phase: str, failure: str) -> dict[str, str]:
+    if failure.startswith(f"{StoreUnavailable.__name__}:"):
+        return {"code": "store_unavailable", "message": "The event store became unavailable during the run."}
+    return {"code": f"{phase}_error", "message": failure}
+
+
+def _finish_backoff(interval: float) -> list[float]:
+    """Waits between rounds of finishing attempts: doubling from 10 intervals to an hour, a day in all."""
+    delays: list[float] = []
+    delay = 10 * interval
+    while sum(delays) < FINISH_PATIENCE_SECONDS:
+        delays.append(delay)
+        delay = min(delay * 2, 3600.0)
+    return delays
 
 
 def _activity_failure(exc: Exception) -> str:

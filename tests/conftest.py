@@ -5,24 +5,52 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import Devhost
+from tests.harness import ROOT, Devhost
+from tests.stores.backends import BACKENDS, Backend
+
+# The tests that prove the invariants on every backend: the store suite, and the end-to-end runs,
+# resumes, cancels, crashes and outages. The rest (clients, pages, models, auth) are about the
+# layers above the store and run on the embedded one, which keeps `make test` short.
+EVERY_BACKEND = (
+    "tests/stores/",
+    "tests/e2e/test_run_stream.py",
+    "tests/e2e/test_cancel.py",
+    "tests/e2e/test_recovery_and_failures.py",
+    "tests/e2e/test_store_outage.py",
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        path = metafunc.definition.path.relative_to(ROOT).as_posix()
+        names = list(BACKENDS) if path.startswith(EVERY_BACKEND) else ["sqlite"]
+        metafunc.parametrize("backend", names, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    """An event store backend, its server started once per session."""
+    started = BACKENDS[request.param](tmp_path_factory.mktemp(f"backend-{request.param}"))
+    started.start()
+    yield started
+    started.stop()
 
 
 @pytest.fixture(scope="module")
-def devhost(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devhost]:
-    """A devhost shared by a test module, with a fast demo model."""
-    host = Devhost(tmp_path_factory.mktemp("devhost") / "data").start()
+def devhost(tmp_path_factory: pytest.TempPathFactory, backend: Backend) -> Iterator[Devhost]:
+    """A devhost shared by a test module, with a fast demo model, on each backend."""
+    host = Devhost(tmp_path_factory.mktemp("devhost") / "data", backend.new_env(), backend=backend).start()
     yield host
     host.stop()
 
 
 @pytest.fixture
-def make_devhost(tmp_path: Path) -> Iterator[object]:
-    """Devhosts with their own settings, stopped after the test."""
+def make_devhost(tmp_path: Path, backend: Backend) -> Iterator[object]:
+    """Devhosts with their own settings and a fresh store on the backend, stopped after the test."""
     started: list[Devhost] = []
 
     def make(env: dict[str, str] | None = None, name: str = "data") -> Devhost:
-        host = Devhost(tmp_path / name, env).start()
+        host = Devhost(tmp_path / name, {**backend.new_env(), **(env or {})}, backend=backend).start()
         started.append(host)
         return host
 

@@ -13,11 +13,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from agentstream.sse import SSEDecoder
+
+if TYPE_CHECKING:
+    from tests.stores.backends import Backend
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,9 +55,17 @@ class StreamEvent:
 class Devhost:
     """One devhost process; `kill()` is SIGKILL, `start()` again resumes from the same data folder."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, app: str = "function_app") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        *,
+        app: str = "function_app",
+        backend: Backend | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.app = app
+        self.backend = backend
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -151,8 +162,10 @@ class Devhost:
                     assert event.id is not None
                     yield StreamEvent(int(event.id), json.loads(event.data))
 
-    def store_counts(self) -> dict[str, int]:
-        """Rows per table of the embedded store, read straight from the SQLite file."""
+    def store_counts(self) -> dict[str, Any]:
+        """What the event store holds, read straight from the backend (by default the SQLite file)."""
+        if self.backend is not None:
+            return self.backend.snapshot(self.env)
         with sqlite3.connect(self.data_dir / "events.db") as con:
             return {
                 table: con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]

@@ -21,6 +21,7 @@ from .. import runs, runtime, telemetry
 from ..config import get_settings
 from ..exceptions import (
     APIError,
+    CursorExpired,
     InvalidRequest,
     RunFinished,
     RunNotFound,
@@ -212,6 +213,8 @@ async def stream_thread(request: Request, thread_id: str) -> Response:
         cursor = max(cursor, run.start_seq - 1)
     elif cursor == head.last_seq and head.active_run_id is None and not follow:
         return no_content
+    if cursor < head.floor:
+        raise CursorExpired(thread_id, cursor, head.floor)
     release = take_stream_slot()
     if cursor > 0:
         telemetry.record_resume()

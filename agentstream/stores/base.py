@@ -1,23 +1,39 @@
-"""The event store boundary: what every backend (SQLite now; Table Storage and Redis next) provides.
+"""The event store boundary: what every backend provides.
 
 A thread's log is a sequence of envelopes with contiguous `seq` from 1. Each write method is one
 atomic operation on the backend, so a crash leaves either all of its events or none of them.
 Writers tell in-process listeners (the shared tails) about every committed envelope, which is
-what lets a caught-up reader wait without polling the store.
+what lets a caught-up reader wait without polling the store; `wait_for_commits` covers writers in
+other processes.
+
+Retention: an event is kept for `retention` seconds after it was written. Writes to a thread trim
+its events older than that, and the thread remembers the highest seq it dropped (its floor): a
+read after a cursor below the floor raises CursorExpired. A thread with no write for `retention`
+is idle: `purge_idle_threads` deletes it whole (backends may drop it earlier by themselves).
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 import enum
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import telemetry
 from ..events import Envelope, NewEvent
 
+if TYPE_CHECKING:
+    from typing import Self
+
+    from ..config import Settings
+
 CommitListener = Callable[[str, list[Envelope]], None]
+Clock = Callable[[], float]
+
+DEFAULT_RETENTION = 7 * 86400.0
 
 
 class RunStatus(enum.StrEnum):
@@ -38,6 +54,8 @@ class ThreadHead:
     thread_id: str
     last_seq: int
     active_run_id: str | None
+    #: Events up to this seq are past retention and gone; a cursor below it is expired.
+    floor: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +97,29 @@ class StepRecord:
     result: Any = None
 
 
+@dataclass(frozen=True, slots=True)
+class PurgedThread:
+    """A thread deleted for being idle, with its runs (their durable instances can go too)."""
+
+    thread_id: str
+    run_ids: list[str]
+
+
 class EventStore(abc.ABC):
     backend: str
+    #: True when `wait_for_commits` is woken by the backend itself as soon as any process commits.
+    #: Otherwise it is one read after a wait, and the TailHub polls adaptively.
+    pushes_commits: bool = False
 
-    def __init__(self) -> None:
+    def __init__(self, *, retention: float = DEFAULT_RETENTION, clock: Clock = time.time) -> None:
         self._listeners: list[CommitListener] = []
+        self.retention = retention
+        self._clock = clock
+
+    @classmethod
+    @abc.abstractmethod
+    def from_settings(cls, settings: Settings, *, clock: Clock = time.time) -> Self:
+        """The store the app's settings describe."""
 
     def add_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
@@ -127,7 +163,19 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     async def read(self, thread_id: str, *, after: int, limit: int = 1000) -> list[Envelope]:
-        """Envelopes with seq > after, in order, at most `limit`."""
+        """Envelopes with seq > after, in order, at most `limit`.
+
+        Raises CursorExpired when `after` is below the thread's floor (events past retention).
+        """
+
+    async def wait_for_commits(self, thread_id: str, *, after: int, timeout: float) -> list[Envelope]:
+        """Envelopes after `after` committed by any process, waiting up to `timeout` seconds for some.
+
+        This default waits, then reads once: the caller polls. Backends that can block on the
+        server override it and set `pushes_commits`.
+        """
+        await asyncio.sleep(timeout)
+        return await self.read(thread_id, after=after)
 
     @abc.abstractmethod
     async def head(self, thread_id: str) -> ThreadHead | None: ...
@@ -199,6 +247,10 @@ class EventStore(abc.ABC):
 
         A run already over appends nothing. The run's `end_seq` is the terminal event's seq.
         """
+
+    @abc.abstractmethod
+    async def purge_idle_threads(self, idle_before: float) -> list[PurgedThread]:
+        """Delete every thread whose last write was before `idle_before` (a Unix time), whole."""
 
     @abc.abstractmethod
     async def close(self) -> None: ...

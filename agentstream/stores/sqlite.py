@@ -2,7 +2,8 @@
 
 Each write is one `BEGIN IMMEDIATE` transaction, which takes SQLite's write lock before reading
 the thread's last seq, so concurrent appends from any process stay contiguous. Work runs in a
-thread (one connection per thread) to keep the event loop free.
+thread (one connection per thread) to keep the event loop free. Events past retention are
+deleted by the thread's next write, in the same transaction; idle threads by the purge.
 """
 
 from __future__ import annotations
@@ -14,11 +15,26 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..events import Envelope, NewEvent
-from ..exceptions import RunAlreadyActive, RunOver, StepSuperseded, StoreUnavailable, ThreadNotFound
-from .base import EventStore, RunInfo, RunStatus, StepAttempt, StepRecord, StepStatus, ThreadHead, ThreadInfo
+from ..exceptions import CursorExpired, RunAlreadyActive, RunOver, StepSuperseded, StoreUnavailable, ThreadNotFound
+from .base import (
+    DEFAULT_RETENTION,
+    Clock,
+    EventStore,
+    PurgedThread,
+    RunInfo,
+    RunStatus,
+    StepAttempt,
+    StepRecord,
+    StepStatus,
+    ThreadHead,
+    ThreadInfo,
+)
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 T = TypeVar("T")
 
@@ -55,13 +71,21 @@ CREATE TABLE IF NOT EXISTS append_keys (
 class SQLiteEventStore(EventStore):
     backend = "sqlite"
 
-    def __init__(self, path: Path) -> None:
-        super().__init__()
+    def __init__(
+        self, path: Path, *, retention: float = DEFAULT_RETENTION, clock: Clock = time.time, busy_timeout: float = 5.0
+    ) -> None:
+        super().__init__(retention=retention, clock=clock)
         self.path = path
+        # How long a statement waits for another connection's write lock before the store counts as unavailable.
+        self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._schema_ready = False
         self._schema_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Clock = time.time) -> SQLiteEventStore:
+        return cls(settings.event_store_path, retention=settings.event_retention, clock=clock)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -69,7 +93,7 @@ class SQLiteEventStore(EventStore):
         con: sqlite3.Connection | None = getattr(self._local, "con", None)
         if con is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            con = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+            con = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout, check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
             self._local.con = con
@@ -103,8 +127,8 @@ class SQLiteEventStore(EventStore):
 
         return await self._run(tx)
 
-    @staticmethod
     def _append(
+        self,
         con: sqlite3.Connection,
         thread_id: str,
         run_id: str,
@@ -127,7 +151,7 @@ class SQLiteEventStore(EventStore):
         row = con.execute("SELECT last_seq FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
         if row is None:
             raise ThreadNotFound(thread_id)
-        last, now = row[0], time.time()
+        last, now = row[0], self._clock()
         envelopes = [Envelope(last + i, run_id, now, e.type, e.data) for i, e in enumerate(events, start=1)]
         con.executemany(
             "INSERT INTO events (thread_id, seq, run_id, ts, type, data) VALUES (?, ?, ?, ?, ?, ?)",
@@ -141,7 +165,21 @@ class SQLiteEventStore(EventStore):
                 "INSERT INTO append_keys (thread_id, key, first_seq, count) VALUES (?, ?, ?, ?)",
                 (thread_id, key, last + 1, len(events)),
             )
+        self._trim(con, thread_id, now, last + len(events))
         return envelopes
+
+    def _trim(self, con: sqlite3.Connection, thread_id: str, now: float, last: int) -> None:
+        """Delete the thread's events past retention; while there are none this is one index seek."""
+        cutoff = now - self.retention
+        oldest = con.execute("SELECT ts FROM events WHERE thread_id = ? ORDER BY seq LIMIT 1", (thread_id,)).fetchone()
+        if oldest is None or oldest[0] >= cutoff:
+            return
+        first_kept = con.execute(
+            "SELECT seq FROM events WHERE thread_id = ? AND ts >= ? ORDER BY seq LIMIT 1", (thread_id, cutoff)
+        ).fetchone()
+        keep = last + 1 if first_kept is None else first_kept[0]
+        con.execute("DELETE FROM events WHERE thread_id = ? AND seq < ?", (thread_id, keep))
+        con.execute("DELETE FROM append_keys WHERE thread_id = ? AND first_seq + count <= ?", (thread_id, keep))
 
     @staticmethod
     def _add_messages(con: sqlite3.Connection, thread_id: str, run_id: str, messages: list[dict[str, Any]]) -> None:
@@ -159,7 +197,8 @@ class SQLiteEventStore(EventStore):
     # -- the interface ------------------------------------------------------------------------
 
     async def ping(self) -> None:
-        await self._run(lambda con: con.execute("SELECT 1").fetchone())
+        # Touch the file itself: `SELECT 1` would succeed with the database gone.
+        await self._run(lambda con: con.execute("SELECT 1 FROM threads LIMIT 1").fetchone())
 
     async def start_run(
         self, thread_id: str, run_id: str, events: list[NewEvent], messages: list[dict[str, Any]], *, create: bool
@@ -168,7 +207,7 @@ class SQLiteEventStore(EventStore):
             row = con.execute(
                 "SELECT last_seq, active_run_id FROM threads WHERE thread_id = ?", (thread_id,)
             ).fetchone()
-            now = time.time()
+            now = self._clock()
             if row is None:
                 if not create:
                     raise ThreadNotFound(thread_id)
@@ -209,14 +248,22 @@ class SQLiteEventStore(EventStore):
         return self._committed(thread_id, envelopes)
 
     async def read(self, thread_id: str, *, after: int, limit: int = 1000) -> list[Envelope]:
-        return await self._run(lambda con: _select_range(con, thread_id, after, limit))
+        def query(con: sqlite3.Connection) -> list[Envelope]:
+            envelopes = _select_range(con, thread_id, after, limit)
+            if not envelopes or envelopes[0].seq != after + 1:
+                floor = _floor(con, thread_id)
+                if after < floor:
+                    raise CursorExpired(thread_id, after, floor)
+            return envelopes
+
+        return await self._run(query)
 
     async def head(self, thread_id: str) -> ThreadHead | None:
         def query(con: sqlite3.Connection) -> ThreadHead | None:
             row = con.execute(
                 "SELECT last_seq, active_run_id FROM threads WHERE thread_id = ?", (thread_id,)
             ).fetchone()
-            return None if row is None else ThreadHead(thread_id, row[0], row[1])
+            return None if row is None else ThreadHead(thread_id, row[0], row[1], _floor(con, thread_id))
 
         return await self._run(query)
 
@@ -399,6 +446,25 @@ class SQLiteEventStore(EventStore):
 
         return self._committed(thread_id, await self._write(tx))
 
+    async def purge_idle_threads(self, idle_before: float) -> list[PurgedThread]:
+        def tx(con: sqlite3.Connection) -> list[PurgedThread]:
+            idle = con.execute(
+                "SELECT thread_id FROM threads WHERE updated_at < ? LIMIT ?", (idle_before, _PURGE_BATCH)
+            ).fetchall()
+            purged = []
+            for (thread_id,) in idle:
+                runs = con.execute("SELECT run_id FROM runs WHERE thread_id = ? ORDER BY start_seq", (thread_id,))
+                purged.append(PurgedThread(thread_id, [run_id for (run_id,) in runs]))
+                for table in _THREAD_TABLES:
+                    con.execute(f"DELETE FROM {table} WHERE thread_id = ?", (thread_id,))
+            return purged
+
+        # Batches keep each transaction, and so the write lock, short.
+        purged: list[PurgedThread] = []
+        while batch := await self._write(tx):
+            purged += batch
+        return purged
+
     async def close(self) -> None:
         with self._schema_lock:
             connections, self._connections = self._connections, []
@@ -407,6 +473,8 @@ class SQLiteEventStore(EventStore):
         self._local = threading.local()
 
 
+_PURGE_BATCH = 100
+_THREAD_TABLES = ("events", "runs", "steps", "messages", "append_keys", "threads")
 _RUN_COLUMNS = "run_id, status, created_at, finished_at, start_seq, end_seq, usage, error, cancel_requested"
 _STEP_COLUMNS = "step_id, run_id, status, attempt, start_seq, result"
 
@@ -417,6 +485,15 @@ def _check_current(con: sqlite3.Connection, thread_id: str, step_id: str, attemp
     ).fetchone()
     if row is None or row[0] != StepStatus.STARTED.value or row[1] != attempt:
         raise StepSuperseded(f"Attempt {attempt} of step '{step_id}' is no longer current.")
+
+
+def _floor(con: sqlite3.Connection, thread_id: str) -> int:
+    """The highest seq trimmed for retention: events are only ever deleted from the front."""
+    first = con.execute("SELECT seq FROM events WHERE thread_id = ? ORDER BY seq LIMIT 1", (thread_id,)).fetchone()
+    if first is not None:
+        return int(first[0]) - 1
+    last = con.execute("SELECT last_seq FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
+    return 0 if last is None else int(last[0])
 
 
 def _select_range(con: sqlite3.Connection, thread_id: str, after: int, limit: int) -> list[Envelope]:

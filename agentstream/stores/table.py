@@ -22,17 +22,29 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from ..events import Envelope, NewEvent
 from ..exceptions import AgentStreamError, RunAlreadyActive, RunOver, StepSuperseded, StoreUnavailable, ThreadNotFound
-from .base import EventStore, RunInfo, RunStatus, StepAttempt, StepRecord, StepStatus, ThreadHead, ThreadInfo
+from .base import (
+    DEFAULT_RETENTION,
+    Clock,
+    EventStore,
+    PurgedThread,
+    RunInfo,
+    RunStatus,
+    StepAttempt,
+    StepRecord,
+    StepStatus,
+    ThreadHead,
+    ThreadInfo,
+)
 from .table_connection import TableAccount
 from .table_layout import (
     CHUNKS_PER_TRANSACTION,
@@ -60,6 +72,9 @@ from .table_layout import (
     run_key,
     step_key,
 )
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 T = TypeVar("T")
 Entity = dict[str, Any]
@@ -185,12 +200,28 @@ class _Tx:
 class TableEventStore(EventStore):
     backend = "table"
 
-    def __init__(self, account: TableAccount, *, prefix: str = "agentstream") -> None:
-        super().__init__()
+    def __init__(
+        self,
+        account: TableAccount,
+        *,
+        prefix: str = "agentstream",
+        retention: float = DEFAULT_RETENTION,
+        clock: Clock = time.time,
+    ) -> None:
+        super().__init__(retention=retention, clock=clock)
         self.account = account
         self.events_table = f"{prefix}events"
         self._connection: _Connection | None = None
         self._heads: OrderedDict[str, _CachedHead] = OrderedDict()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Clock = time.time) -> TableEventStore:
+        return cls(
+            TableAccount.from_settings(settings),
+            prefix=settings.event_table_prefix,
+            retention=settings.event_retention,
+            clock=clock,
+        )
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -327,9 +358,8 @@ class TableEventStore(EventStore):
         if run is not None:
             raise RunOver(f"Run '{run_id}' is {run['status']}.")
 
-    @staticmethod
-    def _add_events(tx: _Tx, head: _Head, run_id: str, events: list[NewEvent], page: Payload) -> list[Envelope]:
-        now = time.time()
+    def _add_events(self, tx: _Tx, head: _Head, run_id: str, events: list[NewEvent], page: Payload) -> list[Envelope]:
+        now = self._clock()
         first = head.last_seq + 1
         envelopes = [Envelope(first + i, run_id, now, e.type, e.data) for i, e in enumerate(events)]
         if envelopes:
@@ -382,7 +412,7 @@ class TableEventStore(EventStore):
 
         async def plan(tx: _Tx) -> list[Envelope]:
             head, existing = await asyncio.gather(tx.head(), tx.row(run_key(run_id)))
-            now = time.time()
+            now = self._clock()
             if head is None:
                 if not create:
                     raise ThreadNotFound(thread_id)
@@ -521,7 +551,7 @@ class TableEventStore(EventStore):
             run = await tx.row(key)
             assert run is not None, "a thread's active run has a row"
             tx.merge(run, {"cancel_requested": True})
-            tx.next = dataclasses.replace(head, cancelling=True, updated=time.time())
+            tx.next = dataclasses.replace(head, cancelling=True, updated=self._clock())
 
         self._cache(thread_id, None)  # a cancel is decided on the head as it is now
         await self._write(thread_id, plan)
@@ -585,7 +615,7 @@ class TableEventStore(EventStore):
                 tx.create(entity)
             else:
                 tx.replace(step, entity)
-            tx.next = dataclasses.replace(head, updated=time.time())
+            tx.next = dataclasses.replace(head, updated=self._clock())
             # The attempt this write starts is current for as long as the head it leaves is.
             tx.verified = {v for v in tx.verified if v[0] != step_id} | {(step_id, attempt)}
             return record
@@ -702,6 +732,31 @@ class TableEventStore(EventStore):
             return envelopes
 
         return self._committed(thread_id, await self._write(thread_id, plan))
+
+    async def purge_idle_threads(self, idle_before: float) -> list[PurgedThread]:
+        table = await self._table()
+        purged: list[PurgedThread] = []
+        with self._reaching():
+            heads = table.query_entities(
+                "RowKey eq @head and updated lt @before", parameters={"head": HEAD, "before": idle_before}
+            )
+            for head in [row async for row in heads]:
+                thread_id = head["PartitionKey"]
+                runs = await self._query(table, thread_id, RUNS_FIRST, RUNS_LAST)
+                # The head goes first, and only as it was listed: a thread written since stays.
+                try:
+                    await table.delete_entity(head, etag=_etag(head), match_condition=_IF_MATCH)
+                except (ResourceModifiedError, ResourceNotFoundError):
+                    continue
+                self._cache(thread_id, None)
+                rows = table.query_entities(
+                    "PartitionKey eq @p", parameters={"p": thread_id}, select=["PartitionKey", "RowKey"]
+                )
+                keys = [{"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"]} async for row in rows]
+                for start in range(0, len(keys), 100):
+                    await table.submit_transaction([("delete", key) for key in keys[start : start + 100]])
+                purged.append(PurgedThread(thread_id, [_run_info(run).run_id for run in runs]))
+        return purged
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None

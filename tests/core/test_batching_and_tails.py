@@ -1,4 +1,4 @@
-"""Invariant 7: deltas are batched into store writes, and readers of a thread share one tail."""
+"""Invariant 7: deltas are batched into store writes; a tail keeps order (sharing: tests/stores/)."""
 
 from __future__ import annotations
 

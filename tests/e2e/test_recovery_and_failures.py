@@ -15,6 +15,7 @@ from tests.checks import (
     text_by_message,
 )
 from tests.harness import Devhost, StreamEvent
+from tests.stores.backends import Backend
 
 
 def test_sigkill_mid_run_then_restart_finishes_the_run_with_no_gap_or_duplicate(make_devhost) -> None:
@@ -175,8 +176,9 @@ BAD_RUN_REQUESTS = [
 
 
 @pytest.fixture(scope="module")
-def limited_devhost(tmp_path_factory: pytest.TempPathFactory):
-    host = Devhost(tmp_path_factory.mktemp("limited") / "data", {"MAX_REQUEST_BYTES": "200000"}).start()
+def limited_devhost(tmp_path_factory: pytest.TempPathFactory, backend: Backend):
+    env = {**backend.new_env(), "MAX_REQUEST_BYTES": "200000"}
+    host = Devhost(tmp_path_factory.mktemp("limited") / "data", env, backend=backend).start()
     yield host
     host.stop()
 

@@ -31,7 +31,15 @@ from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from ..events import Envelope, NewEvent
-from ..exceptions import AgentStreamError, RunAlreadyActive, RunOver, StepSuperseded, StoreUnavailable, ThreadNotFound
+from ..exceptions import (
+    AgentStreamError,
+    CursorExpired,
+    RunAlreadyActive,
+    RunOver,
+    StepSuperseded,
+    StoreUnavailable,
+    ThreadNotFound,
+)
 from .base import (
     DEFAULT_RETENTION,
     Clock,
@@ -61,6 +69,7 @@ from .table_layout import (
     as_int,
     binary_properties,
     check_id,
+    chunk_key,
     chunk_range,
     decode_events,
     encode_events,
@@ -70,6 +79,7 @@ from .table_layout import (
     pack_payload,
     page_key,
     run_key,
+    seq_of_page,
     step_key,
 )
 
@@ -82,6 +92,10 @@ Entity = dict[str, Any]
 # How long a write keeps retrying lost races before it reports the store as unavailable.
 CONTENTION_SECONDS = 30.0
 _CACHED_HEADS = 1024
+# Rows a write may delete for retention on top of its own: a transaction holds at most 100.
+_TRIM_BUDGET = 80
+_PURGE_BATCH = 100
+_INDEX_ROW = "thread"
 _IF_MATCH = MatchConditions.IfNotModified
 
 
@@ -93,6 +107,11 @@ class _Head:
     active_run_id: str | None
     cancelling: bool
     messages: int
+    # The highest seq deleted for retention, and when the oldest event still kept was written.
+    floor: int = 0
+    oldest: float | None = None
+    # Set while the purge deletes the thread: it no longer exists for anyone else.
+    purging: bool = False
     etag: str | None = None
 
     @classmethod
@@ -104,6 +123,9 @@ class _Head:
             entity.get("active"),
             bool(entity.get("cancelling", False)),
             as_int(entity["messages"]),
+            as_int(entity.get("floor", 0)),
+            entity.get("oldest"),
+            bool(entity.get("purging", False)),
             _etag(entity),
         )
 
@@ -117,6 +139,9 @@ class _Head:
             "active": self.active_run_id,
             "cancelling": self.cancelling,
             "messages": int64(self.messages),
+            "floor": int64(self.floor),
+            "oldest": self.oldest,
+            "purging": self.purging or None,
         }
 
 
@@ -133,6 +158,7 @@ class _Connection:
     service: TableServiceClient
     credential: AsyncTokenCredential | None
     events: TableClient
+    threads: TableClient
     ready: asyncio.Task[None]
     # Writers in this process take turns per thread; the ETag only has to settle races between hosts.
     turns: dict[str, _Turn] = field(default_factory=dict)
@@ -155,13 +181,19 @@ class _Tx:
         self.base: _Head | None = None
         self.next: _Head | None = None
         self.ops: list[tuple[Any, ...]] = []
+        self.appended = False
+        self.purging = False
 
     async def head(self) -> _Head | None:
+        """The thread's head, or None if there is no such thread (or the purge is deleting it)."""
         if self.cached is not None:
             self.base = self.cached.head
         else:
             entity = await self.row(HEAD)
             self.base = None if entity is None else _Head.of(entity)
+        if self.base is not None and self.base.purging:
+            self.purging = True
+            return None
         return self.base
 
     async def row(self, row_key: str) -> TableEntity | None:
@@ -178,6 +210,9 @@ class _Tx:
         self.ops.append(
             ("update", entity, {"mode": UpdateMode.REPLACE, "etag": _etag(row), "match_condition": _IF_MATCH})
         )
+
+    def delete(self, row_key: str) -> None:
+        self.ops.append(("delete", {"PartitionKey": self.thread_id, "RowKey": row_key}))
 
     def merge(self, row: TableEntity, changes: Entity) -> None:
         """Change some properties of a row read in this attempt, failing if it changed since."""
@@ -211,6 +246,8 @@ class TableEventStore(EventStore):
         super().__init__(retention=retention, clock=clock)
         self.account = account
         self.events_table = f"{prefix}events"
+        # One row per thread with (a lower bound of) its last write, so the purge need not scan events.
+        self.threads_table = f"{prefix}threads"
         self._connection: _Connection | None = None
         self._heads: OrderedDict[str, _CachedHead] = OrderedDict()
 
@@ -232,7 +269,14 @@ class TableEventStore(EventStore):
         if connection is None or connection.loop is not loop:
             service, credential = self.account.connect()
             ready = loop.create_task(self._create_tables(service, credential))
-            connection = _Connection(loop, service, credential, service.get_table_client(self.events_table), ready)
+            connection = _Connection(
+                loop,
+                service,
+                credential,
+                service.get_table_client(self.events_table),
+                service.get_table_client(self.threads_table),
+                ready,
+            )
             self._connection = connection
         try:
             with self._reaching():
@@ -246,6 +290,7 @@ class TableEventStore(EventStore):
     async def _create_tables(self, service: TableServiceClient, credential: AsyncTokenCredential | None) -> None:
         try:
             await service.create_table_if_not_exists(self.events_table)
+            await service.create_table_if_not_exists(self.threads_table)
         except BaseException:
             await service.close()
             if credential is not None:
@@ -301,6 +346,9 @@ class TableEventStore(EventStore):
                 continue
             if not tx.ops and tx.next is None:
                 return result
+            if tx.appended:
+                with self._reaching():
+                    await self._trim(tx)
             try:
                 with self._reaching():
                     responses = await table.submit_transaction(tx.operations())
@@ -333,6 +381,14 @@ class TableEventStore(EventStore):
         with self._reaching():
             await asyncio.gather(*(table.submit_transaction([("upsert", c) for c in group]) for group in groups))
 
+    async def _index(self, thread_id: str) -> None:
+        """Put the thread in the purge's index, as written now: the index may be behind, never ahead."""
+        await self._table()
+        assert self._connection is not None
+        row = {"PartitionKey": thread_id, "RowKey": _INDEX_ROW, "updated": self._clock()}
+        with self._reaching():
+            await self._connection.threads.upsert_entity(row, mode=UpdateMode.REPLACE)
+
     async def _payload(self, table: TableClient, thread_id: str, entity: Entity) -> bytes:
         chunk_id = entity.get("chunk_id")
         if chunk_id is None:
@@ -358,7 +414,9 @@ class TableEventStore(EventStore):
         if run is not None:
             raise RunOver(f"Run '{run_id}' is {run['status']}.")
 
-    def _add_events(self, tx: _Tx, head: _Head, run_id: str, events: list[NewEvent], page: Payload) -> list[Envelope]:
+    def _add_events(
+        self, tx: _Tx, head: _Head, run_id: str, events: list[NewEvent], page: Payload, key: str | None = None
+    ) -> list[Envelope]:
         now = self._clock()
         first = head.last_seq + 1
         envelopes = [Envelope(first + i, run_id, now, e.type, e.data) for i, e in enumerate(events)]
@@ -370,12 +428,50 @@ class TableEventStore(EventStore):
                     "first": int64(first),
                     "run": run_id,
                     "ts": now,
+                    # Retention deletes the key with the events it appended.
+                    "key": key,
                     **page.properties,
                 }
             )
         base = tx.next or head
-        tx.next = dataclasses.replace(base, last_seq=head.last_seq + len(envelopes), updated=now)
+        oldest = base.oldest if base.oldest is not None or not envelopes else now
+        tx.next = dataclasses.replace(base, last_seq=head.last_seq + len(envelopes), updated=now, oldest=oldest)
+        tx.appended = True
         return envelopes
+
+    async def _trim(self, tx: _Tx) -> None:
+        """Delete, in this write's transaction, the thread's events past retention (as SQLite does).
+
+        Whole pages go, oldest first, with their chunks and keys, as many as one transaction holds;
+        the next write goes on. A page is only looked for once the oldest one kept is past
+        retention by 1% of it, so a thread that stays busy does not query on every write.
+        """
+        assert tx.next is not None
+        cutoff = self._clock() - self.retention
+        if tx.next.oldest is None or tx.next.oldest >= cutoff - self.retention / 100:
+            return
+        pages = tx.table.query_entities(
+            "PartitionKey eq @p and RowKey ge @first and RowKey le @last",
+            parameters={"p": tx.thread_id, "first": page_key(1), "last": EVENTS_LAST},
+            select=["RowKey", "ts", "key", "chunk_id", "chunks"],
+            results_per_page=_TRIM_BUDGET,
+        )
+        floor, oldest, budget = tx.next.floor, None, _TRIM_BUDGET
+        async for page in pages:
+            rows = 1 + (as_int(page["chunks"]) if page.get("chunk_id") else 0) + (1 if page.get("key") else 0)
+            if page["ts"] >= cutoff or rows > budget:
+                oldest = page["ts"]
+                break
+            budget -= rows
+            tx.delete(page["RowKey"])
+            if page.get("key"):
+                tx.delete(page["key"])
+            for part in range(as_int(page["chunks"]) if page.get("chunk_id") else 0):
+                tx.delete(chunk_key(page["chunk_id"], part))
+            floor = seq_of_page(page["RowKey"])
+        if oldest is None and tx.next.last_seq > floor:
+            oldest = tx.next.updated  # only this write's own page is left
+        tx.next = dataclasses.replace(tx.next, floor=floor, oldest=oldest)
 
     @staticmethod
     def _add_messages(tx: _Tx, messages: Payload | None, count: int) -> None:
@@ -408,11 +504,17 @@ class TableEventStore(EventStore):
         check_id(run_id, "run id")
         page = pack_payload(thread_id, encode_events(events))
         packed = pack_payload(thread_id, _json_bytes(messages)) if messages else None
-        await self._upload(thread_id, page, *([packed] if packed else []))
+        # A new thread enters the purge's index before it exists: a crash in between leaves an index
+        # row the purge drops, never a thread it cannot find.
+        await asyncio.gather(
+            self._upload(thread_id, page, *([packed] if packed else [])), self._index(thread_id) if create else _none()
+        )
 
         async def plan(tx: _Tx) -> list[Envelope]:
             head, existing = await asyncio.gather(tx.head(), tx.row(run_key(run_id)))
             now = self._clock()
+            if tx.purging:
+                raise StoreUnavailable(f"Thread '{thread_id}' is being deleted for retention; retry shortly.")
             if head is None:
                 if not create:
                     raise ThreadNotFound(thread_id)
@@ -459,10 +561,12 @@ class TableEventStore(EventStore):
             await self._check_run(tx, head, run_id)
             if seen is not None:
                 tx.ops.clear()
-                return await self._read(tx.table, thread_id, as_int(seen["first"]) - 1, as_int(seen["count"]))
+                return await self._read(
+                    tx.table, thread_id, as_int(seen["first"]) - 1, as_int(seen["count"]), expiring=False
+                )
             if head is None:
                 raise ThreadNotFound(thread_id)
-            envelopes = self._add_events(tx, head, run_id, events, page)
+            envelopes = self._add_events(tx, head, run_id, events, page, append_key(key) if key else None)
             if key is not None:
                 tx.create(
                     {
@@ -482,17 +586,26 @@ class TableEventStore(EventStore):
         with self._reaching():
             return await self._read(table, thread_id, after, limit)
 
-    async def _read(self, table: TableClient, thread_id: str, after: int, limit: int) -> list[Envelope]:
+    async def _read(
+        self, table: TableClient, thread_id: str, after: int, limit: int, *, expiring: bool = True
+    ) -> list[Envelope]:
         envelopes: list[Envelope] = []
         if limit <= 0:
             return envelopes
-        # A page is keyed by its last seq, so the first page at or after `after + 1` holds it.
-        pages = table.query_entities(
+        # A page is keyed by its last seq, so the first page at or after `after + 1` holds it. The
+        # head sorts right after the pages: a read that reaches the end also brings the floor.
+        rows = table.query_entities(
             "PartitionKey eq @p and RowKey ge @first and RowKey le @last",
-            parameters={"p": thread_id, "first": page_key(after + 1), "last": EVENTS_LAST},
-            results_per_page=min(limit, 1000),
+            parameters={"p": thread_id, "first": page_key(after + 1), "last": HEAD},
+            results_per_page=min(limit, 1000) + 1,
         )
-        async for page in pages:
+        head: _Head | None = None
+        found = False
+        async for page in rows:
+            found = True
+            if page["RowKey"] == HEAD:
+                head = _Head.of(page)
+                break
             first, run_id, ts = as_int(page["first"]), page["run"], page["ts"]
             records = decode_events(await self._payload(table, thread_id, page))
             envelopes += [
@@ -502,11 +615,21 @@ class TableEventStore(EventStore):
             ]
             if len(envelopes) >= limit:
                 break
+        if head is not None and head.purging:
+            return []  # the purge deletes it, oldest rows first
+        if expiring and found and (not envelopes or envelopes[0].seq != after + 1):
+            if head is None:
+                fetch = _Tx(table, thread_id, None)
+                head = await fetch.head()
+                if fetch.purging:
+                    return []
+            if head is not None and after < head.floor:
+                raise CursorExpired(thread_id, after, head.floor)
         return envelopes[:limit]
 
     async def head(self, thread_id: str) -> ThreadHead | None:
         head = await self._fresh_head(thread_id)
-        return None if head is None else ThreadHead(thread_id, head.last_seq, head.active_run_id)
+        return None if head is None else ThreadHead(thread_id, head.last_seq, head.active_run_id, head.floor)
 
     async def _fresh_head(self, thread_id: str) -> _Head | None:
         check_id(thread_id, "thread id")
@@ -551,7 +674,7 @@ class TableEventStore(EventStore):
             run = await tx.row(key)
             assert run is not None, "a thread's active run has a row"
             tx.merge(run, {"cancel_requested": True})
-            tx.next = dataclasses.replace(head, cancelling=True, updated=self._clock())
+            tx.next = dataclasses.replace(head, cancelling=True)
 
         self._cache(thread_id, None)  # a cancel is decided on the head as it is now
         await self._write(thread_id, plan)
@@ -615,7 +738,7 @@ class TableEventStore(EventStore):
                 tx.create(entity)
             else:
                 tx.replace(step, entity)
-            tx.next = dataclasses.replace(head, updated=self._clock())
+            tx.next = head  # unchanged, but written: its new ETag fences the attempt it replaces
             # The attempt this write starts is current for as long as the head it leaves is.
             tx.verified = {v for v in tx.verified if v[0] != step_id} | {(step_id, attempt)}
             return record
@@ -734,29 +857,58 @@ class TableEventStore(EventStore):
         return self._committed(thread_id, await self._write(thread_id, plan))
 
     async def purge_idle_threads(self, idle_before: float) -> list[PurgedThread]:
-        table = await self._table()
-        purged: list[PurgedThread] = []
+        await self._table()
+        connection = self._connection
+        assert connection is not None
+        purged = []
         with self._reaching():
-            heads = table.query_entities(
-                "RowKey eq @head and updated lt @before", parameters={"head": HEAD, "before": idle_before}
+            # The index holds a time no later than each thread's last write; the head says if it is idle.
+            candidates = connection.threads.query_entities(
+                "updated lt @before", parameters={"before": idle_before}, select=["PartitionKey"]
             )
-            for head in [row async for row in heads]:
-                thread_id = head["PartitionKey"]
-                runs = await self._query(table, thread_id, RUNS_FIRST, RUNS_LAST)
-                # The head goes first, and only as it was listed: a thread written since stays.
-                try:
-                    await table.delete_entity(head, etag=_etag(head), match_condition=_IF_MATCH)
-                except (ResourceModifiedError, ResourceNotFoundError):
-                    continue
-                self._cache(thread_id, None)
-                rows = table.query_entities(
-                    "PartitionKey eq @p", parameters={"p": thread_id}, select=["PartitionKey", "RowKey"]
-                )
-                keys = [{"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"]} async for row in rows]
-                for start in range(0, len(keys), 100):
-                    await table.submit_transaction([("delete", key) for key in keys[start : start + 100]])
-                purged.append(PurgedThread(thread_id, [_run_info(run).run_id for run in runs]))
+            for thread_id in [row["PartitionKey"] async for row in candidates]:
+                thread = await self._purge_thread(connection, thread_id, idle_before)
+                if thread is not None:
+                    purged.append(thread)
         return purged
+
+    async def _purge_thread(self, connection: _Connection, thread_id: str, idle_before: float) -> PurgedThread | None:
+        events, threads = connection.events, connection.threads
+        row = await _Tx(events, thread_id, None).row(HEAD)
+        if row is None:
+            await _delete_quietly(threads, thread_id, _INDEX_ROW)
+            return None
+        head = _Head.of(row)
+        if not head.purging:
+            if head.updated >= idle_before:
+                await threads.upsert_entity(
+                    {"PartitionKey": thread_id, "RowKey": _INDEX_ROW, "updated": head.updated}, mode=UpdateMode.REPLACE
+                )
+                return None
+            # Fence the thread first: a write that raced in fails its If-Match, then finds no thread.
+            tombstone = {**dataclasses.replace(head, purging=True).entity(thread_id)}
+            try:
+                await events.update_entity(
+                    tombstone, mode=UpdateMode.REPLACE, etag=_etag(row), match_condition=_IF_MATCH
+                )
+            except ResourceModifiedError:
+                return None  # written since we looked: not idle
+        self._cache(thread_id, None)
+        rows = events.query_entities(
+            "PartitionKey eq @p", parameters={"p": thread_id}, select=["RowKey", "run_id", "start"]
+        )
+        keys, runs = [], []
+        async for entity in rows:
+            if entity["RowKey"] != HEAD:
+                keys.append(entity["RowKey"])
+            if entity["RowKey"].startswith(RUNS_FIRST) and entity["RowKey"] != HEAD:
+                runs.append((as_int(entity["start"]), entity["run_id"]))
+        for i in range(0, len(keys), _PURGE_BATCH):
+            batch = keys[i : i + _PURGE_BATCH]
+            await events.submit_transaction([("delete", {"PartitionKey": thread_id, "RowKey": k}) for k in batch])
+        await _delete_quietly(events, thread_id, HEAD)
+        await _delete_quietly(threads, thread_id, _INDEX_ROW)
+        return PurgedThread(thread_id, [run_id for _, run_id in sorted(runs)])
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -767,6 +919,11 @@ class TableEventStore(EventStore):
         await connection.service.close()
         if connection.credential is not None:
             await connection.credential.close()
+
+
+async def _delete_quietly(table: TableClient, partition: str, row_key: str) -> None:
+    with contextlib.suppress(ResourceNotFoundError):
+        await table.delete_entity(partition, row_key)
 
 
 def _etag(row: TableEntity) -> str:

@@ -83,6 +83,10 @@ def page_key(last_seq: int) -> str:
     return f"e{last_seq:012d}"
 
 
+def seq_of_page(row_key: str) -> int:
+    return int(row_key[1:13])
+
+
 def message_key(first_index: int) -> str:
     return f"m{first_index:09d}"
 

@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import redis
+from azure.core.exceptions import ResourceNotFoundError
 
 from agentstream.config import Settings
 from agentstream.stores import EventStore, create_store
 from agentstream.stores.base import Clock
 from agentstream.stores.sqlite import SQLiteEventStore
+from tests.azurite import Azurite
 from tests.harness import free_port, wait_until
 
 
@@ -200,7 +202,52 @@ class RedisBackend(Backend):
             }
 
 
+class TableBackend(Backend):
+    """A real Azurite Table service (package.json's pin), keeping its data in a folder across restarts."""
+
+    name = "table"
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self.azurite = Azurite(workdir / "azurite.log", workspace=workdir / "azurite")
+
+    def start(self) -> None:
+        self.azurite.start()
+
+    def stop(self) -> None:
+        self.azurite.stop()
+
+    def new_env(self) -> dict[str, str]:
+        return {
+            "EVENT_STORE": "table",
+            "AzureWebJobsStorage": self.azurite.connection_string,
+            "EVENT_TABLE_PREFIX": f"store{next(self._names)}",
+        }
+
+    @contextlib.contextmanager
+    def outage(self, env: dict[str, str]) -> Iterator[None]:
+        self.azurite.stop()
+        try:
+            yield
+        finally:
+            self.azurite.start()
+
+    def snapshot(self, env: dict[str, str]) -> dict[str, Any]:
+        from azure.data.tables import TableServiceClient
+
+        counts: dict[str, int] = {}
+        with TableServiceClient.from_connection_string(env["AzureWebJobsStorage"]) as service:
+            for suffix in ("events", "threads"):
+                table = service.get_table_client(env["EVENT_TABLE_PREFIX"] + suffix)
+                with contextlib.suppress(ResourceNotFoundError):
+                    for row in table.list_entities(select=["RowKey"]):
+                        kind = f"{suffix}:{row['RowKey'][0]}"
+                        counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
+
 BACKENDS: dict[str, type[Backend]] = {
     "sqlite": SQLiteBackend,
+    "table": TableBackend,
     "redis": RedisBackend,
 }

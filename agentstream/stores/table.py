@@ -24,10 +24,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from azure.core import MatchConditions
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
+from azure.data.tables import TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from ..events import Envelope, NewEvent
@@ -64,6 +63,7 @@ from .table_layout import (
     RUNS_LAST,
     STEPS_FIRST,
     STEPS_LAST,
+    Entity,
     Payload,
     append_key,
     as_int,
@@ -75,19 +75,21 @@ from .table_layout import (
     encode_events,
     int64,
     message_key,
-    optional_int,
     pack_payload,
     page_key,
+    run_entity,
+    run_info,
     run_key,
     seq_of_page,
+    step_entity,
     step_key,
 )
+from .table_transaction import IF_MATCH, CachedHead, HeadRow, Transaction, etag_of, lost_race
 
 if TYPE_CHECKING:
     from ..config import Settings
 
 T = TypeVar("T")
-Entity = dict[str, Any]
 
 # How long a write keeps retrying lost races before it reports the store as unavailable.
 CONTENTION_SECONDS = 30.0
@@ -96,60 +98,6 @@ _CACHED_HEADS = 1024
 _TRIM_BUDGET = 80
 _PURGE_BATCH = 100
 _INDEX_ROW = "thread"
-_IF_MATCH = MatchConditions.IfNotModified
-
-
-@dataclass(frozen=True, slots=True)
-class _Head:
-    created: float
-    updated: float
-    last_seq: int
-    active_run_id: str | None
-    cancelling: bool
-    messages: int
-    # The highest seq deleted for retention, and when the oldest event still kept was written.
-    floor: int = 0
-    oldest: float | None = None
-    # Set while the purge deletes the thread: it no longer exists for anyone else.
-    purging: bool = False
-    etag: str | None = None
-
-    @classmethod
-    def of(cls, entity: TableEntity) -> _Head:
-        return cls(
-            entity["created"],
-            entity["updated"],
-            as_int(entity["last"]),
-            entity.get("active"),
-            bool(entity.get("cancelling", False)),
-            as_int(entity["messages"]),
-            as_int(entity.get("floor", 0)),
-            entity.get("oldest"),
-            bool(entity.get("purging", False)),
-            _etag(entity),
-        )
-
-    def entity(self, thread_id: str) -> Entity:
-        return {
-            "PartitionKey": thread_id,
-            "RowKey": HEAD,
-            "created": self.created,
-            "updated": self.updated,
-            "last": int64(self.last_seq),
-            "active": self.active_run_id,
-            "cancelling": self.cancelling,
-            "messages": int64(self.messages),
-            "floor": int64(self.floor),
-            "oldest": self.oldest,
-            "purging": self.purging or None,
-        }
-
-
-@dataclass(slots=True)
-class _CachedHead:
-    head: _Head
-    # Step attempts checked current while the head had this ETag: still current while it has.
-    verified: set[tuple[str, int]] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -170,68 +118,6 @@ class _Turn:
     users: int = 0
 
 
-class _Tx:
-    """One attempt at a write: the head it starts from and the operations it will submit."""
-
-    def __init__(self, table: TableClient, thread_id: str, cached: _CachedHead | None) -> None:
-        self.table = table
-        self.thread_id = thread_id
-        self.cached = cached
-        self.verified: set[tuple[str, int]] = set(cached.verified) if cached is not None else set()
-        self.base: _Head | None = None
-        self.next: _Head | None = None
-        self.ops: list[tuple[Any, ...]] = []
-        self.appended = False
-        self.purging = False
-
-    async def head(self) -> _Head | None:
-        """The thread's head, or None if there is no such thread (or the purge is deleting it)."""
-        if self.cached is not None:
-            self.base = self.cached.head
-        else:
-            entity = await self.row(HEAD)
-            self.base = None if entity is None else _Head.of(entity)
-        if self.base is not None and self.base.purging:
-            self.purging = True
-            return None
-        return self.base
-
-    async def row(self, row_key: str) -> TableEntity | None:
-        try:
-            return await self.table.get_entity(self.thread_id, row_key)
-        except ResourceNotFoundError:
-            return None
-
-    def create(self, entity: Entity) -> None:
-        self.ops.append(("create", entity))
-
-    def replace(self, row: TableEntity, entity: Entity) -> None:
-        """Replace a row read in this attempt, failing if it changed since."""
-        self.ops.append(
-            ("update", entity, {"mode": UpdateMode.REPLACE, "etag": _etag(row), "match_condition": _IF_MATCH})
-        )
-
-    def delete(self, row_key: str) -> None:
-        self.ops.append(("delete", {"PartitionKey": self.thread_id, "RowKey": row_key}))
-
-    def merge(self, row: TableEntity, changes: Entity) -> None:
-        """Change some properties of a row read in this attempt, failing if it changed since."""
-        entity = {"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"], **changes}
-        self.ops.append(
-            ("update", entity, {"mode": UpdateMode.MERGE, "etag": _etag(row), "match_condition": _IF_MATCH})
-        )
-
-    def operations(self) -> list[tuple[Any, ...]]:
-        assert self.next is not None, "every write moves the head: that is what serializes writers"
-        head = self.next.entity(self.thread_id)
-        if self.base is None or self.base.etag is None:
-            return [("create", head), *self.ops]
-        return [
-            ("update", head, {"mode": UpdateMode.REPLACE, "etag": self.base.etag, "match_condition": _IF_MATCH}),
-            *self.ops,
-        ]
-
-
 class TableEventStore(EventStore):
     backend = "table"
 
@@ -249,7 +135,7 @@ class TableEventStore(EventStore):
         # One row per thread with (a lower bound of) its last write, so the purge need not scan events.
         self.threads_table = f"{prefix}threads"
         self._connection: _Connection | None = None
-        self._heads: OrderedDict[str, _CachedHead] = OrderedDict()
+        self._heads: OrderedDict[str, CachedHead] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = time.time) -> TableEventStore:
@@ -306,7 +192,7 @@ class TableEventStore(EventStore):
                 f"Table storage at {self.account.description} failed: {type(exc).__name__}: {exc}"
             ) from exc
 
-    def _cache(self, thread_id: str, cached: _CachedHead | None) -> None:
+    def _cache(self, thread_id: str, cached: CachedHead | None) -> None:
         if cached is None:
             self._heads.pop(thread_id, None)
             return
@@ -315,7 +201,7 @@ class TableEventStore(EventStore):
         while len(self._heads) > _CACHED_HEADS:
             self._heads.popitem(last=False)
 
-    async def _write(self, thread_id: str, plan: Callable[[_Tx], Awaitable[T]]) -> T:
+    async def _write(self, thread_id: str, plan: Callable[[Transaction], Awaitable[T]]) -> T:
         check_id(thread_id, "thread id")
         table = await self._table()
         assert self._connection is not None
@@ -330,12 +216,14 @@ class TableEventStore(EventStore):
             if turn.users == 0:
                 del turns[thread_id]
 
-    async def _write_in_turn(self, table: TableClient, thread_id: str, plan: Callable[[_Tx], Awaitable[T]]) -> T:
+    async def _write_in_turn(
+        self, table: TableClient, thread_id: str, plan: Callable[[Transaction], Awaitable[T]]
+    ) -> T:
         deadline = time.monotonic() + CONTENTION_SECONDS
         delay = 0.005
         cached = self._heads.get(thread_id)
         while True:
-            tx = _Tx(table, thread_id, cached)
+            tx = Transaction(table, thread_id, cached)
             try:
                 with self._reaching():
                     result = await plan(tx)
@@ -354,7 +242,7 @@ class TableEventStore(EventStore):
                     responses = await table.submit_transaction(tx.operations())
             except StoreUnavailable as exc:
                 self._cache(thread_id, None)  # the outcome is unknown
-                if not _lost_race(exc.__cause__):
+                if not lost_race(exc.__cause__):
                     raise
                 if time.monotonic() > deadline:
                     raise StoreUnavailable(
@@ -367,7 +255,7 @@ class TableEventStore(EventStore):
                 continue
             assert tx.next is not None
             head = dataclasses.replace(tx.next, etag=responses[0]["etag"])
-            self._cache(thread_id, _CachedHead(head, tx.verified))
+            self._cache(thread_id, CachedHead(head, tx.verified))
             return result
 
     async def _upload(self, thread_id: str, *payloads: Payload) -> None:
@@ -404,7 +292,7 @@ class TableEventStore(EventStore):
             raise StoreUnavailable(f"Row '{entity['RowKey']}' of thread '{thread_id}' is incomplete.")
         return data
 
-    async def _check_run(self, tx: _Tx, head: _Head | None, run_id: str, *, finishing: bool = False) -> None:
+    async def _check_run(self, tx: Transaction, head: HeadRow | None, run_id: str, *, finishing: bool = False) -> None:
         if head is not None and head.active_run_id == run_id:
             if head.cancelling and not finishing:
                 raise RunOver(f"Run '{run_id}' is cancelling.")
@@ -415,7 +303,7 @@ class TableEventStore(EventStore):
             raise RunOver(f"Run '{run_id}' is {run['status']}.")
 
     def _add_events(
-        self, tx: _Tx, head: _Head, run_id: str, events: list[NewEvent], page: Payload, key: str | None = None
+        self, tx: Transaction, head: HeadRow, run_id: str, events: list[NewEvent], page: Payload, key: str | None = None
     ) -> list[Envelope]:
         now = self._clock()
         first = head.last_seq + 1
@@ -439,7 +327,7 @@ class TableEventStore(EventStore):
         tx.appended = True
         return envelopes
 
-    async def _trim(self, tx: _Tx) -> None:
+    async def _trim(self, tx: Transaction) -> None:
         """Delete, in this write's transaction, the thread's events past retention (as SQLite does).
 
         Whole pages go, oldest first, with their chunks and keys, as many as one transaction holds;
@@ -474,7 +362,7 @@ class TableEventStore(EventStore):
         tx.next = dataclasses.replace(tx.next, floor=floor, oldest=oldest)
 
     @staticmethod
-    def _add_messages(tx: _Tx, messages: Payload | None, count: int) -> None:
+    def _add_messages(tx: Transaction, messages: Payload | None, count: int) -> None:
         assert tx.next is not None
         if messages is None or count == 0:
             return
@@ -482,7 +370,7 @@ class TableEventStore(EventStore):
         tx.next = dataclasses.replace(tx.next, messages=tx.next.messages + count)
 
     @staticmethod
-    def _check_current(tx: _Tx, step_id: str, attempt: int, step: TableEntity | None) -> None:
+    def _check_current(tx: Transaction, step_id: str, attempt: int, step: TableEntity | None) -> None:
         if (step_id, attempt) in tx.verified:
             return
         if step is None or step["status"] != StepStatus.STARTED.value or as_int(step["attempt"]) != attempt:
@@ -510,7 +398,7 @@ class TableEventStore(EventStore):
             self._upload(thread_id, page, *([packed] if packed else [])), self._index(thread_id) if create else _none()
         )
 
-        async def plan(tx: _Tx) -> list[Envelope]:
+        async def plan(tx: Transaction) -> list[Envelope]:
             head, existing = await asyncio.gather(tx.head(), tx.row(run_key(run_id)))
             now = self._clock()
             if tx.purging:
@@ -518,13 +406,13 @@ class TableEventStore(EventStore):
             if head is None:
                 if not create:
                     raise ThreadNotFound(thread_id)
-                head = _Head(now, now, 0, None, False, 0)
+                head = HeadRow(now, now, 0, None, False, 0)
             elif head.active_run_id is not None:
                 raise RunAlreadyActive(thread_id, head.active_run_id)
             if existing is not None:
                 raise RunOver(f"Run '{run_id}' already ran on thread '{thread_id}'.")
             tx.create(
-                _run_entity(
+                run_entity(
                     tx.thread_id, RunInfo(run_id, RunStatus.RUNNING, now, None, head.last_seq + 1, None, {}, None)
                 )
             )
@@ -547,7 +435,7 @@ class TableEventStore(EventStore):
         page = pack_payload(thread_id, encode_events(events))
         await self._upload(thread_id, page)
 
-        async def plan(tx: _Tx) -> list[Envelope]:
+        async def plan(tx: Transaction) -> list[Envelope]:
             needs_step = attempt is not None and (attempt.step_id, attempt.attempt) not in tx.verified
             # With a cached head a used key shows up as a conflict, and the retry reads it.
             reads_key = key is not None and tx.cached is None
@@ -599,12 +487,12 @@ class TableEventStore(EventStore):
             parameters={"p": thread_id, "first": page_key(after + 1), "last": HEAD},
             results_per_page=min(limit, 1000) + 1,
         )
-        head: _Head | None = None
+        head: HeadRow | None = None
         found = False
         async for page in rows:
             found = True
             if page["RowKey"] == HEAD:
-                head = _Head.of(page)
+                head = HeadRow.of(page)
                 break
             first, run_id, ts = as_int(page["first"]), page["run"], page["ts"]
             records = decode_events(await self._payload(table, thread_id, page))
@@ -619,7 +507,7 @@ class TableEventStore(EventStore):
             return []  # the purge deletes it, oldest rows first
         if expiring and found and (not envelopes or envelopes[0].seq != after + 1):
             if head is None:
-                fetch = _Tx(table, thread_id, None)
+                fetch = Transaction(table, thread_id, None)
                 head = await fetch.head()
                 if fetch.purging:
                     return []
@@ -631,22 +519,22 @@ class TableEventStore(EventStore):
         head = await self._fresh_head(thread_id)
         return None if head is None else ThreadHead(thread_id, head.last_seq, head.active_run_id, head.floor)
 
-    async def _fresh_head(self, thread_id: str) -> _Head | None:
+    async def _fresh_head(self, thread_id: str) -> HeadRow | None:
         check_id(thread_id, "thread id")
         table = await self._table()
         with self._reaching():
-            return await _Tx(table, thread_id, None).head()
+            return await Transaction(table, thread_id, None).head()
 
     async def get_thread(self, thread_id: str) -> ThreadInfo | None:
         check_id(thread_id, "thread id")
         table = await self._table()
         with self._reaching():
             head, runs = await asyncio.gather(
-                _Tx(table, thread_id, None).head(), self._query(table, thread_id, RUNS_FIRST, RUNS_LAST)
+                Transaction(table, thread_id, None).head(), self._query(table, thread_id, RUNS_FIRST, RUNS_LAST)
             )
         if head is None:
             return None
-        infos = sorted((_run_info(r) for r in runs), key=lambda r: r.start_seq)
+        infos = sorted((run_info(r) for r in runs), key=lambda r: r.start_seq)
         return ThreadInfo(thread_id, head.created, head.updated, head.last_seq, head.active_run_id, infos)
 
     async def _query(self, table: TableClient, thread_id: str, first: str, last: str, where: str = "") -> list[Entity]:
@@ -661,13 +549,13 @@ class TableEventStore(EventStore):
         key = run_key(run_id)
         table = await self._table()
         with self._reaching():
-            entity = await _Tx(table, thread_id, None).row(key)
-        return None if entity is None else _run_info(entity)
+            entity = await Transaction(table, thread_id, None).row(key)
+        return None if entity is None else run_info(entity)
 
     async def request_cancel(self, thread_id: str, run_id: str) -> RunInfo | None:
         key = run_key(run_id)
 
-        async def plan(tx: _Tx) -> None:
+        async def plan(tx: Transaction) -> None:
             head = await tx.head()
             if head is None or head.active_run_id != run_id or head.cancelling:
                 return
@@ -693,7 +581,7 @@ class TableEventStore(EventStore):
         check_id(thread_id, "thread id")
         table = await self._table()
         with self._reaching():
-            entity = await _Tx(table, thread_id, None).row(step_key(step_id))
+            entity = await Transaction(table, thread_id, None).row(step_key(step_id))
             return None if entity is None else await self._step(table, thread_id, entity)
 
     async def _step(self, table: TableClient, thread_id: str, entity: Entity) -> StepRecord:
@@ -728,12 +616,12 @@ class TableEventStore(EventStore):
     async def begin_step(self, thread_id: str, run_id: str, step_id: str, attempt: int) -> StepRecord:
         key = step_key(step_id)
 
-        async def plan(tx: _Tx) -> StepRecord:
+        async def plan(tx: Transaction) -> StepRecord:
             head, step = await asyncio.gather(tx.head(), tx.row(key))
             if head is None:
                 raise ThreadNotFound(thread_id)
             record = StepRecord(step_id, run_id, StepStatus.STARTED, attempt, head.last_seq)
-            entity = _step_entity(thread_id, record)
+            entity = step_entity(thread_id, record)
             if step is None:
                 tx.create(entity)
             else:
@@ -752,7 +640,7 @@ class TableEventStore(EventStore):
         page = pack_payload(thread_id, encode_events(events))
         await self._upload(thread_id, page)
 
-        async def plan(tx: _Tx) -> list[Envelope]:
+        async def plan(tx: Transaction) -> list[Envelope]:
             head, step = await asyncio.gather(tx.head(), tx.row(key))
             if step is None or step["status"] != StepStatus.STARTED.value or as_int(step["attempt"]) != attempt:
                 return []
@@ -783,7 +671,7 @@ class TableEventStore(EventStore):
         stored_result = pack_payload(thread_id, json.dumps(result).encode())
         await self._upload(thread_id, page, stored_result, *([packed] if packed else []))
 
-        async def plan(tx: _Tx) -> list[Envelope]:
+        async def plan(tx: Transaction) -> list[Envelope]:
             head, step, run = await asyncio.gather(
                 tx.head(), tx.row(key), tx.row(run_key(run_id)) if usage else _none()
             )
@@ -804,7 +692,7 @@ class TableEventStore(EventStore):
                 as_int(step["attempt"]) if step is not None else 1,
                 as_int(step["start"]) if step is not None else (envelopes[0].seq - 1 if envelopes else 0),
             )
-            entity = {**_step_entity(thread_id, record), **stored_result.properties}
+            entity = {**step_entity(thread_id, record), **stored_result.properties}
             if step is None:
                 tx.create(entity)
             else:
@@ -833,7 +721,7 @@ class TableEventStore(EventStore):
         page = pack_payload(thread_id, encode_events(events))
         await self._upload(thread_id, page)
 
-        async def plan(tx: _Tx) -> list[Envelope]:
+        async def plan(tx: Transaction) -> list[Envelope]:
             head, run = await asyncio.gather(tx.head(), tx.row(key))
             if run is None or run["status"] != RunStatus.RUNNING.value:
                 return []
@@ -842,13 +730,13 @@ class TableEventStore(EventStore):
                 raise ThreadNotFound(thread_id)
             envelopes = self._add_events(tx, head, run_id, events, page)
             info = dataclasses.replace(
-                _run_info(run),
+                run_info(run),
                 status=status,
                 finished_at=envelopes[-1].ts,
                 end_seq=envelopes[-1].seq,
                 error=error or None,
             )
-            tx.replace(run, _run_entity(thread_id, info))
+            tx.replace(run, run_entity(thread_id, info))
             assert tx.next is not None
             if tx.next.active_run_id == run_id:
                 tx.next = dataclasses.replace(tx.next, active_run_id=None, cancelling=False)
@@ -874,11 +762,11 @@ class TableEventStore(EventStore):
 
     async def _purge_thread(self, connection: _Connection, thread_id: str, idle_before: float) -> PurgedThread | None:
         events, threads = connection.events, connection.threads
-        row = await _Tx(events, thread_id, None).row(HEAD)
+        row = await Transaction(events, thread_id, None).row(HEAD)
         if row is None:
             await _delete_quietly(threads, thread_id, _INDEX_ROW)
             return None
-        head = _Head.of(row)
+        head = HeadRow.of(row)
         if not head.purging:
             if head.updated >= idle_before:
                 await threads.upsert_entity(
@@ -889,7 +777,7 @@ class TableEventStore(EventStore):
             tombstone = {**dataclasses.replace(head, purging=True).entity(thread_id)}
             try:
                 await events.update_entity(
-                    tombstone, mode=UpdateMode.REPLACE, etag=_etag(row), match_condition=_IF_MATCH
+                    tombstone, mode=UpdateMode.REPLACE, etag=etag_of(row), match_condition=IF_MATCH
                 )
             except ResourceModifiedError:
                 return None  # written since we looked: not idle
@@ -926,60 +814,9 @@ async def _delete_quietly(table: TableClient, partition: str, row_key: str) -> N
         await table.delete_entity(partition, row_key)
 
 
-def _etag(row: TableEntity) -> str:
-    return str(row.metadata["etag"])
-
-
 async def _none() -> None:
     return None
 
 
-def _lost_race(exc: BaseException | None) -> bool:
-    """A transaction refused because another writer got there first (412 If-Match, 409 exists)."""
-    return isinstance(exc, TableTransactionError) and exc.status_code in (409, 412)
-
-
 def _json_bytes(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
-
-
-def _run_entity(thread_id: str, run: RunInfo) -> Entity:
-    return {
-        "PartitionKey": thread_id,
-        "RowKey": run_key(run.run_id),
-        "run_id": run.run_id,
-        "status": run.status.value,
-        "created": run.created_at,
-        "finished": run.finished_at,
-        "start": int64(run.start_seq),
-        "end": None if run.end_seq is None else int64(run.end_seq),
-        "usage": json.dumps(run.usage),
-        "error": json.dumps(run.error) if run.error else None,
-        "cancel_requested": run.cancel_requested,
-    }
-
-
-def _run_info(entity: Entity) -> RunInfo:
-    return RunInfo(
-        entity["run_id"],
-        RunStatus(entity["status"]),
-        entity["created"],
-        entity.get("finished"),
-        as_int(entity["start"]),
-        optional_int(entity.get("end")),
-        json.loads(entity.get("usage") or "{}"),
-        json.loads(entity["error"]) if entity.get("error") else None,
-        bool(entity.get("cancel_requested", False)),
-    )
-
-
-def _step_entity(thread_id: str, step: StepRecord) -> Entity:
-    return {
-        "PartitionKey": thread_id,
-        "RowKey": step_key(step.step_id),
-        "step_id": step.step_id,
-        "run": step.run_id,
-        "status": step.status.value,
-        "attempt": step.attempt,
-        "start": int64(step.start_seq),
-    }

@@ -21,6 +21,7 @@ when the thread is purged.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import struct
 import uuid
@@ -32,6 +33,9 @@ from azure.data.tables import EdmType, EntityProperty
 
 from ..events import NewEvent
 from ..exceptions import InvalidRequest
+from .base import RunInfo, RunStatus, StepRecord
+
+Entity = dict[str, Any]
 
 PROPERTY_BYTES = 64 * 1024
 INLINE_BYTES = 4 * PROPERTY_BYTES
@@ -190,3 +194,48 @@ def decode_events(raw: bytes) -> list[tuple[str, str]]:
         offset += data_len
         records.append((kind, data))
     return records
+
+
+# -- runs and steps ---------------------------------------------------------------------------
+
+
+def run_entity(thread_id: str, run: RunInfo) -> Entity:
+    return {
+        "PartitionKey": thread_id,
+        "RowKey": run_key(run.run_id),
+        "run_id": run.run_id,
+        "status": run.status.value,
+        "created": run.created_at,
+        "finished": run.finished_at,
+        "start": int64(run.start_seq),
+        "end": None if run.end_seq is None else int64(run.end_seq),
+        "usage": json.dumps(run.usage),
+        "error": json.dumps(run.error) if run.error else None,
+        "cancel_requested": run.cancel_requested,
+    }
+
+
+def run_info(entity: Entity) -> RunInfo:
+    return RunInfo(
+        entity["run_id"],
+        RunStatus(entity["status"]),
+        entity["created"],
+        entity.get("finished"),
+        as_int(entity["start"]),
+        optional_int(entity.get("end")),
+        json.loads(entity.get("usage") or "{}"),
+        json.loads(entity["error"]) if entity.get("error") else None,
+        bool(entity.get("cancel_requested", False)),
+    )
+
+
+def step_entity(thread_id: str, step: StepRecord) -> Entity:
+    return {
+        "PartitionKey": thread_id,
+        "RowKey": step_key(step.step_id),
+        "step_id": step.step_id,
+        "run": step.run_id,
+        "status": step.status.value,
+        "attempt": step.attempt,
+        "start": int64(step.start_seq),
+    }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,11 +20,18 @@ from agentstream.exceptions import ConfigError, CursorExpired, InvalidRequest, S
 from agentstream.stores.base import RunStatus, StepAttempt
 from agentstream.stores.table import TableEventStore
 from agentstream.stores.table_connection import TableAccount
-from tests.stores.backends import Backend
+from tests.stores.backends import Backend, TableBackend
 
 MiB = 1024 * 1024
-# Every test here runs on the suite's table backend only: its Azurite is started once per session.
-pytestmark = pytest.mark.parametrize("backend", ["table"], indirect=True)
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TableBackend]:
+    """The suite's table backend: a real Azurite for this module."""
+    backend = TableBackend(tmp_path_factory.mktemp("table"))
+    backend.start()
+    yield backend
+    backend.stop()
 
 
 def labelled(label: Any) -> NewEvent:
@@ -65,7 +73,7 @@ async def rows(store: TableEventStore, thread_id: str = "t") -> list[dict[str, A
         return [dict(row) async for row in table.query_entities("PartitionKey eq @p", parameters={"p": thread_id})]
 
 
-def test_a_cached_head_never_lets_another_hosts_change_through(backend: Backend) -> None:
+def test_a_cached_head_never_lets_another_hosts_change_through(table: TableBackend) -> None:
     async def test(here: TableEventStore, there: TableEventStore) -> None:
         await new_thread(here)
         # A call id from a model may hold characters Table keys refuse: step ids are escaped.
@@ -82,10 +90,10 @@ def test_a_cached_head_never_lets_another_hosts_change_through(backend: Backend)
         assert [e.seq for e in await here.finish_run("t", "r", RunStatus.CANCELLED, [labelled("end")])] == [3]
         assert (await there.head("t")).last_seq == 3
 
-    on_stores(backend, 2, test)
+    on_stores(table, 2, test)
 
 
-def test_large_events_and_batches_read_back_byte_identical_within_tables_limits(backend: Backend) -> None:
+def test_large_events_and_batches_read_back_byte_identical_within_tables_limits(table: TableBackend) -> None:
     big = "é" + "\U0001f600" * (MiB // 2) + "x"  # 2 MiB of UTF-8 that no 64 KiB cut respects
     batch = [labelled(f"{n}:" + "y" * (n % 50)) for n in range(300)]
     # 5 MiB in one append: more chunk rows than one transaction carries.
@@ -114,10 +122,10 @@ def test_large_events_and_batches_read_back_byte_identical_within_tables_limits(
             # Binary travels as base64, which is what the service measures against 1 MiB.
             assert sum(-(-size // 3) * 4 for size in binary) + sum(strings) < MiB - 64 * 1024, row["RowKey"]
 
-    on_stores(backend, 1, test)
+    on_stores(table, 1, test)
 
 
-def test_ids_that_table_keys_cannot_hold_are_refused_and_nothing_is_written(backend: Backend) -> None:
+def test_ids_that_table_keys_cannot_hold_are_refused_and_nothing_is_written(table: TableBackend) -> None:
     async def test(store: TableEventStore) -> None:
         for bad in ("a/b", "a#b", "a?b", "a\\b", "a\x01b", "", "x" * 256):
             with pytest.raises(InvalidRequest):
@@ -129,10 +137,10 @@ def test_ids_that_table_keys_cannot_hold_are_refused_and_nothing_is_written(back
         assert await store.head("ok") is None
         assert await rows(store, "ok") == []
 
-    on_stores(backend, 1, test)
+    on_stores(table, 1, test)
 
 
-def test_retention_deletes_pages_with_their_chunks_and_keys_a_transaction_at_a_time(backend: Backend) -> None:
+def test_retention_deletes_pages_with_their_chunks_and_keys_a_transaction_at_a_time(table: TableBackend) -> None:
     clock = FakeClock()
 
     async def test(store: TableEventStore) -> None:
@@ -161,10 +169,10 @@ def test_retention_deletes_pages_with_their_chunks_and_keys_a_transaction_at_a_t
         # A key whose events are gone is gone too: the same batch is new again.
         assert [e.seq for e in await store.append("t", "r", [labelled(0)], key="k0")] == [152 + late + 1]
 
-    on_stores(backend, 1, test, retention=60, clock=clock)
+    on_stores(table, 1, test, retention=60, clock=clock)
 
 
-def test_a_purge_cut_off_midway_is_finished_by_the_next_and_hides_the_thread_meanwhile(backend: Backend) -> None:
+def test_a_purge_cut_off_midway_is_finished_by_the_next_and_hides_the_thread_meanwhile(table: TableBackend) -> None:
     clock = FakeClock()
 
     async def test(store: TableEventStore) -> None:
@@ -186,10 +194,10 @@ def test_a_purge_cut_off_midway_is_finished_by_the_next_and_hides_the_thread_mea
         await new_thread(store)
         assert [e.seq for e in await store.read("t", after=0)] == [1]
 
-    on_stores(backend, 1, test, retention=60, clock=clock)
+    on_stores(table, 1, test, retention=60, clock=clock)
 
 
-def test_table_settings_are_read_like_the_functions_host_reads_them(backend: Backend) -> None:
+def test_table_settings_are_read_like_the_functions_host_reads_them(table: TableBackend) -> None:
     identity = Settings.from_env(
         {
             "EVENT_STORE": "table",
@@ -201,7 +209,7 @@ def test_table_settings_are_read_like_the_functions_host_reads_them(backend: Bac
     account = TableAccount.from_settings(identity)
     assert account.table_uri == "https://acct.table.core.windows.net"
     assert account.managed_identity and account.client_id == "client"
-    local = TableAccount.from_settings(Settings.from_env(backend.new_env()))
+    local = TableAccount.from_settings(Settings.from_env(table.new_env()))
     assert local.table_uri is None and "AccountKey" not in repr(local) and "AccountKey" not in local.description
     with pytest.raises(ConfigError, match="AzureWebJobsStorage"):
         Settings.from_env({"EVENT_STORE": "table"})

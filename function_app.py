@@ -13,6 +13,7 @@ import azure.functions as func
 from agentstream import telemetry
 from agentstream.config import TelemetrySettings
 from api.routes import bp as api_routes
+from maintenance.purge import bp as maintenance
 from orchestrators.agent import bp as agent_orchestration
 
 telemetry.configure(TelemetrySettings.from_env())
@@ -20,3 +21,4 @@ telemetry.configure(TelemetrySettings.from_env())
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(api_routes)
 app.register_functions(agent_orchestration)
+app.register_functions(maintenance)

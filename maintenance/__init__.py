@@ -1,0 +1,1 @@
+"""Scheduled upkeep of the app's data, as timer-triggered functions."""

@@ -57,6 +57,12 @@ def main(script: str) -> None:
                     for b in found
                     if b["type"] == "httpTrigger"
                 },
+                "schedules": {
+                    name: b["schedule"]
+                    for name, found in bindings.items()
+                    for b in found
+                    if b["type"] == "timerTrigger"
+                },
             }
         )
     )

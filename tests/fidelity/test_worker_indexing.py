@@ -44,11 +44,14 @@ def test_function_app_indexes_in_http_streams_mode_with_every_function() -> None
         "model_step": ["activityTrigger"],
         "tool_step": ["activityTrigger"],
         "finish_run": ["activityTrigger"],
+        "purge_expired_threads": ["durableClient", "timerTrigger"],
     }
+    assert result["schedules"] == {"purge_expired_threads": "0 17 3 * * *"}
 
 
-def test_with_function_keys_only_the_callers_routes_require_a_key() -> None:
-    result = index(ROOT, env={"API_AUTH": "function_key"})
+def test_with_function_keys_only_the_callers_routes_require_a_key_and_the_purge_takes_its_schedule() -> None:
+    result = index(ROOT, env={"API_AUTH": "function_key", "PURGE_SCHEDULE": "0 */5 * * * *"})
+    assert result["schedules"] == {"purge_expired_threads": "0 */5 * * * *"}
     assert result["auth_levels"] == {
         "start_run": "FUNCTION",
         "run_agui": "FUNCTION",

@@ -328,7 +328,7 @@ class _RSSSampler:
 def resume(host: Devhost, backend: str, store_env: dict[str, str], profile: Profile) -> dict[str, Measure]:
     """Seed a thread of `resume_events` events through the store API, then time `?after=<end - 10>`."""
     thread_id = f"bench-resume-{secrets.token_hex(6)}"
-    seed_seconds = asyncio.run(_seed(open_store(backend, store_env), thread_id, profile.resume_events))
+    seed_seconds = asyncio.run(_seed(open_store(store_env), thread_id, profile.resume_events))
     after = profile.resume_events - 10
     first_bytes: list[float] = []
     first_events: list[float] = []

@@ -1,8 +1,8 @@
 """The retention purge: threads idle longer than EVENT_RETENTION are deleted whole.
 
 The store deletes each idle thread (events, runs, messages, steps) and names its runs; each run's
-durable instance history (the orchestration's instance id is the run id) is then purged through
-the callback the host provides. Last comes a sweep of finished instances created before the
+durable instance history is then purged through the callback the host provides, which knows how
+the host names a run's instance. Last comes a sweep of finished instances created before the
 cutoff, which also catches a history whose per-run purge failed after its thread was gone: a
 finished orchestration is never needed again, its conversation lives in the store.
 """
@@ -20,8 +20,8 @@ from .stores.base import EventStore
 
 logger = logging.getLogger(__name__)
 
-HistoryPurge = Callable[[str], Awaitable[None]]
-"""Purges the durable instance history of one run (by its id); a missing instance is no error."""
+HistoryPurge = Callable[[str, str], Awaitable[None]]
+"""Purges the durable instance history of one run (thread id, run id); a missing instance is no error."""
 FinishedHistorySweep = Callable[[dt.datetime], Awaitable[int]]
 """Purges finished durable instances created before the given time; returns how many went."""
 
@@ -49,7 +49,7 @@ async def purge_idle_threads(
         for thread in purged:
             for run_id in thread.run_ids:
                 try:
-                    await purge_history(run_id)
+                    await purge_history(thread.thread_id, run_id)
                 except Exception:
                     failures += 1
                     telemetry.run_logger(logger, thread.thread_id, run_id).warning(

@@ -10,6 +10,7 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 
 from agentstream import retention, runtime
 from agentstream.config import get_settings, read_purge_schedule
+from orchestrators.agent import run_instance_id
 
 bp = df.Blueprint()
 
@@ -25,8 +26,8 @@ EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 @bp.timer_trigger(schedule=read_purge_schedule(), arg_name="timer", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
 async def purge_expired_threads(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
-    async def purge_history(run_id: str) -> None:
-        await client.purge_instance_history(run_id)
+    async def purge_history(thread_id: str, run_id: str) -> None:
+        await client.purge_instance_history(run_instance_id(thread_id, run_id))
 
     async def sweep_finished_histories(created_before: dt.datetime) -> int:
         result = await client.purge_instance_history_by(EPOCH, created_before, FINISHED)

@@ -33,7 +33,8 @@ def test_idle_threads_go_with_their_histories_and_a_failed_history_purge_is_left
     purged_histories: list[str] = []
     sweeps: list[dt.datetime] = []
 
-    async def purge_history(run_id: str) -> None:
+    async def purge_history(thread_id: str, run_id: str) -> None:
+        assert thread_id in ("idle", "idle-too")
         if run_id == "r-broken":
             raise ConnectionError("extension unreachable")
         purged_histories.append(run_id)
@@ -61,7 +62,7 @@ def test_idle_threads_go_with_their_histories_and_a_failed_history_purge_is_left
 
 
 def test_a_failing_sweep_does_not_fail_the_purge(tmp_path: Path) -> None:
-    async def purge_history(run_id: str) -> None:
+    async def purge_history(thread_id: str, run_id: str) -> None:
         return None
 
     async def sweep(created_before: dt.datetime) -> int:

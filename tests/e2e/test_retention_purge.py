@@ -10,15 +10,17 @@ import time
 import requests
 
 from devhost.keys import KEYS_FILE
+from orchestrators.agent import run_instance_id
 from tests.harness import Devhost, wait_until
 
 RETENTION_SECONDS = 6
 MASTER_KEY = "test-master-key-0123456789"
 
 
-def instance_status(host: Devhost, run_id: str) -> int:
+def instance_status(host: Devhost, run: dict[str, str]) -> int:
     system_key = json.loads((host.data_dir / KEYS_FILE).read_text())["durable_system_key"]
-    url = f"{host.url}/runtime/webhooks/durabletask/instances/{run_id}"
+    instance_id = run_instance_id(run["thread_id"], run["run_id"])
+    url = f"{host.url}/runtime/webhooks/durabletask/instances/{instance_id}"
     return requests.get(url, params={"code": system_key}, timeout=10).status_code
 
 
@@ -41,8 +43,8 @@ def test_the_purge_removes_an_idle_thread_and_its_history_and_keeps_a_fresh_one(
     wait_until(lambda: time.time() > idle_since + RETENTION_SECONDS + 0.5, timeout=30, interval=0.1)
     fresh = host.start_run("A fresh conversation.")
     host.wait_idle(fresh["thread_id"])
-    assert instance_status(host, old["run_id"]) == 200
-    assert instance_status(host, fresh["run_id"]) == 200
+    assert instance_status(host, old) == 200
+    assert instance_status(host, fresh) == 200
 
     purge = requests.post(
         f"{host.url}/admin/functions/purge_expired_threads",
@@ -55,9 +57,9 @@ def test_the_purge_removes_an_idle_thread_and_its_history_and_keeps_a_fresh_one(
     gone = requests.get(f"{host.url}{old['status_url']}", timeout=10)
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "thread_not_found"
     assert requests.get(f"{host.url}/api/agent/stream/{old['thread_id']}", timeout=10).status_code == 404
-    assert instance_status(host, old["run_id"]) == 404
+    assert instance_status(host, old) == 404
     kept = host.status(fresh["thread_id"])
     assert [run["run_id"] for run in kept["runs"]] == [fresh["run_id"]]
     assert host.stream(f"/api/agent/stream/{fresh['thread_id']}")[-1].type == "RUN_FINISHED"
-    assert instance_status(host, fresh["run_id"]) == 200
+    assert instance_status(host, fresh) == 200
     assert "1 idle threads with 1 runs deleted" in host.log_path.read_text()

@@ -46,7 +46,7 @@ from .exceptions import (
 )
 from .http.inputs import RunRequest, ToolResult
 from .steps import StepContext, finish_run, model_step_index, tool_message, tool_result_event, tool_step_id
-from .stores.base import RunStatus
+from .stores.base import EventStore, RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -137,9 +137,7 @@ async def submit_tool_results(
     store = runtime.get_store()
     run = await store.get_run(thread_id, run_id)
     if run is None:
-        if await store.head(thread_id) is None:
-            raise ThreadNotFound(thread_id)
-        raise RunNotFound(thread_id, run_id)
+        raise await missing_run(store, thread_id, run_id)
     if run.status is not RunStatus.RUNNING or run.cancel_requested:
         state = "cancelling" if run.status is RunStatus.RUNNING else run.status.value
         raise RunNotWaiting(f"Run '{run_id}' is {state}: it takes no tool results.")
@@ -226,3 +224,10 @@ def _message_events(message: dict[str, Any]) -> list[NewEvent]:
             events.append(NewEvent.of(ToolCallArgsEvent(tool_call_id=call["id"], delta=call["function"]["arguments"])))
         events.append(NewEvent.of(ToolCallEndEvent(tool_call_id=call["id"])))
     return events
+
+
+async def missing_run(store: EventStore, thread_id: str, run_id: str) -> ThreadNotFound | RunNotFound:
+    """The 404 for a run the store does not have: its thread is unknown too, or only the run is."""
+    if await store.head(thread_id) is None:
+        return ThreadNotFound(thread_id)
+    return RunNotFound(thread_id, run_id)

@@ -167,9 +167,7 @@ async def cancel_run(request: Request, thread_id: str, run_id: str, signal_cance
     store = runtime.get_store()
     run = await store.request_cancel(thread_id, run_id)
     if run is None:
-        if await store.head(thread_id) is None:
-            raise ThreadNotFound(thread_id)
-        raise RunNotFound(thread_id, run_id)
+        raise await runs.missing_run(store, thread_id, run_id)
     body = {"thread_id": thread_id, "run_id": run_id, "status": run.status.value}
     if run.status is RunStatus.CANCELLED:
         return JSONResponse(body)

@@ -8,10 +8,12 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
 .PHONY: install run test check lint clean bench
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	# The library and the client distribution, editable: the tests and devhost use them as installed.
+	$(BIN)/pip install --quiet -e . -e clients/python
 	# The worker's indexing code targets Python 3.13; its logic runs on 3.11 and the tests use it.
 	$(BIN)/pip install --quiet --no-deps --ignore-requires-python azure-functions-runtime==1.3.0
 	touch $(STAMP)

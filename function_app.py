@@ -1,9 +1,4 @@
-"""The Azure Functions entry point.
-
-Importing `azurefunctions.extensions.http.fastapi` (done by api.routes) switches the app to HTTP
-streams mode: every HTTP trigger takes a FastAPI request and returns a FastAPI response, so the
-SSE stream leaves the worker chunk by chunk instead of as one buffered body.
-"""
+"""The Azure Functions entry point."""
 
 from __future__ import annotations
 
@@ -12,9 +7,9 @@ import azure.functions as func
 
 from agentstream import telemetry
 from agentstream.config import TelemetrySettings
-from api.routes import bp as api_routes
-from maintenance.purge import bp as maintenance
-from orchestrators.agent import bp as agent_orchestration
+from agentstream.functions.orchestration import bp as agent_orchestration
+from agentstream.functions.purge import bp as maintenance
+from agentstream.functions.routes import bp as api_routes
 
 telemetry.configure(TelemetrySettings.from_env())
 

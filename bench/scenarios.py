@@ -28,9 +28,9 @@ from ag_ui.core import (
     TextMessageEndEvent,
     TextMessageStartEvent,
 )
+from agentstream_client.sse import SSEDecoder
 
 from agentstream.events import NewEvent
-from agentstream.sse import SSEDecoder
 from agentstream.stores import EventStore
 from agentstream.stores.base import RunStatus
 from bench.backends import open_store

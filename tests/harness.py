@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
-
-from agentstream.sse import SSEDecoder
+from agentstream_client.sse import SSEDecoder
 
 if TYPE_CHECKING:
     from tests.stores.backends import Backend

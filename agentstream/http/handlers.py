@@ -74,7 +74,7 @@ def api_endpoint(handler: Handler) -> Handler:
 def caller_endpoint(handler: Handler) -> Handler:
     """An api_endpoint for the app's callers (start, cancel, tool results, AG-UI), not for stream readers.
 
-    Its route must use the callers' auth level (`api.auth.CALLER_AUTH_LEVEL`), so that with
+    Its route must use the callers' auth level (`agentstream.functions.auth.CALLER_AUTH_LEVEL`), so that with
     API_AUTH=function_key the host checks the key; with API_AUTH=entra this checks the principal.
     """
 

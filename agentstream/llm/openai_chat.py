@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import openai
 from openai.types.chat import ChatCompletionChunk
 
@@ -73,9 +74,10 @@ class OpenAIChatModel:
                 return
             except openai.APIStatusError as exc:
                 error, delay = _status_error(exc), _retry_after(exc)
-            except openai.APITimeoutError as exc:
+            # The SDK wraps transport errors of the request, but (since openai 2) not those of reading the stream.
+            except (openai.APITimeoutError, httpx.TimeoutException) as exc:
                 error, delay = ModelError(f"The model did not answer in time: {exc}", code="model_timeout"), None
-            except (openai.APIConnectionError, _StreamBroken) as exc:
+            except (openai.APIConnectionError, httpx.TransportError, _StreamBroken) as exc:
                 error, delay = ModelError(f"The model connection failed: {exc}", code="model_unavailable"), None
             if streamed or error.final or attempt == self.attempts:
                 raise error

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from orchestrators.agent import run_instance_id
+from agentstream.functions.orchestration import run_instance_id
 from tests.agui.stream import events, post, read_until_contents, texts, types
 from tests.harness import Devhost
 

@@ -1,4 +1,4 @@
-"""`python -m agentstream` against a real devhost: streamed answer, tool lines, stats, --json, --thread, --resume."""
+"""The `agentstream` CLI against a real devhost: answer, tool lines, stats, --json, --thread, --resume."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.checks import assistant_texts
 from tests.harness import ROOT, Devhost
@@ -14,7 +15,7 @@ from tests.harness import ROOT, Devhost
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "agentstream", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [str(Path(sys.executable).parent / "agentstream"), *args], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
 
 
@@ -80,7 +81,7 @@ def test_the_cli_reports_server_errors(devhost: Devhost) -> None:
 def test_ctrl_c_cancels_the_run_and_the_cli_reads_on_to_its_end(make_devhost) -> None:
     host: Devhost = make_devhost({"DEMO_TOKENS_PER_SECOND": "20"})
     process = subprocess.Popen(
-        [sys.executable, "-m", "agentstream", "--url", host.url, "Tell me a long story."],
+        [str(Path(sys.executable).parent / "agentstream"), "--url", host.url, "Tell me a long story."],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -6,11 +6,10 @@ import random
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
+import agentstream_client as client_module
 import pytest
 import requests
-
-import agentstream.client as client_module
-from agentstream.client import (
+from agentstream_client import (
     AgentStreamClient,
     Backoff,
     BadRequestError,
@@ -22,6 +21,7 @@ from agentstream.client import (
     ProtocolError,
     StreamGapError,
 )
+
 from tests.checks import assistant_texts
 from tests.client.servers import CuttingProxy, doctored_server, send_events, send_json, serving
 from tests.harness import Devhost, free_port
@@ -284,5 +284,5 @@ def test_backoff_delays_grow_exponentially_up_to_the_cap_with_jitter() -> None:
 
 def test_the_public_names_are_exported() -> None:
     public = {name for name in vars(client_module) if not name.startswith("_")}
-    modules = {"backoff", "client", "errors", "events", "run", "stream", "tools", "annotations"}
+    modules = {"backoff", "client", "errors", "events", "run", "sse", "stream", "tools", "annotations"}
     assert set(client_module.__all__) == public - modules

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 
-from agentstream.sse import SSEDecoder, comment_frame, event_frame, retry_frame
+from agentstream_client.sse import SSEDecoder
+
+from agentstream.sse import comment_frame, event_frame, retry_frame
 
 STREAM = (
     retry_frame(1500)

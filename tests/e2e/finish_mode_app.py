@@ -16,10 +16,10 @@ from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Respon
 
 from agentstream import runs
 from agentstream.config import get_settings
+from agentstream.functions.orchestration import run_instance_id
 from agentstream.http.handlers import api_endpoint
 from agentstream.http.inputs import read_run_request
 from function_app import app
-from orchestrators.agent import run_instance_id
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
 

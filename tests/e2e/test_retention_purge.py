@@ -9,8 +9,8 @@ import time
 
 import requests
 
+from agentstream.functions.orchestration import run_instance_id
 from devhost.keys import KEYS_FILE
-from orchestrators.agent import run_instance_id
 from tests.harness import Devhost, wait_until
 
 RETENTION_SECONDS = 6

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from orchestrators.agent import run_instance_id
+from agentstream.functions.orchestration import run_instance_id
 from tests.harness import Devhost, wait_until
 
 HISTORIES = Path(__file__).with_name("histories")

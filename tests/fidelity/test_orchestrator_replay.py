@@ -15,7 +15,7 @@ import azure.durable_functions as df
 import pytest
 from azure.durable_functions.models import DurableOrchestrationContext
 
-from orchestrators.agent import bp, tool_result_event
+from agentstream.functions.orchestration import bp, tool_result_event
 
 HISTORIES = Path(__file__).with_name("histories")
 DECISIONS = {1, 4, 7, 10, 14}  # ExecutionCompleted, TaskScheduled, SubOrchestrationCreated, TimerCreated, EventSent

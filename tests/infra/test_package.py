@@ -8,7 +8,7 @@ import pathspec
 
 from tests.infra.bicep import ROOT
 
-APP_ROOTS = ("agentstream/", "api/", "maintenance/", "orchestrators/", "web/")
+APP_ROOTS = ("agentstream/", "orchestrators/")
 APP_FILES = {"function_app.py", "host.json", "requirements.txt"}
 # Present on a developer's machine, never in git: local state, tools, azd's environment (secrets).
 LOCAL_ONLY = [

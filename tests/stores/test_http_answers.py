@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from ag_ui.core import CustomEvent, RunFinishedEvent
+from agentstream_client.sse import SSEDecoder
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from agentstream import runtime
 from agentstream.events import NewEvent
 from agentstream.http import handlers
-from agentstream.sse import SSEDecoder
 from agentstream.stores import EventStore, RunStatus
 from agentstream.tail import TailHub
 from tests.stores.backends import Backend

@@ -22,7 +22,7 @@ def test_each_file_is_served_with_its_content_type(devhost: Devhost, path: str, 
     response = requests.get(f"{devhost.url}/api/ui/{path}", timeout=10)
     assert response.status_code == 200
     assert response.headers["content-type"] == content_type
-    assert response.content == (ROOT / "web" / (path or "index.html")).read_bytes()
+    assert response.content == (ROOT / "agentstream" / "web" / (path or "index.html")).read_bytes()
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["cache-control"] == "no-cache"
     again = requests.get(

@@ -12,9 +12,9 @@ import azure.durable_functions as df
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
+from agentstream.functions.auth import CALLER_AUTH_LEVEL
+from agentstream.functions.orchestration import CANCEL_EVENT, run_instance_id, tool_result_event
 from agentstream.http import agui, handlers
-from api.auth import CALLER_AUTH_LEVEL
-from orchestrators.agent import CANCEL_EVENT, run_instance_id, tool_result_event
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"

@@ -1,7 +1,7 @@
-"""`python -m agentstream "prompt"`: run the agent and watch it stream, from a terminal.
+"""`agentstream "prompt"` (or `python -m agentstream_client`): run an agent and watch it stream, from a terminal.
 
 The answer goes to stdout as it streams; tool calls, tool results, reasoning and the closing
-stats go to stderr, so `python -m agentstream "..." > answer.txt` keeps just the answer.
+stats go to stderr, so `agentstream "..." > answer.txt` keeps just the answer.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import time
 from types import FrameType
 from typing import TextIO
 
-from .client import DEFAULT_URL, AgentStreamClient, ClientError, Run, RunResult
+from . import DEFAULT_URL, AgentStreamClient, ClientError, Run, RunResult
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agentstream", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="agentstream", description=__doc__.split("\n\n")[0])
     parser.add_argument("prompt", nargs="?", help="the message to send (not needed with --resume)")
     parser.add_argument("--url", default=DEFAULT_URL, help=f"the app's base URL (default {DEFAULT_URL})")
     parser.add_argument("--thread", metavar="THREAD", help="continue this thread's conversation")

@@ -26,10 +26,8 @@ from typing import Any
 
 import requests
 
-from ..exceptions import AgentStreamError
 
-
-class ClientError(AgentStreamError):
+class ClientError(Exception):
     """Base class of the client's errors."""
 
 

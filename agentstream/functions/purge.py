@@ -10,7 +10,7 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 
 from agentstream import retention, runtime
 from agentstream.config import get_settings, read_purge_schedule
-from orchestrators.agent import run_instance_id
+from agentstream.functions.orchestration import run_instance_id
 
 bp = df.Blueprint()
 

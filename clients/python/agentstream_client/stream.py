@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import requests
 
-from ..sse import SSEDecoder
 from .backoff import Backoff
 from .errors import APIStatusError, DisconnectedError, ProtocolError, StreamGapError, error_from_response
 from .events import StreamEvent
+from .sse import SSEDecoder
 
 logger = logging.getLogger(__name__)
 

@@ -1,1 +1,0 @@
-"""HTTP triggers: thin shells over agentstream.http.handlers."""

@@ -1,1 +1,0 @@
-"""Scheduled upkeep of the app's data, as timer-triggered functions."""

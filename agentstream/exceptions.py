@@ -11,7 +11,7 @@ The hierarchy:
     x InvalidRequest         400
     x Unauthorized           401  (a missing, forged or expired credential)
     x Forbidden              403  (a valid credential for something else)
-    x NotFound               404  (ThreadNotFound, RunNotFound, ToolCallNotFound)
+    x NotFound               404  (ThreadNotFound, RunNotFound, ToolCallNotFound, AgentNotFound)
     x RunAlreadyActive       409
     x RunFinished            409
     x RunNotWaiting          409
@@ -112,6 +112,13 @@ class RunNotFound(NotFound):
 
     def __init__(self, thread_id: str, run_id: str) -> None:
         super().__init__(f"Run '{run_id}' does not exist on thread '{thread_id}'.")
+
+
+class AgentNotFound(NotFound):
+    code = "agent_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"No agent named '{name[:64]}'. GET /api/agents lists them.")
 
 
 class ToolCallNotFound(NotFound):

@@ -1,7 +1,7 @@
 """Starting runs and answering their client-side tool calls, for any HTTP front door.
 
-The JSON API (`POST /api/agent/run`) and the AG-UI endpoint both parse their request into a
-`RunRequest` and call `start_run`; they differ in what happens when the model calls a tool the
+The JSON API (`POST /api/agents/{name}/run`) and the AG-UI endpoint both parse their request into
+a `RunRequest` and call `start_run` for an agent; they differ in what happens when the model calls a tool the
 client declared (`client_tools`):
 
 - `"wait"`: the run emits the call and waits, durably, for `submit_tool_results` (the
@@ -33,6 +33,7 @@ from ag_ui.core import (
 )
 
 from . import runtime, telemetry
+from .agents import Agent
 from .events import NewEvent
 from .exceptions import (
     InvalidRequest,
@@ -52,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 ClientToolMode = Literal["wait", "finish"]
 OrchestrationStarter = Callable[[dict[str, Any]], Awaitable[None]]
-"""Starts the `agent_run` orchestration with this input; its instance id is the input's `run_id`."""
+"""Starts the `agent_run` orchestration with this input; its instance id is `thread_id:run_id`."""
 ToolResultsSignal = Callable[[str, str, list[str]], Awaitable[None]]
 """Tells the orchestration of (thread id, run id) that these tool calls now have results."""
 
@@ -72,6 +73,7 @@ def new_id() -> str:
 
 async def start_run(
     request: RunRequest,
+    agent: Agent,
     start_orchestration: OrchestrationStarter,
     *,
     client_tools: ClientToolMode = "wait",
@@ -80,13 +82,13 @@ async def start_run(
 ) -> StartedRun:
     """Record a new run (RUN_STARTED and the request's messages) and start its orchestration.
 
-    Without `thread_id` a new thread is made; with one, the thread must exist unless
-    `create_thread` is true. The run gets `run_id` (a valid id, new on the thread) or a new one.
-    Raises the APIError to answer with when the request cannot start a run (nothing is written then).
+    Without `thread_id` a new thread is made, owned by `agent`; with one, the thread must exist
+    unless `create_thread` is true, and belong to `agent`. The run gets `run_id` (a valid id, new
+    on the thread) or a new one. Raises the APIError to answer with when the request cannot start
+    a run (nothing is written then).
     """
     store = runtime.get_store()
-    server_tools = runtime.get_tools()
-    if clashes := [tool.name for tool in request.tools if tool.name in server_tools]:
+    if clashes := [tool.name for tool in request.tools if tool.name in agent.registry]:
         raise InvalidRequest(
             f"Client tool name(s) {', '.join(clashes)} are taken by server tools; rename them.", code="invalid_tools"
         )
@@ -100,11 +102,12 @@ async def start_run(
     for message in messages:
         events += _message_events(message)
     first = await store.start_run(
-        thread_id, run_id, events, messages, create=create_thread or request.thread_id is None
+        thread_id, run_id, events, messages, create=create_thread or request.thread_id is None, agent=agent.name
     )
     run = {
         "thread_id": thread_id,
         "run_id": run_id,
+        "agent": agent.name,
         "tools": [tool.spec() for tool in request.tools],
         "client_tools": client_tools,
     }
@@ -142,7 +145,7 @@ async def submit_tool_results(
         state = "cancelling" if run.status is RunStatus.RUNNING else run.status.value
         raise RunNotWaiting(f"Run '{run_id}' is {state}: it takes no tool results.")
     messages = await store.get_messages(thread_id)
-    server_tools = runtime.get_tools()
+    server_tools = (await owner_of(store, thread_id)).registry
     calls: dict[str, int] = {}
     for message in messages:
         index = model_step_index(run_id, message["id"]) if message["role"] == "assistant" else None
@@ -224,6 +227,13 @@ def _message_events(message: dict[str, Any]) -> list[NewEvent]:
             events.append(NewEvent.of(ToolCallArgsEvent(tool_call_id=call["id"], delta=call["function"]["arguments"])))
         events.append(NewEvent.of(ToolCallEndEvent(tool_call_id=call["id"])))
     return events
+
+
+async def owner_of(store: EventStore, thread_id: str) -> Agent:
+    """The agent a thread belongs to; threads from before agents had names belong to the first."""
+    head = await store.head(thread_id)
+    agents = runtime.get_agents()
+    return agents.get(head.agent) if head is not None and head.agent else agents.default
 
 
 async def missing_run(store: EventStore, thread_id: str, run_id: str) -> ThreadNotFound | RunNotFound:

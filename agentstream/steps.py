@@ -34,7 +34,7 @@ from .events import NewEvent, OpenConstructs, now_ms, step_discarded
 from .exceptions import RunOver, StepSuperseded
 from .llm.base import ModelClient, ModelError
 from .stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
-from .tools import ToolRegistry
+from .tools import ToolContext, ToolRegistry
 from .turn import AssistantTurn
 from .writer import EventWriter
 
@@ -75,16 +75,21 @@ async def run_model_step(
     index: int,
     client_tools: list[dict[str, Any]] | None = None,
     *,
+    instructions: str = "",
     max_attempts: int,
 ) -> dict[str, Any]:
     """Stream one assistant turn into the log; the model may call server tools and `client_tools`.
+
+    `instructions` go first, as a system message the model sees and the thread never stores.
 
     Returns {"toolCalls": [...]} (empty when the turn is final), or CANCELLED. A model error that
     is final, or that hits the step's last attempt (`max_attempts`), returns {"toolCalls": [],
     "error": {"code", "message"}}, so the run ends with the model's own error code.
     """
     with telemetry.span("agentstream.model_step", thread_id=ctx.thread_id, run_id=ctx.run_id, step=str(index)):
-        return await _run_model_step(ctx, model, tools, index, client_tools, max_attempts=max_attempts)
+        return await _run_model_step(
+            ctx, model, tools, index, client_tools, instructions=instructions, max_attempts=max_attempts
+        )
 
 
 async def _run_model_step(
@@ -94,6 +99,7 @@ async def _run_model_step(
     index: int,
     client_tools: list[dict[str, Any]] | None,
     *,
+    instructions: str,
     max_attempts: int,
 ) -> dict[str, Any]:
     step_id = model_step_id(ctx.run_id, index)
@@ -115,7 +121,9 @@ async def _run_model_step(
         taken = {call["id"] for m in messages for call in m.get("toolCalls", [])}
         turn = AssistantTurn(f"{step_id}.{attempt}", taken_call_ids=taken)
         pace = _Pace()
-        async with contextlib.aclosing(model.stream(messages, [*tools.specs(), *(client_tools or [])])) as chunks:
+        prompt = [{"id": f"{step_id}.instructions", "role": "system", "content": instructions}] if instructions else []
+        specs = [*tools.specs(), *(client_tools or [])]
+        async with contextlib.aclosing(model.stream([*prompt, *messages], specs)) as chunks:
             async for chunk in chunks:
                 for event in turn.feed(chunk):
                     pace.output()
@@ -158,22 +166,27 @@ async def _run_model_step(
         raise
 
 
-async def run_tool_step(ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any]) -> dict[str, Any]:
-    """Run one server tool call and commit its result. Returns the tool message."""
+async def run_tool_step(
+    ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any], *, agent: str
+) -> dict[str, Any]:
+    """Run one server tool call of `agent` and commit its result. Returns the tool message."""
     with telemetry.span(
         "agentstream.tool_step", thread_id=ctx.thread_id, run_id=ctx.run_id, tool=str(call["function"]["name"])
     ):
-        return await _run_tool_step(ctx, tools, index, call)
+        return await _run_tool_step(ctx, tools, index, call, agent)
 
 
-async def _run_tool_step(ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any]) -> dict[str, Any]:
+async def _run_tool_step(
+    ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any], agent: str
+) -> dict[str, Any]:
     step_id = tool_step_id(ctx.run_id, index, call["id"])
     record = await ctx.store.get_step(ctx.thread_id, step_id)
     if record is not None and record.status is StepStatus.COMMITTED:
         return record.result  # type: ignore[no-any-return]
     function = call["function"]
     try:
-        message = tool_message(call["id"], await tools.get(function["name"]).call(function["arguments"]))
+        context = ToolContext(ctx.thread_id, ctx.run_id, agent, call["id"])
+        message = tool_message(call["id"], await tools.get(function["name"]).call(function["arguments"], context))
     except Exception as exc:
         # The model can correct itself (other arguments, another tool) if it reads what went wrong.
         # The error's type only: its text may quote the arguments, which are conversation content.

@@ -28,11 +28,11 @@ from ag_ui.core import (
     TextMessageEndEvent,
     TextMessageStartEvent,
 )
-from agentstream_client.sse import SSEDecoder
 
 from agentstream.events import NewEvent
 from agentstream.stores import EventStore
 from agentstream.stores.base import RunStatus
+from agentstream_client.sse import SSEDecoder
 from bench.backends import open_store
 from bench.instruments import cpu_seconds, rss_kib
 from bench.stamps import CONTENT, Reception, is_terminal, median, percentile

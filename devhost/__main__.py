@@ -1,4 +1,4 @@
-"""`python -m devhost`: run function_app.py locally, without the Functions host or Core Tools."""
+"""`agentstream-devhost` (or `python -m devhost`): serve function_app.py locally, without Core Tools."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class RunContextFormatter(logging.Formatter):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__)
+    parser = argparse.ArgumentParser(prog="agentstream-devhost", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7071, help="port to listen on (default 7071)")
     parser.add_argument("--data-dir", type=Path, default=Path(".devhost"), help="durable history and the event store")

@@ -19,6 +19,7 @@ import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState
 
 from agentstream import runtime, steps
+from agentstream.agents import Agent, RunContext
 from agentstream.config import get_settings
 from agentstream.exceptions import StoreUnavailable
 from agentstream.steps import StepContext
@@ -54,6 +55,8 @@ def tool_result_event(tool_call_id: str) -> str:
 def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     run: dict[str, Any] = context.get_input()
     ids = {"thread_id": run["thread_id"], "run_id": run["run_id"]}
+    # Runs started before agents had names carry none: they belong to the first agent.
+    agent = {"agent": run.get("agent")}
     client_tools: list[dict[str, Any]] = run.get("tools", [])
     client_names = {tool["name"] for tool in client_tools}
     settings = get_settings()
@@ -68,7 +71,7 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
         for index in range(settings.max_model_steps):
             phase = "model"
             model = context.call_activity_with_retry(
-                "model_step", retry, {**ids, "index": index, "tools": client_tools}
+                "model_step", retry, {**ids, **agent, "index": index, "tools": client_tools}
             )
             if (yield context.task_any([model, cancel])) is cancel or _outcome(model).get("cancelled"):
                 cancelled = True
@@ -84,7 +87,9 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
             if server_calls:
                 tools = context.task_all(
                     [
-                        context.call_activity_with_retry("tool_step", retry, {**ids, "index": index, "call": c})
+                        context.call_activity_with_retry(
+                            "tool_step", retry, {**ids, **agent, "index": index, "call": c}
+                        )
                         for c in server_calls
                     ]
                 )
@@ -140,27 +145,37 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
 # Activity inputs are annotated plain `dict`: the worker's indexing rejects parameterized generics there.
 @bp.activity_trigger(input_name="step")
 async def model_step(step: dict) -> dict[str, Any]:
+    agent = _agent_of(step)
     ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
+    now = dt.datetime.now(dt.UTC)
+    instructions = await agent.system_prompt(RunContext(ctx.thread_id, ctx.run_id, agent.name, now))
     return await steps.run_model_step(
         ctx,
-        await runtime.get_model(),
-        runtime.get_tools(),
+        runtime.model_of(agent),
+        agent.registry,
         step["index"],
         client_tools=step.get("tools"),
+        instructions=instructions,
         max_attempts=get_settings().step_max_attempts,
     )
 
 
 @bp.activity_trigger(input_name="step")
 async def tool_step(step: dict) -> dict[str, Any]:
+    agent = _agent_of(step)
     ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
-    return await steps.run_tool_step(ctx, runtime.get_tools(), step["index"], step["call"])
+    return await steps.run_tool_step(ctx, agent.registry, step["index"], step["call"], agent=agent.name)
 
 
 @bp.activity_trigger(input_name="step")
 async def finish_run(step: dict) -> None:
     ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
     await steps.finish_run(ctx, step["error"], cancelled=step["cancelled"], pending_tool_call_ids=step.get("pending"))
+
+
+def _agent_of(step: dict[str, Any]) -> Agent:
+    agents = runtime.get_agents()
+    return agents.get(step["agent"]) if step.get("agent") else agents.default
 
 
 def _outcome(task: TaskBase) -> Any:

@@ -20,13 +20,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import runs, runtime
+from ..agents import Agent
 from ..agui.conversation import Conversation
 from ..agui.messages import new_messages
 from ..agui.stream import RunProjection, join_frames, mentioned_messages, read_run, replay_frames, run_frames
 from ..config import get_settings
-from ..exceptions import InvalidRequest, PayloadTooLarge, RunAlreadyActive, UnsupportedMediaType
+from ..exceptions import AgentMismatch, InvalidRequest, PayloadTooLarge, RunAlreadyActive, UnsupportedMediaType
 from ..runs import OrchestrationStarter, new_id
-from .handlers import STREAM_HEADERS, caller_endpoint, stream_token, take_stream_slot
+from .handlers import STREAM_HEADERS, agent_named, caller_endpoint, stream_token, take_stream_slot
 from .inputs import ID_PATTERN, RunRequest, read_body, validate_id
 from .slots import SlotStreamingResponse
 
@@ -84,25 +85,31 @@ def _describe(exc: ValidationError) -> str:
 
 
 @caller_endpoint
-async def run_agui(request: Request, start_orchestration: OrchestrationStarter) -> Response:
+async def run_agui(
+    request: Request, start_orchestration: OrchestrationStarter, agent_name: str | None = None
+) -> Response:
+    """POST /agent/ag-ui (the first agent) or /agents/{agent_name}/ag-ui."""
+    agent = agent_named(agent_name)
     settings = get_settings()
     agui = await read_agui_request(request, max_bytes=settings.max_request_bytes)
     # Every answer is a stream: take its slot before anything is written.
     release = take_stream_slot()
     try:
-        return await _answer(agui, start_orchestration, release)
+        return await _answer(agui, agent, start_orchestration, release)
     except BaseException:
         release()
         raise
 
 
 async def _answer(
-    agui: AGUIRequest, start_orchestration: OrchestrationStarter, release: Callable[[], None]
+    agui: AGUIRequest, agent: Agent, start_orchestration: OrchestrationStarter, release: Callable[[], None]
 ) -> Response:
     settings = get_settings()
     store, hub = runtime.get_store(), runtime.get_hub()
     thread_id = agui.thread_id or new_id()
     head = await store.head(thread_id) if agui.thread_id is not None else None
+    if head is not None and head.agent is not None and head.agent != agent.name:
+        raise AgentMismatch(thread_id, head.agent, agent.name)
     stored = await store.get_messages(thread_id) if head is not None else []
     active_run_id = head.active_run_id if head is not None else None
     run = await store.get_run(thread_id, active_run_id) if active_run_id is not None else None
@@ -115,7 +122,7 @@ async def _answer(
             frames = join_frames(hub, thread_id, run.run_id, run.start_seq)
             return _agui_response(frames, thread_id, run.run_id, release)
         replay_id = agui.run_id or new_id()
-        replay = replay_frames(thread_id, replay_id, stored, runtime.get_tools())
+        replay = replay_frames(thread_id, replay_id, stored, agent.registry)
         return _agui_response(replay, thread_id, replay_id, release)
     if active_run_id is not None:
         raise RunAlreadyActive(thread_id, active_run_id)
@@ -125,7 +132,7 @@ async def _answer(
         run_id = None  # the client reused a run id of this thread: the new run needs its own
     # Client tools the AG-UI way: the run finishes with the calls pending, the next run answers them.
     started = await runs.start_run(
-        run_request, start_orchestration, client_tools="finish", create_thread=True, run_id=run_id
+        run_request, agent, start_orchestration, client_tools="finish", create_thread=True, run_id=run_id
     )
     projection = RunProjection(thread_id, Conversation(stored + fresh), echoed=fresh)
     frames = run_frames(hub, projection, started.run_id, started.first_seq - 1)

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .. import runs, runtime, telemetry
+from ..agents import Agent
 from ..config import get_settings
 from ..exceptions import (
     APIError,
@@ -102,8 +103,23 @@ async def _respond(handler: Handler, *args: Any, **kwargs: Any) -> Response:
         )
 
 
+def agent_named(name: str | None) -> Agent:
+    """The agent a route names, or the first agent for the unnamed `/agent/...` routes."""
+    agents = runtime.get_agents()
+    return agents.default if name is None else agents.get(name)
+
+
 @caller_endpoint
-async def start_run(request: Request, start_orchestration: OrchestrationStarter) -> Response:
+async def list_agents(request: Request) -> Response:
+    return JSONResponse({"agents": [agent.info() for agent in runtime.get_agents()]})
+
+
+@caller_endpoint
+async def start_run(
+    request: Request, start_orchestration: OrchestrationStarter, agent_name: str | None = None
+) -> Response:
+    """POST /agent/run (the first agent) or /agents/{agent_name}/run."""
+    agent = agent_named(agent_name)
     settings = get_settings()
     run_request = await read_run_request(
         request, max_bytes=settings.max_request_bytes, max_message_chars=settings.max_message_chars
@@ -112,7 +128,7 @@ async def start_run(request: Request, start_orchestration: OrchestrationStarter)
     # A start that would stream takes its stream slot before it writes anything.
     release = take_stream_slot() if wanted in STREAM_TYPES else None
     try:
-        started = await runs.start_run(run_request, start_orchestration)
+        started = await runs.start_run(run_request, agent, start_orchestration)
     except BaseException:
         if release is not None:
             release()
@@ -124,7 +140,8 @@ async def start_run(request: Request, start_orchestration: OrchestrationStarter)
         headers = {"x-run-id": run_id, **({"x-stream-token": token} if token else {})}
         options = _read_options(after=started.first_seq - 1, run_id=run_id, follow=False)
         return _stream_response(request, thread_id, options, release, extra_headers=headers)
-    base = request.url.path.rsplit("/agent/", 1)[0]
+    route = "/agent/run" if agent_name is None else f"/agents/{agent_name}/run"
+    base = request.url.path.rstrip("/").removesuffix(route)
     run_path = f"{base}/agent/threads/{thread_id}/runs/{run_id}"
     access = f"&access_token={token}" if token else ""
     urls = {
@@ -230,6 +247,7 @@ async def get_thread(request: Request, thread_id: str) -> Response:
     return JSONResponse(
         {
             "thread_id": thread.thread_id,
+            "agent": thread.agent,
             "created_at": _iso(thread.created_at),
             "updated_at": _iso(thread.updated_at),
             "last_event_id": thread.last_seq,

@@ -46,7 +46,7 @@ class DemoModelError(ModelError):
 
 
 class DemoModel:
-    def __init__(self, *, tokens_per_second: float) -> None:
+    def __init__(self, *, tokens_per_second: float = 40.0) -> None:
         self.tokens_per_second = tokens_per_second
 
     async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AsyncGenerator[Chunk, None]:

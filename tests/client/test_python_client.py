@@ -6,9 +6,10 @@ import random
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
-import agentstream_client as client_module
 import pytest
 import requests
+
+import agentstream_client as client_module
 from agentstream_client import (
     AgentStreamClient,
     Backoff,
@@ -21,7 +22,6 @@ from agentstream_client import (
     ProtocolError,
     StreamGapError,
 )
-
 from tests.checks import assistant_texts
 from tests.client.servers import CuttingProxy, doctored_server, send_events, send_json, serving
 from tests.harness import Devhost, free_port

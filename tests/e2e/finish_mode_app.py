@@ -36,7 +36,9 @@ async def start_finishing_run(req: Request, client: df.DurableOrchestrationClien
         body = await read_run_request(
             request, max_bytes=settings.max_request_bytes, max_message_chars=settings.max_message_chars
         )
-        started = await runs.start_run(body, start_orchestration, client_tools="finish", create_thread=True)
+        started = await runs.start_run(
+            body, app.agents.default, start_orchestration, client_tools="finish", create_thread=True
+        )
         return JSONResponse({"thread_id": started.thread_id, "run_id": started.run_id}, status_code=202)
 
     return await handle(req)

@@ -7,8 +7,8 @@ import threading
 import time
 
 import requests
-from agentstream_client.sse import SSEDecoder
 
+from agentstream_client.sse import SSEDecoder
 from tests.checks import assert_contiguous, assert_well_ordered_run, assistant_texts, text_by_message
 from tests.harness import Devhost, StreamEvent
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from ag_ui.core import CustomEvent, RunFinishedEvent
-from agentstream_client.sse import SSEDecoder
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -17,6 +16,7 @@ from agentstream.events import NewEvent
 from agentstream.http import handlers
 from agentstream.stores import EventStore, RunStatus
 from agentstream.tail import TailHub
+from agentstream_client.sse import SSEDecoder
 from tests.stores.backends import Backend
 from tests.stores.test_conformance import FakeClock
 

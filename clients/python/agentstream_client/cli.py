@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agentstream", description=__doc__.split("\n\n")[0])
     parser.add_argument("prompt", nargs="?", help="the message to send (not needed with --resume)")
     parser.add_argument("--url", default=DEFAULT_URL, help=f"the app's base URL (default {DEFAULT_URL})")
+    parser.add_argument("--agent", metavar="NAME", help="the agent to run (default: the app's first agent)")
     parser.add_argument("--thread", metavar="THREAD", help="continue this thread's conversation")
     parser.add_argument(
         "--resume", metavar="THREAD[:AFTER]", help="re-attach to a thread's stream after event AFTER (default 0)"
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                     parser.error(f"--resume '{args.resume}': AFTER must be an event id")
                 run = client.resume(thread_id, after=int(after or 0), stream_token=args.stream_token)
             else:
-                run = client.run(args.prompt, thread_id=args.thread)
+                run = client.run(args.prompt, thread_id=args.thread, agent=args.agent)
             with _cancel_on_interrupt(run):
                 if args.json:
                     return _print_json(run)

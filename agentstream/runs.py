@@ -99,8 +99,9 @@ async def start_run(
     events = [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))]
     for message in messages:
         events += _message_events(message)
+    # Until the app serves several agents by name, every thread belongs to the one it has.
     first = await store.start_run(
-        thread_id, run_id, events, messages, create=create_thread or request.thread_id is None
+        thread_id, run_id, events, messages, create=create_thread or request.thread_id is None, agent="default"
     )
     run = {
         "thread_id": thread_id,

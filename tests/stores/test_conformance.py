@@ -62,7 +62,7 @@ def on_store(
 
 
 async def new_thread(store: EventStore, thread_id: str = "t", run_id: str = "r") -> None:
-    await store.start_run(thread_id, run_id, [labelled("start")], [USER], create=True)
+    await store.start_run(thread_id, run_id, [labelled("start")], [USER], create=True, agent="default")
 
 
 def write_from_another_process(backend: type[Backend], env: dict[str, str], writer: int) -> None:
@@ -146,9 +146,9 @@ def test_run_metadata_one_active_run_finishing_once(backend: Backend) -> None:
     async def test(store: EventStore) -> None:
         await new_thread(store)
         with pytest.raises(RunAlreadyActive):
-            await store.start_run("t", "r2", [labelled("x")], [], create=False)
+            await store.start_run("t", "r2", [labelled("x")], [], create=False, agent="default")
         with pytest.raises(ThreadNotFound):
-            await store.start_run("nope", "r3", [labelled("x")], [], create=False)
+            await store.start_run("nope", "r3", [labelled("x")], [], create=False, agent="default")
         assert await store.head("nope") is None and await store.get_thread("nope") is None
         run = await store.get_run("t", "r")
         assert run.status is RunStatus.RUNNING and run.start_seq == 1 and run.end_seq is None
@@ -168,7 +168,7 @@ def test_run_metadata_one_active_run_finishing_once(backend: Backend) -> None:
             await store.append("t", "r", [labelled("late")])
 
         second_user = {"id": "u2", "role": "user", "content": "again"}
-        await store.start_run("t", "r2", [labelled("x")], [second_user], create=False)
+        await store.start_run("t", "r2", [labelled("x")], [second_user], create=False, agent="default")
         cancelled = await store.request_cancel("t", "r2")
         assert cancelled.status is RunStatus.RUNNING and cancelled.cancel_requested
         assert await store.request_cancel("t", "unknown") is None
@@ -302,7 +302,7 @@ def test_purge_deletes_idle_threads_whole_and_names_their_runs(backend: Backend)
     async def test(store: EventStore) -> None:
         await new_thread(store, "idle", "r1")
         await store.finish_run("idle", "r1", RunStatus.SUCCEEDED, finished("r1"))
-        await store.start_run("idle", "r2", [labelled("again")], [], create=False)
+        await store.start_run("idle", "r2", [labelled("again")], [], create=False, agent="default")
         await store.finish_run("idle", "r2", RunStatus.SUCCEEDED, finished("r2"))
         clock.now += 100
         await new_thread(store, "busy", "r3")

@@ -12,6 +12,7 @@ The hierarchy:
     x Unauthorized           401  (a missing, forged or expired credential)
     x Forbidden              403  (a valid credential for something else)
     x NotFound               404  (ThreadNotFound, RunNotFound, ToolCallNotFound, AgentNotFound)
+    x AgentMismatch          409
     x RunAlreadyActive       409
     x RunFinished            409
     x RunNotWaiting          409
@@ -127,6 +128,18 @@ class ToolCallNotFound(NotFound):
     def __init__(self, run_id: str | None, tool_call_id: str) -> None:
         where = f"of run '{run_id}'" if run_id else "in the thread"
         super().__init__(f"No client-side tool call '{tool_call_id[:128]}' {where} awaits a result.")
+
+
+class AgentMismatch(APIError):
+    """A thread continued through an agent other than the one that created it."""
+
+    status_code = 409
+    code = "agent_mismatch"
+
+    def __init__(self, thread_id: str, owner: str, agent: str) -> None:
+        self.owner = owner
+        self.agent = agent
+        super().__init__(f"Thread '{thread_id}' belongs to agent '{owner}', not '{agent}'.")
 
 
 class RunAlreadyActive(APIError):

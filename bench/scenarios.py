@@ -356,7 +356,12 @@ async def _seed(store: EventStore, thread_id: str, total: int) -> float:
         run_id = secrets.token_hex(16)
         message_id = secrets.token_hex(8)
         await store.start_run(
-            thread_id, run_id, [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))], [], create=True
+            thread_id,
+            run_id,
+            [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))],
+            [],
+            create=True,
+            agent="default",
         )
         content = total - 4  # RUN_STARTED, TEXT_MESSAGE_START, TEXT_MESSAGE_END, RUN_FINISHED
         batch = [NewEvent.of(TextMessageStartEvent(message_id=message_id, role="assistant"))]

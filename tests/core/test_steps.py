@@ -42,7 +42,7 @@ class ScriptedModel:
 
 async def context(tmp_path: Path) -> StepContext:
     store = SQLiteEventStore(tmp_path / "events.db")
-    await store.start_run("t", "r", [], [{"id": "u", "role": "user", "content": "hi"}], create=True)
+    await store.start_run("t", "r", [], [{"id": "u", "role": "user", "content": "hi"}], create=True, agent="default")
     return StepContext(store, "t", "r")
 
 

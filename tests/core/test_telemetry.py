@@ -75,7 +75,9 @@ def test_a_model_step_records_time_to_first_token_tokens_per_second_events_and_s
 ) -> None:
     async def main() -> int:
         store = SQLiteEventStore(tmp_path / "events.db")
-        await store.start_run("t", "r", [], [{"id": "u", "role": "user", "content": "hi"}], create=True)
+        await store.start_run(
+            "t", "r", [], [{"id": "u", "role": "user", "content": "hi"}], create=True, agent="default"
+        )
         ctx = StepContext(store, "t", "r")
         await run_model_step(ctx, PacedModel(), DEMO_TOOLS, 0, max_attempts=1)
         await finish_run(ctx)
@@ -125,7 +127,9 @@ def test_streams_count_open_while_served_and_cursors_count_as_resumes(
     async def main() -> list[tuple[int | None, bytes]]:
         store = runtime.get_store()
         started = NewEvent.of(RunStartedEvent(thread_id="t", run_id="r"))
-        await store.start_run("t", "r", [started], [{"id": "u", "role": "user", "content": "hi"}], create=True)
+        await store.start_run(
+            "t", "r", [started], [{"id": "u", "role": "user", "content": "hi"}], create=True, agent="default"
+        )
         await finish_run(StepContext(store, "t", "r"))
         served = [
             await serve("/api/agent/stream/t", []),

@@ -55,8 +55,9 @@ def tool_result_event(tool_call_id: str) -> str:
 def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     run: dict[str, Any] = context.get_input()
     ids = {"thread_id": run["thread_id"], "run_id": run["run_id"]}
-    # Runs started before agents had names carry none: they belong to the first agent.
-    agent = {"agent": run.get("agent")}
+    # Runs started before agents had names carry none (their activities run the first agent), and
+    # their activity inputs stay as they were, so in-flight instances replay unchanged.
+    agent = {"agent": run["agent"]} if "agent" in run else {}
     client_tools: list[dict[str, Any]] = run.get("tools", [])
     client_names = {tool["name"] for tool in client_tools}
     settings = get_settings()

@@ -185,7 +185,8 @@ def test_an_agent_runs_with_its_instructions_and_exactly_its_tools(user_app: str
     results = {e["toolCallId"]: e["content"] for e in events if e["type"] == "TOOL_CALL_RESULT"}
     assert sorted(results.values()) == ["Order A-1001 arrives Tuesday (agent support)", "Order A-1001: shipped"]
     assert events[-1]["type"] == "RUN_FINISHED"
-    text = "".join(e["delta"] for e in events if e["type"] == "TEXT_MESSAGE_CONTENT")
+    assistant = {e["messageId"] for e in events if e["type"] == "TEXT_MESSAGE_START" and e["role"] == "assistant"}
+    text = "".join(e["delta"] for e in events if e["type"] == "TEXT_MESSAGE_CONTENT" and e["messageId"] in assistant)
     assert text == "Your order A-1001 has shipped and arrives Tuesday."
 
     first, second = model_server.chat_requests()

@@ -16,6 +16,7 @@ Functions.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -32,11 +33,15 @@ from ag_ui.core import (
     ToolCallStartEvent,
 )
 
-from . import runtime, telemetry
+from . import approvals, runtime, telemetry
 from .agents import Agent
 from .events import NewEvent
 from .exceptions import (
+    AgentMismatch,
+    InterruptNotFound,
+    InterruptPending,
     InvalidRequest,
+    RunAlreadyActive,
     RunNotFound,
     RunNotWaiting,
     RunOver,
@@ -93,6 +98,20 @@ async def start_run(
             f"Client tool name(s) {', '.join(clashes)} are taken by server tools; rename them.", code="invalid_tools"
         )
     thread_id = request.thread_id or new_id()
+    waiting: list[approvals.OpenInterrupt] = []
+    if request.thread_id is not None:
+        head = await store.head(thread_id)
+        if head is not None and head.agent is not None and head.agent != agent.name:
+            raise AgentMismatch(thread_id, head.agent, agent.name)
+        waiting = await approvals.open_interrupts(store, thread_id)
+    decisions: list[approvals.Decision] = []
+    if request.resume is not None:
+        if not waiting:
+            return await _resumed_already(store, thread_id, request)
+        decisions = approvals.decide(thread_id, request.resume, waiting, agent, dt.datetime.now(dt.UTC))
+        run_id = approvals.resume_run_id(approvals.interrupted_run_of(waiting[0].interrupt["id"]))
+    elif waiting:
+        raise InterruptPending(thread_id, [item.interrupt["id"] for item in waiting])
     run_id = run_id or new_id()
     messages = request.input_messages(run_id)
     if any(m["role"] == "tool" for m in messages):
@@ -101,9 +120,15 @@ async def start_run(
     events = [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))]
     for message in messages:
         events += _message_events(message)
-    first = await store.start_run(
-        thread_id, run_id, events, messages, create=create_thread or request.thread_id is None, agent=agent.name
-    )
+    try:
+        first = await store.start_run(
+            thread_id, run_id, events, messages, create=create_thread or request.thread_id is None, agent=agent.name
+        )
+    except RunAlreadyActive as exc:
+        if decisions and exc.active_run_id == run_id:
+            # The same resume, sent again while its run is going: the same answer.
+            return await _resumed_already(store, thread_id, request)
+        raise
     run = {
         "thread_id": thread_id,
         "run_id": run_id,
@@ -111,6 +136,8 @@ async def start_run(
         "tools": [tool.spec() for tool in request.tools],
         "client_tools": client_tools,
     }
+    if decisions:
+        run["approvals"] = [decision.to_input() for decision in decisions]
     log = telemetry.run_logger(logger, thread_id, run_id)
     try:
         with telemetry.span("agentstream.start_orchestration", thread_id=thread_id, run_id=run_id):
@@ -126,6 +153,17 @@ async def start_run(
         ) from None
     log.info("Run %s started on thread %s", run_id, thread_id)
     return StartedRun(thread_id, run_id, first[0].seq)
+
+
+async def _resumed_already(store: EventStore, thread_id: str, request: RunRequest) -> StartedRun:
+    """A resume whose interrupts were answered: the run that answer started, or 404."""
+    assert request.resume is not None
+    interrupt = request.resume[0].interrupt_id
+    run_id = approvals.resume_run_id(approvals.interrupted_run_of(interrupt))
+    run = await store.get_run(thread_id, run_id)
+    if run is None:
+        raise InterruptNotFound(thread_id, interrupt)
+    return StartedRun(thread_id, run_id, run.start_seq)
 
 
 async def submit_tool_results(

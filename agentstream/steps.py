@@ -23,6 +23,7 @@ from ag_ui.core import (
     RunErrorEvent,
     RunFinishedCancelledOutcome,
     RunFinishedEvent,
+    RunFinishedInterruptOutcome,
     RunFinishedSuccessOutcome,
     TokenUsage,
     ToolCallResultEvent,
@@ -30,6 +31,7 @@ from ag_ui.core import (
 from pydantic import ValidationError
 
 from . import telemetry
+from .approvals import DECLINED
 from .events import NewEvent, OpenConstructs, now_ms, step_discarded
 from .exceptions import RunOver, StepSuperseded
 from .llm.base import ModelClient, ModelError
@@ -167,17 +169,20 @@ async def _run_model_step(
 
 
 async def run_tool_step(
-    ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any], *, agent: str
+    ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any], *, agent: str, declined: bool = False
 ) -> dict[str, Any]:
-    """Run one server tool call of `agent` and commit its result. Returns the tool message."""
+    """Run one server tool call of `agent` and commit its result. Returns the tool message.
+
+    A `declined` call (a person did not approve it) does not run: its result says so.
+    """
     with telemetry.span(
         "agentstream.tool_step", thread_id=ctx.thread_id, run_id=ctx.run_id, tool=str(call["function"]["name"])
     ):
-        return await _run_tool_step(ctx, tools, index, call, agent)
+        return await _run_tool_step(ctx, tools, index, call, agent, declined)
 
 
 async def _run_tool_step(
-    ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any], agent: str
+    ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any], agent: str, declined: bool
 ) -> dict[str, Any]:
     step_id = tool_step_id(ctx.run_id, index, call["id"])
     record = await ctx.store.get_step(ctx.thread_id, step_id)
@@ -185,8 +190,12 @@ async def _run_tool_step(
         return record.result  # type: ignore[no-any-return]
     function = call["function"]
     try:
+        if declined:
+            raise _Declined
         context = ToolContext(ctx.thread_id, ctx.run_id, agent, call["id"])
         message = tool_message(call["id"], await tools.get(function["name"]).call(function["arguments"], context))
+    except _Declined:
+        message = tool_message(call["id"], DECLINED)
     except Exception as exc:
         # The model can correct itself (other arguments, another tool) if it reads what went wrong.
         # The error's type only: its text may quote the arguments, which are conversation content.
@@ -207,6 +216,10 @@ async def _run_tool_step(
         if record is not None and record.result is not None:
             return record.result  # type: ignore[no-any-return]
     return message
+
+
+class _Declined(Exception):
+    """A person declined the call: it does not run."""
 
 
 def tool_message(call_id: str, content: str, *, error: str | None = None) -> dict[str, Any]:
@@ -266,12 +279,16 @@ async def finish_run(
     *,
     cancelled: bool = False,
     pending_tool_call_ids: list[str] | None = None,
+    interrupts: list[dict[str, Any]] | None = None,
 ) -> None:
     """Write the run's closing events: a MESSAGES_SNAPSHOT of the thread's conversation, then its one
-    terminal event: RUN_FINISHED with usage (its outcome `cancelled` when it was, or naming the
-    client-side tool calls left for the client to answer), or RUN_ERROR with a code."""
+    terminal event: RUN_FINISHED with usage (its outcome `cancelled` when it was, `interrupt` with
+    the tool calls waiting for a person, or naming the client-side tool calls left for the client
+    to answer), or RUN_ERROR with a code."""
     with telemetry.span("agentstream.finish_run", thread_id=ctx.thread_id, run_id=ctx.run_id):
-        await _finish_run(ctx, error, cancelled=cancelled, pending_tool_call_ids=pending_tool_call_ids)
+        await _finish_run(
+            ctx, error, cancelled=cancelled, pending_tool_call_ids=pending_tool_call_ids, interrupts=interrupts
+        )
     outcome = "failed: " + error["code"] if error is not None else ("cancelled" if cancelled else "succeeded")
     telemetry.run_logger(logger, ctx.thread_id, ctx.run_id).info("Run %s ended %s", ctx.run_id, outcome)
 
@@ -282,6 +299,7 @@ async def _finish_run(
     *,
     cancelled: bool,
     pending_tool_call_ids: list[str] | None,
+    interrupts: list[dict[str, Any]] | None,
 ) -> None:
     for record in await ctx.store.open_steps(ctx.thread_id, ctx.run_id):
         await discard_attempt(ctx, record)
@@ -297,9 +315,14 @@ async def _finish_run(
         return
     run = await ctx.store.get_run(ctx.thread_id, ctx.run_id)
     usage = run.usage if run is not None else {}
-    outcome: RunFinishedCancelledOutcome | RunFinishedSuccessOutcome | None = None
+    outcome: RunFinishedCancelledOutcome | RunFinishedSuccessOutcome | RunFinishedInterruptOutcome | None = None
+    status = RunStatus.SUCCEEDED
     if cancelled:
         outcome = RunFinishedCancelledOutcome(type="cancelled")
+        status = RunStatus.CANCELLED
+    elif interrupts:
+        outcome = RunFinishedInterruptOutcome.model_validate({"type": "interrupt", "interrupts": interrupts})
+        status = RunStatus.INTERRUPTED
     elif pending_tool_call_ids:
         outcome = RunFinishedSuccessOutcome(type="success", pending_tool_call_ids=pending_tool_call_ids)
     finished = RunFinishedEvent(
@@ -314,7 +337,6 @@ async def _finish_run(
             )
         ],
     )
-    status = RunStatus.CANCELLED if cancelled else RunStatus.SUCCEEDED
     await ctx.store.finish_run(ctx.thread_id, ctx.run_id, status, [snapshot, NewEvent.of(finished)])
 
 

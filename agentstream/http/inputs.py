@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from starlette.requests import Request
 
+from ..approvals import ResumeEntry
 from ..exceptions import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -137,6 +138,8 @@ class RunRequest(BaseModel):
     messages: list[InputMessage] | None = None
     thread_id: str | None = Field(default=None, alias="threadId")
     tools: list[ToolDeclaration] = Field(default_factory=list, max_length=128)
+    #: Answers to the thread's open interrupts (tool calls waiting for approval).
+    resume: list[ResumeEntry] | None = Field(default=None, min_length=1, max_length=128)
 
     @field_validator("message")
     @classmethod
@@ -155,6 +158,12 @@ class RunRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_input(self) -> RunRequest:
+        if self.resume is not None:
+            if self.thread_id is None:
+                raise ValueError("'resume' answers the interrupts of a thread: give its 'thread_id'")
+            if self.message is not None or self.messages is not None:
+                raise ValueError("a 'resume' run takes no 'message' or 'messages': send them after it")
+            return self
         if (self.message is None) == (self.messages is None):
             raise ValueError("give exactly one of 'message' (a string) or 'messages' (a list)")
         if self.messages is not None and (not self.messages or self.messages[-1].role not in ("user", "tool")):
@@ -168,6 +177,8 @@ class RunRequest(BaseModel):
         return sum(m.characters for m in self.messages or [])
 
     def input_messages(self, run_id: str) -> list[dict[str, Any]]:
+        if self.resume is not None:
+            return []
         if self.message is not None:
             return [{"id": f"{run_id}.user", "role": "user", "content": self.message}]
         assert self.messages is not None
@@ -226,7 +237,9 @@ async def read_run_request(request: Request, *, max_bytes: int, max_message_char
     try:
         run = RunRequest.model_validate(data)
     except ValidationError as exc:
-        code = "invalid_tools" if exc.errors()[0]["loc"][:1] == ("tools",) else "invalid_body"
+        # A whole-body error of a resume request is about the resume (what it may not be sent with).
+        field = next(iter(exc.errors()[0]["loc"]), "resume" if "resume" in data else "")
+        code = {"tools": "invalid_tools", "resume": "invalid_resume"}.get(str(field), "invalid_body")
         raise InvalidRequest(_describe(exc), code=code) from None
     if run.thread_id is not None:
         validate_id(run.thread_id, "thread id")

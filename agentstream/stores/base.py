@@ -41,6 +41,8 @@ class RunStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: Ended waiting for a person's decision on tool calls (see agentstream.approvals).
+    INTERRUPTED = "interrupted"
 
 
 class StepStatus(enum.StrEnum):

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import runs, runtime
+from .. import approvals, runs, runtime
 from ..agents import Agent
 from ..agui.conversation import Conversation
 from ..agui.messages import new_messages
@@ -41,6 +41,8 @@ class AGUIRequest:
     run_id: str | None
     messages: list[Message]
     tools: list[dict[str, Any]]
+    #: Answers to the thread's open interrupts, camelCase, as the client sent them.
+    resume: list[dict[str, Any]] | None = None
 
 
 async def read_agui_request(request: Request, *, max_bytes: int) -> AGUIRequest:
@@ -69,7 +71,8 @@ async def read_agui_request(request: Request, *, max_bytes: int) -> AGUIRequest:
     tools = [
         tool.model_dump(by_alias=True, include={"name", "description", "parameters"}) for tool in parsed.tools or []
     ]
-    return AGUIRequest(thread_id, usable_run_id, parsed.messages, tools)
+    resume = [entry.model_dump(by_alias=True, exclude_none=True) for entry in parsed.resume] if parsed.resume else None
+    return AGUIRequest(thread_id, usable_run_id, parsed.messages, tools, resume)
 
 
 def _pop_either(data: dict[str, Any], camel: str, snake: str) -> Any:
@@ -117,12 +120,25 @@ async def _answer(
     if run is not None:
         streaming = mentioned_messages((await read_run(store, thread_id, run.run_id, run.start_seq))[0])
     fresh = new_messages(agui.messages, stored, streaming)
+    if agui.resume is not None:
+        if fresh:
+            raise InvalidRequest(
+                "A run that carries 'resume' takes no new messages: send them after it.", code="invalid_resume"
+            )
+        run_request = _run_request(
+            thread_id, [], agui.tools, max_message_chars=settings.max_message_chars, resume=agui.resume
+        )
+        started = await runs.start_run(run_request, agent, start_orchestration, client_tools="finish")
+        projection = RunProjection(thread_id, Conversation(stored), snapshot_first=True)
+        frames = run_frames(hub, projection, started.run_id, started.first_seq - 1)
+        return _agui_response(frames, thread_id, started.run_id, release)
     if not fresh:
         if run is not None:
             frames = join_frames(hub, thread_id, run.run_id, run.start_seq)
             return _agui_response(frames, thread_id, run.run_id, release)
         replay_id = agui.run_id or new_id()
-        replay = replay_frames(thread_id, replay_id, stored, agent.registry)
+        waiting = [item.interrupt for item in await approvals.open_interrupts(store, thread_id)] if head else []
+        replay = replay_frames(thread_id, replay_id, stored, agent.registry, waiting)
         return _agui_response(replay, thread_id, replay_id, release)
     if active_run_id is not None:
         raise RunAlreadyActive(thread_id, active_run_id)
@@ -140,12 +156,20 @@ async def _answer(
 
 
 def _run_request(
-    thread_id: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, max_message_chars: int
+    thread_id: str,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    *,
+    max_message_chars: int,
+    resume: list[dict[str, Any]] | None = None,
 ) -> RunRequest:
+    body: dict[str, Any] = {"threadId": thread_id, "tools": tools}
+    body.update({"resume": resume} if resume is not None else {"messages": messages})
     try:
-        run_request = RunRequest.model_validate({"threadId": thread_id, "messages": messages, "tools": tools})
+        run_request = RunRequest.model_validate(body)
     except ValidationError as exc:
-        code = "invalid_tools" if exc.errors()[0]["loc"][:1] == ("tools",) else "invalid_body"
+        field = str(next(iter(exc.errors()[0]["loc"]), ""))
+        code = {"tools": "invalid_tools", "resume": "invalid_resume"}.get(field, "invalid_body")
         raise InvalidRequest(_describe(exc), code=code) from None
     if run_request.characters > max_message_chars:
         raise PayloadTooLarge(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import pytest
 import requests
 
 from agentstream.approvals import DECLINED
+from tests.agui.stream import events
+from tests.agui.test_conformance import assert_no_findings, validate
 from tests.harness import Devhost, StreamEvent, wait_until
 from tests.openai_server import OpenAIServer, Reply
 
@@ -275,3 +278,39 @@ def test_a_parked_run_survives_a_host_kill(server: OpenAIServer, log_path: Path,
         assert tool_runs(log_path) == [{"tool": "refund", "order_id": "A-1", "amount": 12.5}]
     finally:
         host.stop()
+
+
+def test_the_ag_ui_endpoint_interrupts_and_resumes_with_no_validator_findings(
+    host: Devhost, server: OpenAIServer, log_path: Path
+) -> None:
+    url = f"{host.url}/api/agents/support/ag-ui"
+    thread_id = f"agui-{uuid.uuid4().hex[:8]}"
+    # Some text first: a turn of tool calls alone names a parent message the stream never opened,
+    # which ag-ui-validate's AGUI208 reports (AG-UI clients create that message themselves).
+    server.script(Reply(text="Let me ask first.", tool_calls=[("refund", REFUND_ARGS)]))
+    first = {"threadId": thread_id, "runId": "ask", "messages": [{"id": "u1", "role": "user", "content": "Refund A-1"}]}
+    asked = validate(url, input=first)
+    assert_no_findings(asked, at_least=6)
+    outcome = host.status(thread_id)["interrupts"]
+    [interrupt] = outcome
+    server.script(Reply(text="Refunded."))
+    messages = host.status(thread_id)["messages"]
+    second = {
+        "threadId": thread_id,
+        "runId": "answer",
+        "messages": messages,
+        "resume": [approve(interrupt["id"])],
+    }
+    assert_no_findings(validate(url, input=second), at_least=5)
+    assert tool_runs(log_path) == [{"tool": "refund", "order_id": "A-1", "amount": 12.5}]
+    assert host.status(thread_id)["runs"][-1]["status"] == "succeeded"
+    # A reconnect to the idle thread replays it, with nothing left waiting.
+    replayed = events(host, {"threadId": thread_id, "messages": []}, path="/api/agents/support/ag-ui")
+    assert replayed[-1]["type"] == "RUN_FINISHED" and "outcome" not in replayed[-1]
+
+
+def test_a_reconnect_to_an_interrupted_thread_replays_its_interrupts(host: Devhost, server: OpenAIServer) -> None:
+    thread_id, stream = interrupted_run(host, server, ("refund", REFUND_ARGS))
+    replayed = events(host, {"threadId": thread_id, "messages": []}, path="/api/agents/support/ag-ui")
+    assert [e["type"] for e in replayed] == ["RUN_STARTED", "MESSAGES_SNAPSHOT", "RUN_FINISHED"]
+    assert replayed[-1]["outcome"] == stream[-1].body["outcome"]

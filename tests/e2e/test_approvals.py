@@ -6,6 +6,9 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import json
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +18,7 @@ import pytest
 import requests
 
 from agentstream.approvals import DECLINED
+from agentstream_client import AgentStreamClient
 from tests.agui.stream import events
 from tests.agui.test_conformance import assert_no_findings, validate
 from tests.harness import Devhost, StreamEvent, wait_until
@@ -314,3 +318,53 @@ def test_a_reconnect_to_an_interrupted_thread_replays_its_interrupts(host: Devho
     replayed = events(host, {"threadId": thread_id, "messages": []}, path="/api/agents/support/ag-ui")
     assert [e["type"] for e in replayed] == ["RUN_STARTED", "MESSAGES_SNAPSHOT", "RUN_FINISHED"]
     assert replayed[-1]["outcome"] == stream[-1].body["outcome"]
+
+
+def test_the_python_client_and_the_cli_approve_and_reject(host: Devhost, server: OpenAIServer, log_path: Path) -> None:
+    client = AgentStreamClient(host.url)
+    server.script(Reply(tool_calls=[("refund", REFUND_ARGS)]))
+    asked = client.run("Refund A-1", agent="support")
+    result = asked.result()
+    assert result.outcome == "interrupt"
+    [interrupt] = result.interrupts
+    assert (interrupt.tool_name, json.loads(interrupt.arguments)) == ("refund", json.loads(REFUND_ARGS))
+    server.script(Reply(text="Refunded."))
+    answered = client.run(thread_id=asked.thread_id, agent="support", resume=[interrupt.approve()]).result()
+    assert answered.outcome == "success" and answered.text == "Refunded."
+    assert tool_runs(log_path) == [{"tool": "refund", "order_id": "A-1", "amount": 12.5}]
+
+    # The CLI, not on a terminal: it stops with the command to answer, then answers with --reject.
+    cli = str(Path(sys.executable).parent / "agentstream")
+    server.script(Reply(tool_calls=[("refund", '{"order_id": "B-2", "amount": 3}')]))
+    parked = subprocess.run(
+        [cli, "--url", host.url, "--agent", "support", "Refund B-2"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert parked.returncode == 3, parked.stderr
+    thread_id = re.search(r"--thread ([0-9a-f]{32}) --approve", parked.stderr).group(1)  # type: ignore[union-attr]
+    server.script(Reply(text="Not refunded."))
+    rejected = subprocess.run(
+        [cli, "--url", host.url, "--agent", "support", "--thread", thread_id, "--reject"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert rejected.returncode == 0, rejected.stderr
+    assert rejected.stdout == "Not refunded.\n"
+    assert f"← refund: {DECLINED}" in rejected.stderr
+    assert tool_runs(log_path) == [{"tool": "refund", "order_id": "A-1", "amount": 12.5}]
+
+    # With --approve given up front, an interrupt is answered as soon as it comes.
+    server.script(Reply(tool_calls=[("refund", '{"order_id": "C-3", "amount": 4}')]), Reply(text="Done."))
+    approved = subprocess.run(
+        [cli, "--url", host.url, "--agent", "support", "--approve", "Refund C-3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert approved.returncode == 0, approved.stderr
+    assert approved.stdout.endswith("Done.\n")
+    assert tool_runs(log_path)[-1] == {"tool": "refund", "order_id": "C-3", "amount": 4.0}

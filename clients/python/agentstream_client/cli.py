@@ -15,7 +15,7 @@ import time
 from types import FrameType
 from typing import TextIO
 
-from . import DEFAULT_URL, AgentStreamClient, ClientError, Run, RunResult
+from . import DEFAULT_URL, AgentStreamClient, ClientError, Interrupt, Run, RunResult
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,9 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--header", action="append", default=[], metavar="'NAME: VALUE'", help="an extra request header (repeatable)"
     )
+    decision = parser.add_mutually_exclusive_group()
+    decision.add_argument(
+        "--approve", action="store_true", help="approve every tool call that waits for approval (else: ask)"
+    )
+    decision.add_argument("--reject", action="store_true", help="decline every tool call that waits for approval")
     args = parser.parse_args(argv)
-    if (args.prompt is None) == (args.resume is None):
-        parser.error("give a prompt, or --resume THREAD[:AFTER]")
+    answering = args.thread is not None and (args.approve or args.reject)
+    if args.prompt is None and args.resume is None and answering:
+        pass  # answer the thread's open interrupts
+    elif (args.prompt is None) == (args.resume is None):
+        parser.error("give a prompt, or --resume THREAD[:AFTER] (or --thread THREAD with --approve or --reject)")
     if args.resume is not None and args.thread is not None:
         parser.error("--thread and --resume do not go together")
     if args.stream_token is not None and args.resume is None:
@@ -50,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--header '{header}' is not 'NAME: VALUE'")
         headers[name.strip()] = value.strip()
 
+    interrupts: list[Interrupt] = []
     with AgentStreamClient(args.url, token=args.token, headers=headers) as client:
         try:
             if args.resume is not None:
@@ -57,15 +66,58 @@ def main(argv: list[str] | None = None) -> int:
                 if after and not after.isdigit():
                     parser.error(f"--resume '{args.resume}': AFTER must be an event id")
                 run = client.resume(thread_id, after=int(after or 0), stream_token=args.stream_token)
+            elif args.prompt is None:
+                interrupts = _open_interrupts(client, args.thread)
+                if not interrupts:
+                    print(f"thread {args.thread} has no tool call waiting for approval", file=sys.stderr)
+                    return 1
+                run = client.run(thread_id=args.thread, agent=args.agent, resume=_decide(interrupts, args))
             else:
                 run = client.run(args.prompt, thread_id=args.thread, agent=args.agent)
-            with _cancel_on_interrupt(run):
-                if args.json:
-                    return _print_json(run)
-                return _print_run(run, sys.stdout, sys.stderr)
+            while True:
+                names = {interrupt.tool_call_id: interrupt.tool_name for interrupt in interrupts}
+                with _cancel_on_interrupt(run):
+                    code = _print_json(run) if args.json else _print_run(run, sys.stdout, sys.stderr, names)
+                interrupts = run.result().interrupts
+                if not interrupts:
+                    return code
+                answers = _decide(interrupts, args)
+                if answers is None:
+                    print(
+                        f"the run waits for a decision; answer with: agentstream --thread {run.thread_id} "
+                        "--approve (or --reject)",
+                        file=sys.stderr,
+                    )
+                    return 3
+                run = client.run(thread_id=run.thread_id, agent=args.agent, resume=answers)
         except ClientError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+
+
+def _open_interrupts(client: AgentStreamClient, thread_id: str) -> list[Interrupt]:
+    status = client.thread(thread_id)
+    calls = {
+        call["id"]: (call["function"]["name"], call["function"]["arguments"])
+        for message in status.get("messages", [])
+        for call in message.get("toolCalls", [])
+    }
+    return [Interrupt.from_event(body, calls) for body in status.get("interrupts", [])]
+
+
+def _decide(interrupts: list[Interrupt], args: argparse.Namespace) -> list[dict[str, object]] | None:
+    """The answers: from --approve/--reject, else asked on the terminal; None when nobody can be asked."""
+    if args.approve:
+        return [interrupt.approve() for interrupt in interrupts]
+    if args.reject:
+        return [interrupt.reject() for interrupt in interrupts]
+    if not sys.stdin.isatty():
+        return None
+    answers = []
+    for interrupt in interrupts:
+        reply = input(f"{interrupt.message} [y/N] ").strip().lower()
+        answers.append(interrupt.approve() if reply in ("y", "yes") else interrupt.reject())
+    return answers
 
 
 class _cancel_on_interrupt:
@@ -98,9 +150,10 @@ def _print_json(run: Run) -> int:
     return 0 if run.result().ok else 2
 
 
-def _print_run(run: Run, out: TextIO, err: TextIO) -> int:
+def _print_run(run: Run, out: TextIO, err: TextIO, tool_names: dict[str, str] | None = None) -> int:
+    """`tool_names`: names of tool calls made before this run, whose results it may bring."""
     dim, bold, reset = ("\033[2m", "\033[1m", "\033[0m") if err.isatty() else ("", "", "")
-    tool_names: dict[str, str] = {}
+    tool_names = dict(tool_names or {})
     tool_args: dict[str, str] = {}
     in_text = False
     in_reasoning = False

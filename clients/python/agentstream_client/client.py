@@ -89,11 +89,16 @@ class AgentStreamClient:
         agent: str | None = None,
         tools: Sequence[ClientTool] = (),
         state: Any = None,
+        resume: Sequence[Mapping[str, Any]] | None = None,
     ) -> Run:
         """Start a run (a new thread, or the next turn of `thread_id`) and return its handle.
 
         `agent` names the app's agent to run (see `agents()`); without it, the app's first agent
         runs. A thread stays with the agent that started it.
+
+        `resume` answers the interrupts of the thread's last run (`result().interrupts`, each
+        answered with `interrupt.approve()` or `interrupt.reject()`) and continues it; it takes
+        `thread_id` and no message.
 
         Give either `message` or `messages` (`[{"role": "user", "content": "..."}]`, ending with a
         user message). `tools` are client-side tools the model may call; their handlers answer
@@ -111,6 +116,8 @@ class AgentStreamClient:
             body["tools"] = [tool.declaration() for tool in tools]
         if state is not None:
             body["state"] = state
+        if resume is not None:
+            body["resume"] = [dict(entry) for entry in resume]
         started_at = time.monotonic()
         route = "agent/run" if agent is None else f"agents/{quote(agent, safe='')}/run"
         started = self._request("POST", f"{self.api_url}/{route}", json=body)

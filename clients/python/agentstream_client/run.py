@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConflictError, NotFoundError
 from .events import StreamEvent
+from .interrupts import Interrupt
 from .stream import TERMINAL_TYPES, EventStream
 from .tools import ClientTool
 
@@ -29,9 +30,9 @@ _STALE_ANSWER_CODES = frozenset({"tool_call_answered", "run_not_waiting", "tool_
 class RunResult:
     """How a run ended.
 
-    `outcome` is "success", "cancelled" or "error" (then `error` holds the server's code and
-    message). `text` is the run's assistant text, one line per message, without what discarded
-    step attempts streamed. `messages` is the thread's whole conversation after the run, as the
+    `outcome` is "success", "cancelled", "interrupt" (tool calls wait for a person: see
+    `interrupts`) or "error" (then `error` holds the server's code and message). `text` is the
+    run's assistant text, one line per message, without what discarded step attempts streamed. `messages` is the thread's whole conversation after the run, as the
     server committed it. `usage` is the run's token usage (`inputTokens`, `outputTokens`, ...).
     """
 
@@ -42,6 +43,8 @@ class RunResult:
     messages: list[dict[str, Any]] = field(repr=False)
     usage: dict[str, int]
     error: dict[str, str] | None = None
+    interrupts: list[Interrupt] = field(default_factory=list)
+    """With outcome "interrupt": the tool calls waiting for a decision; resume with `client.run(resume=...)`."""
 
     @property
     def ok(self) -> bool:
@@ -229,7 +232,18 @@ class Run:
             messages=list(status.get("messages", [])),
             usage=dict(run.get("usage") or self._event_usage()),
             error=error,
+            interrupts=self.interrupts,
         )
+
+    @property
+    def interrupts(self) -> list[Interrupt]:
+        """The tool calls the run stopped for (read so far), each with its name and arguments."""
+        terminal = self.terminal.body if self.terminal is not None else {}
+        outcome = terminal.get("outcome") or {}
+        if outcome.get("type") != "interrupt":
+            return []
+        calls = {call_id: (name, "".join(parts)) for call_id, (name, parts) in self._calls.items()}
+        return [Interrupt.from_event(body, calls) for body in outcome.get("interrupts", [])]
 
     def _outcome(self, run: dict[str, Any]) -> tuple[str, dict[str, str] | None]:
         terminal = self.terminal.body if self.terminal is not None else None

@@ -43,6 +43,7 @@ from .inputs import (
     preferred_media_type,
     read_run_request,
     read_tool_results,
+    reject_unknown_parameters,
     validate_id,
 )
 from .slots import SlotStreamingResponse
@@ -56,6 +57,8 @@ Handler = Callable[..., Awaitable[Response]]
 
 STREAM_TYPES = ("text/event-stream", "text/plain")
 STREAM_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
+STREAM_PARAMETERS = ("after", "run_id", "follow", "access_token")
+STATUS_PARAMETERS = ("access_token",)
 
 
 def api_endpoint(handler: Handler) -> Handler:
@@ -185,6 +188,7 @@ async def cancel_run(request: Request, thread_id: str, run_id: str, signal_cance
 
 @api_endpoint
 async def stream_thread(request: Request, thread_id: str) -> Response:
+    reject_unknown_parameters(request, STREAM_PARAMETERS)
     validate_id(thread_id, "thread id")
     authorize_reader(request, thread_id, get_settings())
     cursor = parse_cursor(request)
@@ -221,6 +225,7 @@ async def stream_thread(request: Request, thread_id: str) -> Response:
 
 @api_endpoint
 async def get_thread(request: Request, thread_id: str) -> Response:
+    reject_unknown_parameters(request, STATUS_PARAMETERS)
     validate_id(thread_id, "thread id")
     authorize_reader(request, thread_id, get_settings())
     store = runtime.get_store()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
+from collections.abc import Collection
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -276,6 +278,36 @@ def _describe(exc: ValidationError) -> str:
     where = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
+
+
+# The Functions host's key parameter: clients may send it on any route, keyed or not.
+HOST_PARAMETERS = ("code",)
+
+
+def reject_unknown_parameters(request: Request, known: Collection[str]) -> None:
+    """Refuse query parameters the route does not take, or takes once and got twice.
+
+    An ignored parameter is a silent wrong answer: `?afterr=90` or Agent Framework's `?cursor=90`
+    would replay the thread from its start to a client that believes it resumed.
+    """
+    accepted = (*known, *HOST_PARAMETERS)
+    names = [name for name, _ in request.query_params.multi_items()]
+    for name in names:
+        if name == "cursor":
+            raise InvalidRequest(
+                "Unknown query parameter 'cursor': resume with '?after=<event id>' or the 'Last-Event-ID' "
+                "header (Agent Framework's ?cursor= maps to ?after=; event ids are the SSE 'id:' values).",
+                code="unknown_parameter",
+            )
+        if name not in accepted:
+            guess = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean '{guess[0]}'? " if guess else ""
+            raise InvalidRequest(
+                f"Unknown query parameter '{name[:40]}': {hint}this route takes {', '.join(sorted(known))}.",
+                code="unknown_parameter",
+            )
+        if names.count(name) > 1:
+            raise InvalidRequest(f"Query parameter '{name}' is given more than once.", code="invalid_query")
 
 
 def parse_cursor(request: Request) -> int:

@@ -225,11 +225,18 @@ async def read_run_request(request: Request, *, max_bytes: int, max_message_char
         )
     text = await _read_text(request, max_bytes)
     data = {"message": text} if media_type == "text/plain" else _parse_json_object(text)
+    if "message" not in data and "messages" not in data:
+        # Other APIs call it `prompt` or `input`: say which field carries the text here.
+        given = f" (the body has {', '.join(repr(k[:40]) for k in data)})" if data else ""
+        raise InvalidRequest(
+            f"Send the text as 'message' (a string) or 'messages' (a list of AG-UI messages){given}.",
+            code="invalid_body",
+        )
     try:
         run = RunRequest.model_validate(data)
     except ValidationError as exc:
         code = "invalid_tools" if exc.errors()[0]["loc"][:1] == ("tools",) else "invalid_body"
-        raise InvalidRequest(_describe(exc), code=code) from None
+        raise InvalidRequest(_describe(exc, RunRequest), code=code) from None
     if run.thread_id is not None:
         validate_id(run.thread_id, "thread id")
     if run.characters > max_message_chars:
@@ -246,7 +253,7 @@ async def read_tool_results(request: Request, *, max_bytes: int) -> ToolResultsR
     try:
         return ToolResultsRequest.model_validate(data)
     except ValidationError as exc:
-        raise InvalidRequest(_describe(exc), code="invalid_body") from None
+        raise InvalidRequest(_describe(exc, ToolResultsRequest), code="invalid_body") from None
 
 
 def _media_type(request: Request) -> str:
@@ -273,9 +280,12 @@ def _parse_json_object(text: str) -> dict[str, Any]:
     return data
 
 
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "extra_forbidden" and len(first["loc"]) == 1:
+        fields = ", ".join(f"'{name}'" for name in model.model_fields)
+        return f"Unknown field '{where[:40]}': the body takes {fields}."
     message = first["msg"].removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
 

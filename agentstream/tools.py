@@ -110,7 +110,13 @@ def calculate(arguments: CalculatorArguments) -> str:
             return _OPERATORS[type(node.op)](evaluate(node.operand))
         raise ValueError(f"Unsupported expression: {arguments.expression!r}")
 
-    return f"{arguments.expression} = {evaluate(ast.parse(arguments.expression, mode='eval').body):g}"
+    # A sentence's closing period ("2*(3+4).") is not part of the expression.
+    expression = arguments.expression.strip().rstrip(".").rstrip()
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        raise ValueError(f"Not an arithmetic expression: {arguments.expression!r}") from None
+    return f"{expression} = {evaluate(tree.body):g}"
 
 
 BUILTIN_TOOLS = ToolRegistry(

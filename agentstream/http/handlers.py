@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from .. import runs, runtime, telemetry
 from ..config import get_settings
+from ..events import token_usage
 from ..exceptions import (
     APIError,
     CursorExpired,
@@ -322,7 +323,7 @@ def _run_body(run: RunInfo) -> dict[str, Any]:
         "finished_at": _iso(run.finished_at),
         "first_event_id": run.start_seq,
         "last_event_id": run.end_seq,
-        "usage": run.usage,
+        "usage": [entry.model_dump(by_alias=True, exclude_none=True) for entry in token_usage(run.usage)],
         "error": run.error,
         "active": run.status is RunStatus.RUNNING,
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -58,13 +59,18 @@ def main(argv: list[str] | None = None) -> int:
                 run = client.resume(thread_id, after=int(after or 0), stream_token=args.stream_token)
             else:
                 run = client.run(args.prompt, thread_id=args.thread)
-            with _cancel_on_interrupt(run):
+            with _cancel_on_interrupt(run) as interrupt:
                 if args.json:
                     return _print_json(run)
-                return _print_run(run, sys.stdout, sys.stderr)
+                return _print_run(run, sys.stdout, sys.stderr, cancelling=interrupt)
         except ClientError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        except BrokenPipeError:
+            # The reader went away (`agentstream ... | head`): stop quietly, as cat does. Python would
+            # report the pipe again when it flushes stdout at exit, so stdout is pointed at devnull.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
 
 
 class _cancel_on_interrupt:
@@ -74,9 +80,14 @@ class _cancel_on_interrupt:
         self._run = run
         self._interrupted = False
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _cancel_on_interrupt:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __bool__(self) -> bool:
+        """Whether Ctrl-C asked for the run to be cancelled."""
+        return self._interrupted
 
     def __exit__(self, *exc: object) -> None:
         if threading.current_thread() is threading.main_thread():
@@ -97,7 +108,7 @@ def _print_json(run: Run) -> int:
     return 0 if run.result().ok else 2
 
 
-def _print_run(run: Run, out: TextIO, err: TextIO) -> int:
+def _print_run(run: Run, out: TextIO, err: TextIO, *, cancelling: object = False) -> int:
     dim, bold, reset = ("\033[2m", "\033[1m", "\033[0m") if err.isatty() else ("", "", "")
     tool_names: dict[str, str] = {}
     tool_args: dict[str, str] = {}
@@ -137,7 +148,12 @@ def _print_run(run: Run, out: TextIO, err: TextIO) -> int:
             err.write(f"{bold}← {tool_names.get(call_id, '?')}: {body['content']}{reset}\n")
             err.flush()
         elif kind == "CUSTOM" and body.get("name") == "agentstream.step_discarded":
-            err.write(f"{dim}[the step above was cut off and is retried; its output is discarded]{reset}\n")
+            if cancelling:
+                note = "the run is cancelled: the step above was cut off, its output is discarded, nothing is retried"
+            else:
+                # A retry or a cancel from elsewhere: what follows in the stream tells which.
+                note = "the step above was cut off; its output is discarded"
+            err.write(f"{dim}[{note}]{reset}\n")
     if in_text:
         out.write("\n")
         out.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import socket
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ import uvicorn
 
 from .config import DevhostConfig
 from .keys import KEYS_FILE
+
+PID_FILE = "devhost.pid"
 
 
 class RunContextFormatter(logging.Formatter):
@@ -83,7 +86,12 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 class _Server(uvicorn.Server):
-    """Prints the banner once the app has started and the socket accepts connections, not before."""
+    """Prints the banner once the app has started and the socket accepts connections, not before.
+
+    While serving, `<data-dir>/devhost.pid` holds the process id, for `kill -9 "$(cat .devhost/devhost.pid)"`
+    (the crash the walkthrough recovers from). It goes at shutdown: uvicorn re-raises a caught
+    SIGTERM once it has shut down, so code after `run()` would not get to remove it.
+    """
 
     def __init__(self, uvicorn_config: uvicorn.Config, config: DevhostConfig) -> None:
         super().__init__(uvicorn_config)
@@ -94,6 +102,7 @@ class _Server(uvicorn.Server):
         if self.should_exit:
             return
         config = self.devhost
+        (config.data_dir / PID_FILE).write_text(f"{os.getpid()}\n")
         print(f"agentstream devhost: {config.base_url}  (data in {config.data_dir}/)", flush=True)
         print(f"  keys, for functions that require them: {config.data_dir / KEYS_FILE}", flush=True)
         print(
@@ -101,6 +110,10 @@ class _Server(uvicorn.Server):
             f"-H 'Content-Type: text/plain' -d 'What is the weather in Paris?'",
             flush=True,
         )
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        (self.devhost.data_dir / PID_FILE).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

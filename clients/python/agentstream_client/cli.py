@@ -22,7 +22,11 @@ from . import DEFAULT_URL, AgentStreamClient, ClientError, Run, RunResult
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agentstream", description=__doc__.split("\n\n")[0])
     parser.add_argument("prompt", nargs="?", help="the message to send (not needed with --resume)")
-    parser.add_argument("--url", default=DEFAULT_URL, help=f"the app's base URL (default {DEFAULT_URL})")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("AGENTSTREAM_URL", DEFAULT_URL),
+        help=f"the app's base URL (default $AGENTSTREAM_URL, else {DEFAULT_URL})",
+    )
     parser.add_argument("--thread", metavar="THREAD", help="continue this thread's conversation")
     parser.add_argument(
         "--resume", metavar="THREAD[:AFTER]", help="re-attach to a thread's stream after event AFTER (default 0)"

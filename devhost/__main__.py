@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> None:
 
     # An explicit level here is what quiet_azure_http_logging() leaves alone.
     logging.getLogger(AZURE_HTTP_LOGGER).setLevel(logging.INFO if args.azure_http_log else logging.WARNING)
+    # Its one notice per start ("df_loads was called without expected_type") comes from the SDK's own
+    # activity input converter, which no app can hand a type to: not worth a line on every start.
+    logging.getLogger("azure.functions.DurableFunctions").setLevel(logging.WARNING)
 
     from .server import create_app
 

@@ -51,9 +51,11 @@ def test_the_banner_comes_once_the_app_answers(tmp_path: Path) -> None:
         assert first.startswith(f"{BANNER}127.0.0.1:{port}")
         # No retry: the first request after the banner must be answered.
         assert requests.get(f"http://127.0.0.1:{port}/api/health", timeout=10).status_code == 200
+        assert (tmp_path / "data" / "devhost.pid").read_text() == f"{process.pid}\n"
     finally:
         process.terminate()
         process.wait(timeout=10)
+    assert not (tmp_path / "data" / "devhost.pid").exists()  # a stale id would point kill -9 at another process
 
 
 @pytest.fixture
@@ -78,6 +80,7 @@ def test_the_table_store_logs_no_azure_sdk_requests_at_the_default_level(
     log = host.log_path.read_text()
     assert "agentstream.runs" in log  # the log was written, at INFO
     assert "Request URL" not in log and AZURE_HTTP_LOGGER not in log
+    assert "expected_type" not in log  # the Durable SDK's notice on every start
 
 
 def test_a_level_set_on_purpose_for_azure_sdk_requests_is_kept() -> None:

@@ -95,6 +95,8 @@ def test_ctrl_c_cancels_the_run_and_the_cli_reads_on_to_its_end(make_devhost) ->
         process.kill()
     assert process.returncode == 2, stderr
     assert "[cancelling the run; Ctrl-C again to quit]" in stderr
+    # The answer cut off by the cancel is discarded, and not because a retry follows.
+    assert "[the run is cancelled: the step above was cut off, its output is discarded, nothing is retried]" in stderr
     assert "retried" not in stderr.replace("nothing is retried", "")
     assert " · cancelled · " in stderr.strip().splitlines()[-1]
     assert host.status(thread_of(stderr))["runs"][0]["status"] == "cancelled"

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             with _cancel_on_interrupt(run) as interrupt:
                 if args.json:
                     return _print_json(run)
-                return _print_run(run, sys.stdout, sys.stderr, cancelling=interrupt)
+                return _print_run(run, sys.stdout, sys.stderr, interrupt=interrupt)
         except ClientError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -89,7 +89,8 @@ class _cancel_on_interrupt:
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
-    def __bool__(self) -> bool:
+    @property
+    def is_cancelling(self) -> bool:
         """Whether Ctrl-C asked for the run to be cancelled."""
         return self._interrupted
 
@@ -112,7 +113,7 @@ def _print_json(run: Run) -> int:
     return 0 if run.result().ok else 2
 
 
-def _print_run(run: Run, out: TextIO, err: TextIO, *, cancelling: object = False) -> int:
+def _print_run(run: Run, out: TextIO, err: TextIO, *, interrupt: _cancel_on_interrupt | None = None) -> int:
     dim, bold, reset = ("\033[2m", "\033[1m", "\033[0m") if err.isatty() else ("", "", "")
     tool_names: dict[str, str] = {}
     tool_args: dict[str, str] = {}
@@ -152,7 +153,7 @@ def _print_run(run: Run, out: TextIO, err: TextIO, *, cancelling: object = False
             err.write(f"{bold}← {tool_names.get(call_id, '?')}: {body['content']}{reset}\n")
             err.flush()
         elif kind == "CUSTOM" and body.get("name") == "agentstream.step_discarded":
-            if cancelling:
+            if interrupt is not None and interrupt.is_cancelling:
                 note = "the run is cancelled: the step above was cut off, its output is discarded, nothing is retried"
             else:
                 # A retry or a cancel from elsewhere: what follows in the stream tells which.

@@ -25,14 +25,13 @@ from ag_ui.core import (
     RunFinishedEvent,
     RunFinishedInterruptOutcome,
     RunFinishedSuccessOutcome,
-    TokenUsage,
     ToolCallResultEvent,
 )
 from pydantic import ValidationError
 
 from . import telemetry
 from .approvals import DECLINED
-from .events import NewEvent, OpenConstructs, now_ms, step_discarded
+from .events import NewEvent, OpenConstructs, now_ms, step_discarded, token_usage
 from .exceptions import RunOver, StepSuperseded
 from .llm.base import ModelClient, ModelError
 from .stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
@@ -314,7 +313,6 @@ async def _finish_run(
         await ctx.store.finish_run(ctx.thread_id, ctx.run_id, RunStatus.FAILED, [snapshot, event], error=error)
         return
     run = await ctx.store.get_run(ctx.thread_id, ctx.run_id)
-    usage = run.usage if run is not None else {}
     outcome: RunFinishedCancelledOutcome | RunFinishedSuccessOutcome | RunFinishedInterruptOutcome | None = None
     status = RunStatus.SUCCEEDED
     if cancelled:
@@ -329,13 +327,7 @@ async def _finish_run(
         thread_id=ctx.thread_id,
         run_id=ctx.run_id,
         outcome=outcome,
-        usage=[
-            TokenUsage(
-                input_tokens=usage.get("inputTokens", 0),
-                output_tokens=usage.get("outputTokens", 0),
-                total_tokens=usage.get("inputTokens", 0) + usage.get("outputTokens", 0),
-            )
-        ],
+        usage=token_usage(run.usage if run is not None else {}),
     )
     await ctx.store.finish_run(ctx.thread_id, ctx.run_id, status, [snapshot, NewEvent.of(finished)])
 

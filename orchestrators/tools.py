@@ -64,4 +64,10 @@ def calculate(
             return _OPERATORS[type(node.op)](evaluate(node.operand))
         raise ValueError(f"Unsupported expression: {expression!r}")
 
-    return f"{expression} = {evaluate(ast.parse(expression, mode='eval').body):g}"
+    # A sentence's closing period ("2*(3+4).") is not part of the expression.
+    cleaned = expression.strip().rstrip(".").rstrip()
+    try:
+        tree = ast.parse(cleaned, mode="eval")
+    except SyntaxError:
+        raise ValueError(f"Not an arithmetic expression: {expression!r}") from None
+    return f"{cleaned} = {evaluate(tree.body):g}"

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from .. import approvals, runs, runtime, telemetry
 from ..agents import Agent
 from ..config import get_settings
+from ..events import token_usage
 from ..exceptions import (
     APIError,
     CursorExpired,
@@ -44,6 +45,7 @@ from .inputs import (
     preferred_media_type,
     read_run_request,
     read_tool_results,
+    reject_unknown_parameters,
     validate_id,
 )
 from .slots import SlotStreamingResponse
@@ -57,6 +59,8 @@ Handler = Callable[..., Awaitable[Response]]
 
 STREAM_TYPES = ("text/event-stream", "text/plain")
 STREAM_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
+STREAM_PARAMETERS = ("after", "run_id", "follow", "access_token")
+STATUS_PARAMETERS = ("access_token",)
 
 
 def api_endpoint(handler: Handler) -> Handler:
@@ -202,6 +206,7 @@ async def cancel_run(request: Request, thread_id: str, run_id: str, signal_cance
 
 @api_endpoint
 async def stream_thread(request: Request, thread_id: str) -> Response:
+    reject_unknown_parameters(request, STREAM_PARAMETERS)
     validate_id(thread_id, "thread id")
     authorize_reader(request, thread_id, get_settings())
     cursor = parse_cursor(request)
@@ -238,6 +243,7 @@ async def stream_thread(request: Request, thread_id: str) -> Response:
 
 @api_endpoint
 async def get_thread(request: Request, thread_id: str) -> Response:
+    reject_unknown_parameters(request, STATUS_PARAMETERS)
     validate_id(thread_id, "thread id")
     authorize_reader(request, thread_id, get_settings())
     store = runtime.get_store()
@@ -336,7 +342,7 @@ def _run_body(run: RunInfo) -> dict[str, Any]:
         "finished_at": _iso(run.finished_at),
         "first_event_id": run.start_seq,
         "last_event_id": run.end_seq,
-        "usage": run.usage,
+        "usage": [entry.model_dump(by_alias=True, exclude_none=True) for entry in token_usage(run.usage)],
         "error": run.error,
         "active": run.status is RunStatus.RUNNING,
     }

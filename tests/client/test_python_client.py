@@ -61,7 +61,9 @@ def test_a_run_cut_every_four_events_yields_the_uninterrupted_event_list(devhost
     assert result.ok and result.outcome == "success" and result.error is None
     assert result.text == "\n".join(t.strip() for t in assistant_texts(status["messages"]).values())
     assert result.messages == status["messages"]
-    assert result.usage == status["runs"][0]["usage"] and result.usage["outputTokens"] > 0
+    [usage] = status["runs"][0]["usage"]
+    assert result.usage == usage and result.usage["outputTokens"] > 0
+    assert usage["totalTokens"] == usage["inputTokens"] + usage["outputTokens"]
     assert run.first_token.is_set() and run.first_token_at is not None
 
 
@@ -286,3 +288,10 @@ def test_the_public_names_are_exported() -> None:
     public = {name for name in vars(client_module) if not name.startswith("_")}
     modules = {"backoff", "client", "errors", "events", "interrupts", "run", "sse", "stream", "tools", "annotations"}
     assert set(client_module.__all__) == public - modules
+
+
+def test_text_puts_a_newline_between_two_messages(devhost: Devhost) -> None:
+    run = AgentStreamClient(devhost.url, backoff=FAST).run("What is the weather in Paris?")
+    text = "".join(run.text())
+    first, second = assistant_texts(devhost.status(run.thread_id)["messages"]).values()
+    assert text == f"{first}\n{second}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -21,7 +22,11 @@ from . import DEFAULT_URL, AgentStreamClient, ClientError, Interrupt, Run, RunRe
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agentstream", description=__doc__.split("\n\n")[0])
     parser.add_argument("prompt", nargs="?", help="the message to send (not needed with --resume)")
-    parser.add_argument("--url", default=DEFAULT_URL, help=f"the app's base URL (default {DEFAULT_URL})")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("AGENTSTREAM_URL", DEFAULT_URL),
+        help=f"the app's base URL (default $AGENTSTREAM_URL, else {DEFAULT_URL})",
+    )
     parser.add_argument("--agent", metavar="NAME", help="the agent to run (default: the app's first agent)")
     parser.add_argument("--thread", metavar="THREAD", help="continue this thread's conversation")
     parser.add_argument(
@@ -76,8 +81,11 @@ def main(argv: list[str] | None = None) -> int:
                 run = client.run(args.prompt, thread_id=args.thread, agent=args.agent)
             while True:
                 names = {interrupt.tool_call_id: interrupt.tool_name for interrupt in interrupts}
-                with _cancel_on_interrupt(run):
-                    code = _print_json(run) if args.json else _print_run(run, sys.stdout, sys.stderr, names)
+                with _cancel_on_interrupt(run) as ctrl_c:
+                    if args.json:
+                        code = _print_json(run)
+                    else:
+                        code = _print_run(run, sys.stdout, sys.stderr, names, interrupt=ctrl_c)
                 interrupts = run.result().interrupts
                 if not interrupts:
                     return code
@@ -93,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         except ClientError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        except BrokenPipeError:
+            # The reader went away (`agentstream ... | head`): stop quietly, as cat does. Python would
+            # report the pipe again when it flushes stdout at exit, so stdout is pointed at devnull.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
 
 
 def _open_interrupts(client: AgentStreamClient, thread_id: str) -> list[Interrupt]:
@@ -127,9 +140,15 @@ class _cancel_on_interrupt:
         self._run = run
         self._interrupted = False
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _cancel_on_interrupt:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    @property
+    def is_cancelling(self) -> bool:
+        """Whether Ctrl-C asked for the run to be cancelled."""
+        return self._interrupted
 
     def __exit__(self, *exc: object) -> None:
         if threading.current_thread() is threading.main_thread():
@@ -150,7 +169,14 @@ def _print_json(run: Run) -> int:
     return 0 if run.result().ok else 2
 
 
-def _print_run(run: Run, out: TextIO, err: TextIO, tool_names: dict[str, str] | None = None) -> int:
+def _print_run(
+    run: Run,
+    out: TextIO,
+    err: TextIO,
+    tool_names: dict[str, str] | None = None,
+    *,
+    interrupt: _cancel_on_interrupt | None = None,
+) -> int:
     """`tool_names`: names of tool calls made before this run, whose results it may bring."""
     dim, bold, reset = ("\033[2m", "\033[1m", "\033[0m") if err.isatty() else ("", "", "")
     tool_names = dict(tool_names or {})
@@ -191,7 +217,12 @@ def _print_run(run: Run, out: TextIO, err: TextIO, tool_names: dict[str, str] | 
             err.write(f"{bold}← {tool_names.get(call_id, '?')}: {body['content']}{reset}\n")
             err.flush()
         elif kind == "CUSTOM" and body.get("name") == "agentstream.step_discarded":
-            err.write(f"{dim}[the step above was cut off and is retried; its output is discarded]{reset}\n")
+            if interrupt is not None and interrupt.is_cancelling:
+                note = "the run is cancelled: the step above was cut off, its output is discarded, nothing is retried"
+            else:
+                # A retry or a cancel from elsewhere: what follows in the stream tells which.
+                note = "the step above was cut off; its output is discarded"
+            err.write(f"{dim}[{note}]{reset}\n")
     if in_text:
         out.write("\n")
         out.flush()

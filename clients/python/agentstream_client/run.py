@@ -32,8 +32,10 @@ class RunResult:
 
     `outcome` is "success", "cancelled", "interrupt" (tool calls wait for a person: see
     `interrupts`) or "error" (then `error` holds the server's code and message). `text` is the
-    run's assistant text, one line per message, without what discarded step attempts streamed. `messages` is the thread's whole conversation after the run, as the
-    server committed it. `usage` is the run's token usage (`inputTokens`, `outputTokens`, ...).
+    run's assistant text, one line per message, without what discarded step attempts streamed.
+    `messages` is the thread's whole conversation after the run, as the server committed it.
+    `usage` is the run's token usage, its entries added up into one TokenUsage shape
+    (`inputTokens`, `outputTokens`, `totalTokens`).
     """
 
     thread_id: str
@@ -112,9 +114,13 @@ class Run:
             index += 1
 
     def text(self) -> Iterator[str]:
-        """The assistant's text deltas as they arrive."""
+        """The assistant's text deltas as they arrive; a newline between two messages, as in `result().text`."""
+        previous: str | None = None
         for event in self:
             if event.type == "TEXT_MESSAGE_CONTENT" and self.is_assistant_message(event.body["messageId"]):
+                if previous is not None and event.body["messageId"] != previous:
+                    yield "\n"
+                previous = event.body["messageId"]
                 yield str(event.body["delta"])
 
     def reasoning(self) -> Iterator[str]:
@@ -230,7 +236,7 @@ class Run:
             outcome=outcome,
             text=self._assistant_text(),
             messages=list(status.get("messages", [])),
-            usage=dict(run.get("usage") or self._event_usage()),
+            usage=_sum_usage(run.get("usage") or (self.terminal.body.get("usage") if self.terminal else None)),
             error=error,
             interrupts=self.interrupts,
         )
@@ -267,11 +273,12 @@ class Run:
                     texts[message_id] = texts.get(message_id, "") + str(event.body["delta"])
         return "\n".join(text.strip() for text in texts.values())
 
-    def _event_usage(self) -> dict[str, int]:
-        usage: dict[str, int] = {}
-        if self.terminal is not None:
-            for entry in self.terminal.body.get("usage") or []:
-                for name, value in entry.items():
-                    if isinstance(value, int):
-                        usage[name] = usage.get(name, 0) + value
-        return usage
+
+def _sum_usage(entries: list[dict[str, Any]] | None) -> dict[str, int]:
+    """The server's usage entries (one per provider and model, AG-UI's TokenUsage) added up."""
+    usage: dict[str, int] = {}
+    for entry in entries or []:
+        for name, value in entry.items():
+            if isinstance(value, int):
+                usage[name] = usage.get(name, 0) + value
+    return usage

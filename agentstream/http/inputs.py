@@ -236,7 +236,7 @@ async def read_run_request(request: Request, *, max_bytes: int, max_message_char
         )
     text = await _read_text(request, max_bytes)
     data = {"message": text} if media_type == "text/plain" else _parse_json_object(text)
-    if "message" not in data and "messages" not in data:
+    if "message" not in data and "messages" not in data and "resume" not in data:
         # Other APIs call it `prompt` or `input`: say which field carries the text here.
         given = f" (the body has {', '.join(repr(k[:40]) for k in data)})" if data else ""
         raise InvalidRequest(

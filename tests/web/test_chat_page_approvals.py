@@ -3,23 +3,11 @@ across a reload, in Debian's Chromium."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from playwright.sync_api import Browser
 
 from agentstream.approvals import DECLINED
 from tests.harness import Devhost
 from tests.web.page import RUN_TIMEOUT_MS, ChatPage
-
-
-@pytest.fixture
-def chat(browser: Browser) -> Iterator[list[ChatPage]]:
-    opened: list[ChatPage] = []
-    yield opened
-    for page in opened:
-        assert page.errors == [], page.errors
-        page.close()
 
 
 def tool_results(host: Devhost, thread_id: str) -> list[str]:

@@ -16,7 +16,9 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
 
 from .exceptions import AgentNotFound
 from .llm.base import ModelClient
@@ -49,6 +51,9 @@ class Agent:
     #: approval, except those named in `approval_exempt`.
     approval: Literal["per_tool", "always"] = "per_tool"
     approval_exempt: Sequence[str] = ()
+    #: A pydantic model for the thread's shared state: it validates what clients send (400
+    #: invalid_state) and what tools set, and its defaults are a new thread's state.
+    state_type: type[BaseModel] | None = None
     registry: ToolRegistry = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -64,6 +69,15 @@ class Agent:
             raise ValueError(f"Agent '{self.name}': approval must be 'per_tool' or 'always', not {self.approval!r}.")
         if unknown := [name for name in self.approval_exempt if name not in self.registry]:
             raise ValueError(f"Agent '{self.name}': approval_exempt names unknown tools: {', '.join(unknown)}.")
+
+    def initial_state(self) -> dict[str, Any] | None:
+        """A new thread's state: the state_type's defaults, if it has them all."""
+        if self.state_type is None:
+            return None
+        try:
+            return self.state_type().model_dump(mode="json")
+        except ValidationError:
+            return None
 
     def needs_approval(self, tool_name: str) -> bool:
         """Whether a call of this server tool waits for a person first."""

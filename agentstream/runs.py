@@ -33,7 +33,7 @@ from ag_ui.core import (
     ToolCallStartEvent,
 )
 
-from . import approvals, runtime, telemetry
+from . import approvals, runtime, state, telemetry
 from .agents import Agent
 from .events import NewEvent
 from .exceptions import (
@@ -118,6 +118,8 @@ async def start_run(
         earlier = await store.get_messages(thread_id) if request.thread_id else []
         _check_tool_answers(earlier, messages)
     events = [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))]
+    if (opening := await _opening_state(store, request, agent)) is not None:
+        events.append(state.snapshot_event(opening))
     for message in messages:
         events += _message_events(message)
     try:
@@ -155,6 +157,15 @@ async def start_run(
     return StartedRun(thread_id, run_id, first[0].seq)
 
 
+async def _opening_state(store: EventStore, request: RunRequest, agent: Agent) -> state.State | None:
+    """The state a run starts with: the request's (it replaces the thread's), else the thread's,
+    else the agent's initial state for a new thread. None: the thread has no state."""
+    if request.state:
+        return state.validated(request.state, agent.state_type, source="The request's 'state'")
+    current = await state.thread_state(store, request.thread_id) if request.thread_id is not None else None
+    return current if current is not None else agent.initial_state()
+
+
 async def _resumed_already(store: EventStore, thread_id: str, request: RunRequest) -> StartedRun:
     """A resume whose interrupts were answered: the run that answer started, or 404."""
     assert request.resume is not None
@@ -180,8 +191,8 @@ async def submit_tool_results(
     if run is None:
         raise await missing_run(store, thread_id, run_id)
     if run.status is not RunStatus.RUNNING or run.cancel_requested:
-        state = "cancelling" if run.status is RunStatus.RUNNING else run.status.value
-        raise RunNotWaiting(f"Run '{run_id}' is {state}: it takes no tool results.")
+        described = "cancelling" if run.status is RunStatus.RUNNING else run.status.value
+        raise RunNotWaiting(f"Run '{run_id}' is {described}: it takes no tool results.")
     messages = await store.get_messages(thread_id)
     server_tools = (await owner_of(store, thread_id)).registry
     calls: dict[str, int] = {}

@@ -27,13 +27,14 @@ from ag_ui.core import (
     RunFinishedSuccessOutcome,
     ToolCallResultEvent,
 )
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from . import telemetry
 from .approvals import DECLINED
 from .events import NewEvent, OpenConstructs, now_ms, step_discarded, token_usage
 from .exceptions import RunOver, StepSuperseded
 from .llm.base import ModelClient, ModelError
+from .state import State, StateUpdates, run_state, snapshot_event
 from .stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
 from .tools import ToolContext, ToolRegistry
 from .turn import AssistantTurn
@@ -168,30 +169,46 @@ async def _run_model_step(
 
 
 async def run_tool_step(
-    ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any], *, agent: str, declined: bool = False
+    ctx: StepContext,
+    tools: ToolRegistry,
+    index: int,
+    call: dict[str, Any],
+    *,
+    agent: str,
+    declined: bool = False,
+    state_type: type[BaseModel] | None = None,
 ) -> dict[str, Any]:
     """Run one server tool call of `agent` and commit its result. Returns the tool message.
 
-    A `declined` call (a person did not approve it) does not run: its result says so.
+    A `declined` call (a person did not approve it) does not run: its result says so. The tool's
+    updates of the shared state (checked against `state_type`) commit with its result, as
+    STATE_DELTA events; a tool that fails changes no state.
     """
     with telemetry.span(
         "agentstream.tool_step", thread_id=ctx.thread_id, run_id=ctx.run_id, tool=str(call["function"]["name"])
     ):
-        return await _run_tool_step(ctx, tools, index, call, agent, declined)
+        return await _run_tool_step(ctx, tools, index, call, agent, declined, state_type)
 
 
 async def _run_tool_step(
-    ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any], agent: str, declined: bool
+    ctx: StepContext,
+    tools: ToolRegistry,
+    index: int,
+    call: dict[str, Any],
+    agent: str,
+    declined: bool,
+    state_type: type[BaseModel] | None,
 ) -> dict[str, Any]:
     step_id = tool_step_id(ctx.run_id, index, call["id"])
     record = await ctx.store.get_step(ctx.thread_id, step_id)
     if record is not None and record.status is StepStatus.COMMITTED:
         return record.result  # type: ignore[no-any-return]
     function = call["function"]
+    updates = StateUpdates(await _state_of(ctx), state_type)
     try:
         if declined:
             raise _Declined
-        context = ToolContext(ctx.thread_id, ctx.run_id, agent, call["id"])
+        context = ToolContext(ctx.thread_id, ctx.run_id, agent, call["id"], updates)
         message = tool_message(call["id"], await tools.get(function["name"]).call(function["arguments"], context))
     except _Declined:
         message = tool_message(call["id"], DECLINED)
@@ -203,9 +220,16 @@ async def _run_tool_step(
         )
         error = tool_error_text(exc)
         message = tool_message(call["id"], f"Error: {error}", error=error)
+    # A tool that failed or did not run leaves the state as it was.
+    changes = updates.events() if "error" not in message and not declined else []
     try:
         written = await ctx.store.commit_step(
-            ctx.thread_id, ctx.run_id, step_id, result=message, events=[tool_result_event(message)], messages=[message]
+            ctx.thread_id,
+            ctx.run_id,
+            step_id,
+            result=message,
+            events=[*changes, tool_result_event(message)],
+            messages=[message],
         )
     except RunOver:
         return CANCELLED
@@ -215,6 +239,11 @@ async def _run_tool_step(
         if record is not None and record.result is not None:
             return record.result  # type: ignore[no-any-return]
     return message
+
+
+async def _state_of(ctx: StepContext) -> State | None:
+    run = await ctx.store.get_run(ctx.thread_id, ctx.run_id)
+    return await run_state(ctx.store, ctx.thread_id, ctx.run_id, run.start_seq) if run is not None else None
 
 
 class _Declined(Exception):
@@ -302,15 +331,17 @@ async def _finish_run(
 ) -> None:
     for record in await ctx.store.open_steps(ctx.thread_id, ctx.run_id):
         await discard_attempt(ctx, record)
+    closing_state = await _state_of(ctx)
     snapshot = NewEvent(
         "MESSAGES_SNAPSHOT",
         MessagesSnapshotEvent.model_validate(
             {"messages": await ctx.store.get_messages(ctx.thread_id), "timestamp": now_ms()}
         ).model_dump_json(by_alias=True, exclude_none=True),
     )
+    snapshots = [snapshot] if closing_state is None else [snapshot, snapshot_event(closing_state)]
     if error is not None:
         event = NewEvent.of(RunErrorEvent(message=error["message"], code=error["code"]))
-        await ctx.store.finish_run(ctx.thread_id, ctx.run_id, RunStatus.FAILED, [snapshot, event], error=error)
+        await ctx.store.finish_run(ctx.thread_id, ctx.run_id, RunStatus.FAILED, [*snapshots, event], error=error)
         return
     run = await ctx.store.get_run(ctx.thread_id, ctx.run_id)
     outcome: RunFinishedCancelledOutcome | RunFinishedSuccessOutcome | RunFinishedInterruptOutcome | None = None
@@ -329,7 +360,7 @@ async def _finish_run(
         outcome=outcome,
         usage=token_usage(run.usage if run is not None else {}),
     )
-    await ctx.store.finish_run(ctx.thread_id, ctx.run_id, status, [snapshot, NewEvent.of(finished)])
+    await ctx.store.finish_run(ctx.thread_id, ctx.run_id, status, [*snapshots, NewEvent.of(finished)])
 
 
 class _Pace:

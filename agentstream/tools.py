@@ -18,16 +18,20 @@ calls `function(arguments)` with the validated model instance.
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel
 
 from .signatures import read_signature, tool_schema
+
+if TYPE_CHECKING:
+    from .state import StateUpdates
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -42,6 +46,21 @@ class ToolContext:
     run_id: str
     agent: str
     tool_call_id: str
+    _state: StateUpdates | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The thread's shared state as this call sees it (a copy: change it with `update_state`)."""
+        return copy.deepcopy(self._state.state) if self._state is not None else {}
+
+    def update_state(self, state: dict[str, Any]) -> None:
+        """Replace the shared state; each update reaches readers as a STATE_DELTA with the call's result.
+
+        Raises if the thread has no state, or if the agent's `state_type` refuses the new one.
+        """
+        if self._state is None:
+            raise RuntimeError("This tool call has no shared state to update.")
+        self._state.update(state)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 from ag_ui.core import RunFinishedEvent, RunFinishedInterruptOutcome, RunFinishedSuccessOutcome, RunStartedEvent
 
+from .. import state
 from ..config import get_settings
 from ..events import STEP_DISCARDED, Envelope, NewEvent
 from ..reader import ReadOptions, read_thread
@@ -135,7 +136,9 @@ async def join_frames(hub: TailHub, thread_id: str, run_id: str, start_seq: int)
         events = projection.events(envelope)
         if envelope.is_terminal:
             terminal = events
-    prelude = [run_started(thread_id, run_id), conversation.snapshot(), *conversation.reopen(), *terminal]
+    current = state.fold(envelope.body() for envelope in backlog)
+    shared = [state.snapshot_event(current)] if current is not None else []
+    prelude = [run_started(thread_id, run_id), conversation.snapshot(), *shared, *conversation.reopen(), *terminal]
     yield "".join(data_frame(event.data) for event in prelude)
     if not projection.ended:
         async for frames in run_frames(hub, projection, run_id, cursor):
@@ -148,6 +151,7 @@ def replay_frames(
     messages: list[dict[str, Any]],
     server_tools: Container[str],
     interrupts: list[dict[str, Any]] | None = None,
+    shared_state: state.State | None = None,
 ) -> Iterable[str]:
     """An idle thread as one complete run that changes nothing: its conversation, and what it waits
     for: the interrupts a person must answer, or else the client-side tool calls still waiting
@@ -161,6 +165,7 @@ def replay_frames(
     events = [
         run_started(thread_id, run_id),
         Conversation(messages).snapshot(),
+        *([state.snapshot_event(shared_state)] if shared_state is not None else []),
         NewEvent.of(RunFinishedEvent(thread_id=thread_id, run_id=run_id, outcome=outcome)),
     ]
     return [data_frame(event.data) for event in events]

@@ -197,7 +197,13 @@ async def tool_step(step: dict) -> dict[str, Any]:
     agent = _agent_of(step)
     ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
     return await steps.run_tool_step(
-        ctx, agent.registry, step["index"], step["call"], agent=agent.name, declined=step.get("declined", False)
+        ctx,
+        agent.registry,
+        step["index"],
+        step["call"],
+        agent=agent.name,
+        declined=step.get("declined", False),
+        state_type=agent.state_type,
     )
 
 

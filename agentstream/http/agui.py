@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import approvals, runs, runtime
+from .. import approvals, runs, runtime, state
 from ..agents import Agent
 from ..agui.conversation import Conversation
 from ..agui.messages import new_messages
@@ -43,6 +43,8 @@ class AGUIRequest:
     tools: list[dict[str, Any]]
     #: Answers to the thread's open interrupts, camelCase, as the client sent them.
     resume: list[dict[str, Any]] | None = None
+    #: The client's shared state; a non-empty object replaces the thread's.
+    state: dict[str, Any] | None = None
 
 
 async def read_agui_request(request: Request, *, max_bytes: int) -> AGUIRequest:
@@ -72,7 +74,9 @@ async def read_agui_request(request: Request, *, max_bytes: int) -> AGUIRequest:
         tool.model_dump(by_alias=True, include={"name", "description", "parameters"}) for tool in parsed.tools or []
     ]
     resume = [entry.model_dump(by_alias=True, exclude_none=True) for entry in parsed.resume] if parsed.resume else None
-    return AGUIRequest(thread_id, usable_run_id, parsed.messages, tools, resume)
+    if parsed.state is not None and not isinstance(parsed.state, dict):
+        raise InvalidRequest("state must be a JSON object.", code="invalid_state")
+    return AGUIRequest(thread_id, usable_run_id, parsed.messages, tools, resume, parsed.state or None)
 
 
 def _pop_either(data: dict[str, Any], camel: str, snake: str) -> Any:
@@ -126,7 +130,12 @@ async def _answer(
                 "A run that carries 'resume' takes no new messages: send them after it.", code="invalid_resume"
             )
         run_request = _run_request(
-            thread_id, [], agui.tools, max_message_chars=settings.max_message_chars, resume=agui.resume
+            thread_id,
+            [],
+            agui.tools,
+            max_message_chars=settings.max_message_chars,
+            resume=agui.resume,
+            state=agui.state,
         )
         started = await runs.start_run(run_request, agent, start_orchestration, client_tools="finish")
         projection = RunProjection(thread_id, Conversation(stored), snapshot_first=True)
@@ -138,11 +147,14 @@ async def _answer(
             return _agui_response(frames, thread_id, run.run_id, release)
         replay_id = agui.run_id or new_id()
         waiting = [item.interrupt for item in await approvals.open_interrupts(store, thread_id)] if head else []
-        replay = replay_frames(thread_id, replay_id, stored, agent.registry, waiting)
+        shared = await state.thread_state(store, thread_id) if head else None
+        replay = replay_frames(thread_id, replay_id, stored, agent.registry, waiting, shared)
         return _agui_response(replay, thread_id, replay_id, release)
     if active_run_id is not None:
         raise RunAlreadyActive(thread_id, active_run_id)
-    run_request = _run_request(thread_id, fresh, agui.tools, max_message_chars=settings.max_message_chars)
+    run_request = _run_request(
+        thread_id, fresh, agui.tools, max_message_chars=settings.max_message_chars, state=agui.state
+    )
     run_id = agui.run_id
     if run_id is not None and head is not None and await store.get_run(thread_id, run_id) is not None:
         run_id = None  # the client reused a run id of this thread: the new run needs its own
@@ -162,8 +174,9 @@ def _run_request(
     *,
     max_message_chars: int,
     resume: list[dict[str, Any]] | None = None,
+    state: dict[str, Any] | None = None,
 ) -> RunRequest:
-    body: dict[str, Any] = {"threadId": thread_id, "tools": tools}
+    body: dict[str, Any] = {"threadId": thread_id, "tools": tools, "state": state}
     body.update({"resume": resume} if resume is not None else {"messages": messages})
     try:
         run_request = RunRequest.model_validate(body)

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .. import approvals, runs, runtime, telemetry
+from .. import approvals, runs, runtime, state, telemetry
 from ..agents import Agent
 from ..config import get_settings
 from ..events import token_usage
@@ -260,6 +260,7 @@ async def get_thread(request: Request, thread_id: str) -> Response:
             "active_run_id": thread.active_run_id,
             "runs": [_run_body(run) for run in thread.runs],
             "interrupts": [item.interrupt for item in await approvals.open_interrupts(store, thread_id)],
+            "state": await state.thread_state(store, thread_id),
             "messages": await store.get_messages(thread_id),
         }
     )

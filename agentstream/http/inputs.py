@@ -142,6 +142,8 @@ class RunRequest(BaseModel):
     tools: list[ToolDeclaration] = Field(default_factory=list, max_length=128)
     #: Answers to the thread's open interrupts (tool calls waiting for approval).
     resume: list[ResumeEntry] | None = Field(default=None, min_length=1, max_length=128)
+    #: The thread's shared state from now on (a JSON object); absent or empty keeps the thread's.
+    state: dict[str, Any] | None = None
 
     @field_validator("message")
     @classmethod

@@ -10,8 +10,10 @@ client declared (`client_tools`):
   (`pendingToolCallIds`); a later run on the thread whose messages include a `tool` message
   answering them continues the conversation (the AG-UI way).
 
-The durable orchestration is started through a callback, so this module knows nothing of Azure
-Functions.
+The durable orchestration is started, and its state read, through callbacks, so this module knows
+nothing of Azure Functions. Starting is safe to repeat: the instance id is the run's, and a start
+that reports an error while its instance exists counts as done. A thread whose active run lost its
+orchestration is reconciled (`reconcile.py`) before a new run on it is refused.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from . import runtime, telemetry
 from .events import NewEvent
 from .exceptions import (
     InvalidRequest,
+    RunAlreadyActive,
     RunNotFound,
     RunNotWaiting,
     RunOver,
@@ -45,6 +48,7 @@ from .exceptions import (
     ToolCallNotFound,
 )
 from .http.inputs import RunRequest, ToolResult
+from .reconcile import OrchestrationState, OrchestrationStatus, reconcile_run
 from .steps import StepContext, finish_run, model_step_index, tool_message, tool_result_event, tool_step_id
 from .stores.base import EventStore, RunStatus
 
@@ -74,6 +78,7 @@ async def start_run(
     request: RunRequest,
     start_orchestration: OrchestrationStarter,
     *,
+    orchestration_status: OrchestrationStatus,
     client_tools: ClientToolMode = "wait",
     create_thread: bool = False,
     run_id: str | None = None,
@@ -99,9 +104,14 @@ async def start_run(
     events = [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))]
     for message in messages:
         events += _message_events(message)
-    first = await store.start_run(
-        thread_id, run_id, events, messages, create=create_thread or request.thread_id is None
-    )
+    create = create_thread or request.thread_id is None
+    try:
+        first = await store.start_run(thread_id, run_id, events, messages, create=create)
+    except RunAlreadyActive as exc:
+        # Unless the active run lost its orchestration: then it ends now and this one takes the thread.
+        if not await reconcile_run(store, thread_id, exc.active_run_id, orchestration_status):
+            raise
+        first = await store.start_run(thread_id, run_id, events, messages, create=create)
     run = {
         "thread_id": thread_id,
         "run_id": run_id,
@@ -113,6 +123,10 @@ async def start_run(
         with telemetry.span("agentstream.start_orchestration", thread_id=thread_id, run_id=run_id):
             await start_orchestration(run)
     except Exception:
+        if await _orchestration_exists(orchestration_status, thread_id, run_id):
+            # The start landed and only its answer failed, or this start was a repeat: the run is on.
+            log.warning("Starting run %s reported an error, but its orchestration exists", run_id, exc_info=True)
+            return StartedRun(thread_id, run_id, first[0].seq)
         log.exception("Could not start the orchestration of run %s on thread %s", run_id, thread_id)
         await finish_run(
             StepContext(store, thread_id, run_id),
@@ -123,6 +137,14 @@ async def start_run(
         ) from None
     log.info("Run %s started on thread %s", run_id, thread_id)
     return StartedRun(thread_id, run_id, first[0].seq)
+
+
+async def _orchestration_exists(orchestration_status: OrchestrationStatus, thread_id: str, run_id: str) -> bool:
+    try:
+        return await orchestration_status(thread_id, run_id) is not OrchestrationState.MISSING
+    except Exception:
+        logger.warning("Could not read the orchestration state of run %s", run_id, exc_info=True)
+        return False
 
 
 async def submit_tool_results(

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from . import telemetry
 from .events import NewEvent, OpenConstructs, now_ms, step_discarded
-from .exceptions import RunOver, StepSuperseded
+from .exceptions import CancelRequested, RunOver, StepSuperseded
 from .llm.base import ModelClient, ModelError
 from .stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
 from .tools import ToolRegistry
@@ -256,22 +256,29 @@ async def finish_run(
 ) -> None:
     """Write the run's closing events: a MESSAGES_SNAPSHOT of the thread's conversation, then its one
     terminal event: RUN_FINISHED with usage (its outcome `cancelled` when it was, or naming the
-    client-side tool calls left for the client to answer), or RUN_ERROR with a code."""
+    client-side tool calls left for the client to answer), or RUN_ERROR with a code.
+
+    A run whose cancel was requested ends cancelled whatever it was finishing with: the store
+    decides that in the finishing write itself, so it holds against a cancel landing at the end."""
     with telemetry.span("agentstream.finish_run", thread_id=ctx.thread_id, run_id=ctx.run_id):
-        await _finish_run(ctx, error, cancelled=cancelled, pending_tool_call_ids=pending_tool_call_ids)
+        for record in await ctx.store.open_steps(ctx.thread_id, ctx.run_id):
+            await discard_attempt(ctx, record)
+        try:
+            await _write_ending(ctx, error, cancelled=cancelled, pending_tool_call_ids=pending_tool_call_ids)
+        except CancelRequested:
+            error, cancelled = None, True
+            await _write_ending(ctx, None, cancelled=True, pending_tool_call_ids=None)
     outcome = "failed: " + error["code"] if error is not None else ("cancelled" if cancelled else "succeeded")
     telemetry.run_logger(logger, ctx.thread_id, ctx.run_id).info("Run %s ended %s", ctx.run_id, outcome)
 
 
-async def _finish_run(
+async def _write_ending(
     ctx: StepContext,
     error: dict[str, str] | None,
     *,
     cancelled: bool,
     pending_tool_call_ids: list[str] | None,
 ) -> None:
-    for record in await ctx.store.open_steps(ctx.thread_id, ctx.run_id):
-        await discard_attempt(ctx, record)
     snapshot = NewEvent(
         "MESSAGES_SNAPSHOT",
         MessagesSnapshotEvent.model_validate(

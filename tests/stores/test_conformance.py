@@ -14,6 +14,7 @@ from ag_ui.core import CustomEvent, RunErrorEvent, RunFinishedEvent
 
 from agentstream.events import NewEvent
 from agentstream.exceptions import (
+    CancelRequested,
     CursorExpired,
     RunAlreadyActive,
     RunOver,
@@ -181,6 +182,27 @@ def test_run_metadata_one_active_run_finishing_once(backend: Backend) -> None:
         ]
         assert thread.created_at <= thread.updated_at
         assert await store.get_messages("t") == [USER, second_user]
+
+    on_store(backend, test)
+
+
+def test_a_run_told_cancelling_can_only_finish_cancelled(backend: Backend) -> None:
+    async def test(store: EventStore) -> None:
+        await new_thread(store)
+        await store.request_cancel("t", "r")
+        error = [NewEvent.of(RunErrorEvent(message="boom", code="model_error"))]
+        with pytest.raises(CancelRequested):
+            await store.finish_run("t", "r", RunStatus.SUCCEEDED, finished())
+        with pytest.raises(CancelRequested):
+            await store.finish_run("t", "r", RunStatus.FAILED, error, error={"code": "model_error"})
+        head = await store.head("t")
+        assert head.last_seq == 1 and head.active_run_id == "r"
+        [terminal] = await store.finish_run("t", "r", RunStatus.CANCELLED, finished())
+        assert terminal.seq == 2
+        run = await store.get_run("t", "r")
+        assert run.status is RunStatus.CANCELLED and run.end_seq == 2 and run.error is None
+        # Over: a late finishing write of any kind appends nothing and raises nothing.
+        assert await store.finish_run("t", "r", RunStatus.SUCCEEDED, finished()) == []
 
     on_store(backend, test)
 

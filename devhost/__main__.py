@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
 import uvicorn
 
+from . import faults
 from .config import DevhostConfig
 from .keys import KEYS_FILE
 
@@ -32,6 +34,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     config = DevhostConfig(host=args.host, port=args.port, app_module=args.app, data_dir=args.data_dir)
+    try:
+        faults.configure(os.environ.get(faults.ENV))
+    except ValueError as exc:
+        parser.error(str(exc))
     config.prepare_environment(reset=args.reset)
     sys.path.insert(0, str(Path.cwd()))
     handler = logging.StreamHandler()

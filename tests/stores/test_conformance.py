@@ -207,6 +207,23 @@ def test_a_run_told_cancelling_can_only_finish_cancelled(backend: Backend) -> No
     on_store(backend, test)
 
 
+def test_active_runs_are_listed_until_they_finish_or_their_thread_goes(backend: Backend) -> None:
+    async def test(store: EventStore) -> None:
+        assert await store.list_active_runs() == []
+        for thread_id in ("a", "b", "c"):
+            await new_thread(store, thread_id, f"{thread_id}1")
+        await store.finish_run("b", "b1", RunStatus.SUCCEEDED, finished("b1"))
+        assert [(r.thread_id, r.run_id) for r in await store.list_active_runs()] == [("a", "a1"), ("c", "c1")]
+        await store.start_run("b", "b2", [labelled("again")], [], create=False)
+        await store.request_cancel("c", "c1")
+        await store.finish_run("c", "c1", RunStatus.CANCELLED, finished("c1"))
+        assert [(r.thread_id, r.run_id) for r in await store.list_active_runs()] == [("a", "a1"), ("b", "b2")]
+        await store.purge_idle_threads(time.time() + 1)
+        assert await store.list_active_runs() == []
+
+    on_store(backend, test)
+
+
 def test_a_two_mib_event_reads_back_byte_identical(backend: Backend) -> None:
     text = "".join(chr(c) for c in range(32, 0x2FF)) + '\n\t"quoted" \\ \u2028 \U0001f600 é'
     big = NewEvent.of(CustomEvent(name="big", value=(text * (2 * 1024 * 1024 // len(text.encode()) + 1))))

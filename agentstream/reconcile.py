@@ -87,7 +87,13 @@ async def reconcile_active_runs(store: EventStore, orchestration_status: Orchest
     """Reconcile every active run in the store (the retention timer's sweep). Returns how many ended."""
     ended = 0
     with telemetry.span("agentstream.reconcile_active_runs"):
-        for active in await store.list_active_runs():
+        try:
+            active_runs = await store.list_active_runs()
+        except Exception:
+            # The purge that follows the sweep must still run; the next sweep tries again.
+            logger.warning("Could not list the active runs to reconcile", exc_info=True)
+            return 0
+        for active in active_runs:
             try:
                 ended += await reconcile_run(store, active.thread_id, active.run_id, orchestration_status)
             except Exception:

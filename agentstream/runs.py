@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 
 ClientToolMode = Literal["wait", "finish"]
 OrchestrationStarter = Callable[[dict[str, Any]], Awaitable[None]]
-"""Starts the `agent_run` orchestration with this input; its instance id is the input's `run_id`."""
+"""Starts the `agent_run` orchestration with this input; its instance id is `<thread_id>:<run_id>`."""
 ToolResultsSignal = Callable[[str, str, list[str]], Awaitable[None]]
 """Tells the orchestration of (thread id, run id) that these tool calls now have results."""
 

@@ -12,12 +12,16 @@ The hierarchy:
     x InvalidRequest         400
     x Unauthorized           401  (a missing, forged or expired credential)
     x Forbidden              403  (a valid credential for something else)
-    x NotFound               404  (ThreadNotFound, RunNotFound, ToolCallNotFound)
+    x NotFound               404  (ThreadNotFound, RunNotFound, ToolCallNotFound, AgentNotFound,
+                                   InterruptNotFound)
+    x AgentMismatch          409
+    x InterruptPending       409
     x RunAlreadyActive       409
     x RunFinished            409
     x RunNotWaiting          409
     x ToolCallAnswered       409
     x CursorExpired          410
+    x InterruptExpired       410
     x PayloadTooLarge        413
     x UnsupportedMediaType   415
     x ServiceUnavailable     503
@@ -119,12 +123,31 @@ class RunNotFound(NotFound):
         super().__init__(f"Run '{run_id}' does not exist on thread '{thread_id}'.")
 
 
+class AgentNotFound(NotFound):
+    code = "agent_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"No agent named '{name[:64]}'. GET /api/agents lists them.")
+
+
 class ToolCallNotFound(NotFound):
     code = "tool_call_not_found"
 
     def __init__(self, run_id: str | None, tool_call_id: str) -> None:
         where = f"of run '{run_id}'" if run_id else "in the thread"
         super().__init__(f"No client-side tool call '{tool_call_id[:128]}' {where} awaits a result.")
+
+
+class AgentMismatch(APIError):
+    """A thread continued through an agent other than the one that created it."""
+
+    status_code = 409
+    code = "agent_mismatch"
+
+    def __init__(self, thread_id: str, owner: str, agent: str) -> None:
+        self.owner = owner
+        self.agent = agent
+        super().__init__(f"Thread '{thread_id}' belongs to agent '{owner}', not '{agent}'.")
 
 
 class RunAlreadyActive(APIError):
@@ -157,6 +180,38 @@ class ToolCallAnswered(APIError):
 
     def __init__(self, tool_call_id: str) -> None:
         super().__init__(f"Tool call '{tool_call_id[:128]}' already has a result.")
+
+
+class InterruptNotFound(NotFound):
+    code = "interrupt_not_found"
+
+    def __init__(self, thread_id: str, interrupt_id: str) -> None:
+        super().__init__(f"Thread '{thread_id}' has no open interrupt '{interrupt_id[:200]}'.")
+
+
+class InterruptPending(APIError):
+    """The thread's last run stopped for a person's decision: only a `resume` answering it continues it."""
+
+    status_code = 409
+    code = "interrupt_pending"
+
+    def __init__(self, thread_id: str, interrupt_ids: list[str]) -> None:
+        self.interrupt_ids = interrupt_ids
+        super().__init__(
+            f"Thread '{thread_id}' waits for a decision on interrupt(s) {', '.join(interrupt_ids)}. "
+            'Send "resume": [{"interruptId", "status", "payload"}] answering each before new input.'
+        )
+
+
+class InterruptExpired(APIError):
+    status_code = 410
+    code = "interrupt_expired"
+
+    def __init__(self, interrupt_id: str, expired_at: str) -> None:
+        super().__init__(
+            f"Interrupt '{interrupt_id}' expired at {expired_at}: it can only be declined now "
+            '("status": "cancelled", or "payload": {"approved": false}).'
+        )
 
 
 class CursorExpired(APIError):

@@ -1,7 +1,7 @@
 """Starting runs and answering their client-side tool calls, for any HTTP front door.
 
-The JSON API (`POST /api/agent/run`) and the AG-UI endpoint both parse their request into a
-`RunRequest` and call `start_run`; they differ in what happens when the model calls a tool the
+The JSON API (`POST /api/agents/{name}/run`) and the AG-UI endpoint both parse their request into
+a `RunRequest` and call `start_run` for an agent; they differ in what happens when the model calls a tool the
 client declared (`client_tools`):
 
 - `"wait"`: the run emits the call and waits, durably, for `submit_tool_results` (the
@@ -18,6 +18,7 @@ orchestration is reconciled (`reconcile.py`) before a new run on it is refused.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -34,9 +35,13 @@ from ag_ui.core import (
     ToolCallStartEvent,
 )
 
-from . import runtime, telemetry
+from . import approvals, runtime, telemetry
+from .agents import Agent
 from .events import NewEvent
 from .exceptions import (
+    AgentMismatch,
+    InterruptNotFound,
+    InterruptPending,
     InvalidRequest,
     RunAlreadyActive,
     RunNotFound,
@@ -56,7 +61,7 @@ logger = logging.getLogger(__name__)
 
 ClientToolMode = Literal["wait", "finish"]
 OrchestrationStarter = Callable[[dict[str, Any]], Awaitable[None]]
-"""Starts the `agent_run` orchestration with this input; its instance id is `<thread_id>:<run_id>`."""
+"""Starts the `agent_run` orchestration with this input; its instance id is `thread_id:run_id`."""
 ToolResultsSignal = Callable[[str, str, list[str]], Awaitable[None]]
 """Tells the orchestration of (thread id, run id) that these tool calls now have results."""
 
@@ -76,6 +81,7 @@ def new_id() -> str:
 
 async def start_run(
     request: RunRequest,
+    agent: Agent,
     start_orchestration: OrchestrationStarter,
     *,
     orchestration_status: OrchestrationStatus,
@@ -85,17 +91,31 @@ async def start_run(
 ) -> StartedRun:
     """Record a new run (RUN_STARTED and the request's messages) and start its orchestration.
 
-    Without `thread_id` a new thread is made; with one, the thread must exist unless
-    `create_thread` is true. The run gets `run_id` (a valid id, new on the thread) or a new one.
-    Raises the APIError to answer with when the request cannot start a run (nothing is written then).
+    Without `thread_id` a new thread is made, owned by `agent`; with one, the thread must exist
+    unless `create_thread` is true, and belong to `agent`. The run gets `run_id` (a valid id, new
+    on the thread) or a new one. Raises the APIError to answer with when the request cannot start
+    a run (nothing is written then).
     """
     store = runtime.get_store()
-    server_tools = runtime.get_tools()
-    if clashes := [tool.name for tool in request.tools if tool.name in server_tools]:
+    if clashes := [tool.name for tool in request.tools if tool.name in agent.registry]:
         raise InvalidRequest(
             f"Client tool name(s) {', '.join(clashes)} are taken by server tools; rename them.", code="invalid_tools"
         )
     thread_id = request.thread_id or new_id()
+    waiting: list[approvals.OpenInterrupt] = []
+    if request.thread_id is not None:
+        head = await store.head(thread_id)
+        if head is not None and head.agent is not None and head.agent != agent.name:
+            raise AgentMismatch(thread_id, head.agent, agent.name)
+        waiting = await approvals.open_interrupts(store, thread_id)
+    decisions: list[approvals.Decision] = []
+    if request.resume is not None:
+        if not waiting:
+            return await _resumed_already(store, thread_id, request)
+        decisions = approvals.decide(thread_id, request.resume, waiting, agent, dt.datetime.now(dt.UTC))
+        run_id = approvals.resume_run_id(approvals.interrupted_run_of(waiting[0].interrupt["id"]))
+    elif waiting:
+        raise InterruptPending(thread_id, [item.interrupt["id"] for item in waiting])
     run_id = run_id or new_id()
     messages = request.input_messages(run_id)
     if any(m["role"] == "tool" for m in messages):
@@ -106,18 +126,24 @@ async def start_run(
         events += _message_events(message)
     create = create_thread or request.thread_id is None
     try:
-        first = await store.start_run(thread_id, run_id, events, messages, create=create)
+        first = await store.start_run(thread_id, run_id, events, messages, create=create, agent=agent.name)
     except RunAlreadyActive as exc:
+        if decisions and exc.active_run_id == run_id:
+            # The same resume, sent again while its run is going: the same answer.
+            return await _resumed_already(store, thread_id, request)
         # Unless the active run lost its orchestration: then it ends now and this one takes the thread.
         if not await reconcile_run(store, thread_id, exc.active_run_id, orchestration_status):
             raise
-        first = await store.start_run(thread_id, run_id, events, messages, create=create)
+        first = await store.start_run(thread_id, run_id, events, messages, create=create, agent=agent.name)
     run = {
         "thread_id": thread_id,
         "run_id": run_id,
+        "agent": agent.name,
         "tools": [tool.spec() for tool in request.tools],
         "client_tools": client_tools,
     }
+    if decisions:
+        run["approvals"] = [decision.to_input() for decision in decisions]
     log = telemetry.run_logger(logger, thread_id, run_id)
     try:
         with telemetry.span("agentstream.start_orchestration", thread_id=thread_id, run_id=run_id):
@@ -147,6 +173,17 @@ async def _orchestration_exists(orchestration_status: OrchestrationStatus, threa
         return False
 
 
+async def _resumed_already(store: EventStore, thread_id: str, request: RunRequest) -> StartedRun:
+    """A resume whose interrupts were answered: the run that answer started, or 404."""
+    assert request.resume is not None
+    interrupt = request.resume[0].interrupt_id
+    run_id = approvals.resume_run_id(approvals.interrupted_run_of(interrupt))
+    run = await store.get_run(thread_id, run_id)
+    if run is None:
+        raise InterruptNotFound(thread_id, interrupt)
+    return StartedRun(thread_id, run_id, run.start_seq)
+
+
 async def submit_tool_results(
     thread_id: str, run_id: str, results: list[ToolResult], signal: ToolResultsSignal
 ) -> list[str]:
@@ -164,7 +201,7 @@ async def submit_tool_results(
         state = "cancelling" if run.status is RunStatus.RUNNING else run.status.value
         raise RunNotWaiting(f"Run '{run_id}' is {state}: it takes no tool results.")
     messages = await store.get_messages(thread_id)
-    server_tools = runtime.get_tools()
+    server_tools = (await owner_of(store, thread_id)).registry
     calls: dict[str, int] = {}
     for message in messages:
         index = model_step_index(run_id, message["id"]) if message["role"] == "assistant" else None
@@ -246,6 +283,13 @@ def _message_events(message: dict[str, Any]) -> list[NewEvent]:
             events.append(NewEvent.of(ToolCallArgsEvent(tool_call_id=call["id"], delta=call["function"]["arguments"])))
         events.append(NewEvent.of(ToolCallEndEvent(tool_call_id=call["id"])))
     return events
+
+
+async def owner_of(store: EventStore, thread_id: str) -> Agent:
+    """The agent a thread belongs to; threads from before agents had names belong to the first."""
+    head = await store.head(thread_id)
+    agents = runtime.get_agents()
+    return agents.get(head.agent) if head is not None and head.agent else agents.default
 
 
 async def missing_run(store: EventStore, thread_id: str, run_id: str) -> ThreadNotFound | RunNotFound:

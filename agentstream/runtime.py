@@ -1,4 +1,4 @@
-"""The process-wide parts: one store, one tail hub, one model client per worker process.
+"""The process-wide parts: the app's agents, one store, one tail hub, one default model per worker process.
 
 HTTP triggers and activities that run in the same process share them, which is what lets a
 stream reader see an activity's events the moment they are committed.
@@ -6,15 +6,14 @@ stream reader see an activity's events the moment they are committed.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 
+from .agents import Agent, Agents
 from .config import get_settings
 from .http.slots import StreamSlots
 from .llm import ModelClient, create_model
 from .stores import EventStore, create_store
 from .tail import TailHub
-from .tools import BUILTIN_TOOLS, ToolRegistry
 
 
 @functools.cache
@@ -27,17 +26,14 @@ def get_hub() -> TailHub:
     return TailHub(get_store())
 
 
-_model: ModelClient | None = None
+@functools.cache
+def get_default_model() -> ModelClient:
+    """The model of agents that name none: MODEL_PROVIDER's (its SDK client is built on first use)."""
+    return create_model(get_settings())
 
 
-async def get_model() -> ModelClient:
-    """The model client, made on first use in a worker thread: loading the `openai` SDK takes a
-    second or two, which must not stall the event loop that serves streams."""
-    global _model
-    if _model is None:
-        # Two first calls at once may both build one; either is fine to keep.
-        _model = await asyncio.to_thread(create_model, get_settings())
-    return _model
+def model_of(agent: Agent) -> ModelClient:
+    return agent.model or get_default_model()
 
 
 @functools.cache
@@ -45,5 +41,16 @@ def get_stream_slots() -> StreamSlots:
     return StreamSlots()
 
 
-def get_tools() -> ToolRegistry:
-    return BUILTIN_TOOLS
+_agents: Agents | None = None
+
+
+def use_agents(agents: Agents) -> None:
+    """Make these the process's agents: the function app does, when it is built."""
+    global _agents
+    _agents = agents
+
+
+def get_agents() -> Agents:
+    if _agents is None:
+        raise RuntimeError("No agents: build an agentstream.AgentFunctionApp(agents=[...]) first.")
+    return _agents

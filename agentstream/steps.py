@@ -23,18 +23,19 @@ from ag_ui.core import (
     RunErrorEvent,
     RunFinishedCancelledOutcome,
     RunFinishedEvent,
+    RunFinishedInterruptOutcome,
     RunFinishedSuccessOutcome,
-    TokenUsage,
     ToolCallResultEvent,
 )
 from pydantic import ValidationError
 
 from . import telemetry
-from .events import NewEvent, OpenConstructs, now_ms, step_discarded
+from .approvals import DECLINED
+from .events import NewEvent, OpenConstructs, now_ms, step_discarded, token_usage
 from .exceptions import CancelRequested, RunOver, StepSuperseded
 from .llm.base import ModelClient, ModelError
 from .stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
-from .tools import ToolRegistry
+from .tools import ToolContext, ToolRegistry
 from .turn import AssistantTurn
 from .writer import EventWriter
 
@@ -75,16 +76,21 @@ async def run_model_step(
     index: int,
     client_tools: list[dict[str, Any]] | None = None,
     *,
+    instructions: str = "",
     max_attempts: int,
 ) -> dict[str, Any]:
     """Stream one assistant turn into the log; the model may call server tools and `client_tools`.
+
+    `instructions` go first, as a system message the model sees and the thread never stores.
 
     Returns {"toolCalls": [...]} (empty when the turn is final), or CANCELLED. A model error that
     is final, or that hits the step's last attempt (`max_attempts`), returns {"toolCalls": [],
     "error": {"code", "message"}}, so the run ends with the model's own error code.
     """
     with telemetry.span("agentstream.model_step", thread_id=ctx.thread_id, run_id=ctx.run_id, step=str(index)):
-        return await _run_model_step(ctx, model, tools, index, client_tools, max_attempts=max_attempts)
+        return await _run_model_step(
+            ctx, model, tools, index, client_tools, instructions=instructions, max_attempts=max_attempts
+        )
 
 
 async def _run_model_step(
@@ -94,6 +100,7 @@ async def _run_model_step(
     index: int,
     client_tools: list[dict[str, Any]] | None,
     *,
+    instructions: str,
     max_attempts: int,
 ) -> dict[str, Any]:
     step_id = model_step_id(ctx.run_id, index)
@@ -115,7 +122,9 @@ async def _run_model_step(
         taken = {call["id"] for m in messages for call in m.get("toolCalls", [])}
         turn = AssistantTurn(f"{step_id}.{attempt}", taken_call_ids=taken)
         pace = _Pace()
-        async with contextlib.aclosing(model.stream(messages, [*tools.specs(), *(client_tools or [])])) as chunks:
+        prompt = [{"id": f"{step_id}.instructions", "role": "system", "content": instructions}] if instructions else []
+        specs = [*tools.specs(), *(client_tools or [])]
+        async with contextlib.aclosing(model.stream([*prompt, *messages], specs)) as chunks:
             async for chunk in chunks:
                 for event in turn.feed(chunk):
                     pace.output()
@@ -158,22 +167,34 @@ async def _run_model_step(
         raise
 
 
-async def run_tool_step(ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any]) -> dict[str, Any]:
-    """Run one server tool call and commit its result. Returns the tool message."""
+async def run_tool_step(
+    ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any], *, agent: str, declined: bool = False
+) -> dict[str, Any]:
+    """Run one server tool call of `agent` and commit its result. Returns the tool message.
+
+    A `declined` call (a person did not approve it) does not run: its result says so.
+    """
     with telemetry.span(
         "agentstream.tool_step", thread_id=ctx.thread_id, run_id=ctx.run_id, tool=str(call["function"]["name"])
     ):
-        return await _run_tool_step(ctx, tools, index, call)
+        return await _run_tool_step(ctx, tools, index, call, agent, declined)
 
 
-async def _run_tool_step(ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any]) -> dict[str, Any]:
+async def _run_tool_step(
+    ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any], agent: str, declined: bool
+) -> dict[str, Any]:
     step_id = tool_step_id(ctx.run_id, index, call["id"])
     record = await ctx.store.get_step(ctx.thread_id, step_id)
     if record is not None and record.status is StepStatus.COMMITTED:
         return record.result  # type: ignore[no-any-return]
     function = call["function"]
     try:
-        message = tool_message(call["id"], await tools.get(function["name"]).call(function["arguments"]))
+        if declined:
+            raise _Declined
+        context = ToolContext(ctx.thread_id, ctx.run_id, agent, call["id"])
+        message = tool_message(call["id"], await tools.get(function["name"]).call(function["arguments"], context))
+    except _Declined:
+        message = tool_message(call["id"], DECLINED)
     except Exception as exc:
         # The model can correct itself (other arguments, another tool) if it reads what went wrong.
         # The error's type only: its text may quote the arguments, which are conversation content.
@@ -194,6 +215,10 @@ async def _run_tool_step(ctx: StepContext, tools: ToolRegistry, index: int, call
         if record is not None and record.result is not None:
             return record.result  # type: ignore[no-any-return]
     return message
+
+
+class _Declined(Exception):
+    """A person declined the call: it does not run."""
 
 
 def tool_message(call_id: str, content: str, *, error: str | None = None) -> dict[str, Any]:
@@ -253,10 +278,12 @@ async def finish_run(
     *,
     cancelled: bool = False,
     pending_tool_call_ids: list[str] | None = None,
+    interrupts: list[dict[str, Any]] | None = None,
 ) -> None:
     """Write the run's closing events: a MESSAGES_SNAPSHOT of the thread's conversation, then its one
-    terminal event: RUN_FINISHED with usage (its outcome `cancelled` when it was, or naming the
-    client-side tool calls left for the client to answer), or RUN_ERROR with a code.
+    terminal event: RUN_FINISHED with usage (its outcome `cancelled` when it was, `interrupt` with
+    the tool calls waiting for a person, or naming the client-side tool calls left for the client
+    to answer), or RUN_ERROR with a code.
 
     A run whose cancel was requested ends cancelled whatever it was finishing with: the store
     decides that in the finishing write itself, so it holds against a cancel landing at the end."""
@@ -264,10 +291,12 @@ async def finish_run(
         for record in await ctx.store.open_steps(ctx.thread_id, ctx.run_id):
             await discard_attempt(ctx, record)
         try:
-            await _write_ending(ctx, error, cancelled=cancelled, pending_tool_call_ids=pending_tool_call_ids)
+            await _write_ending(
+                ctx, error, cancelled=cancelled, pending_tool_call_ids=pending_tool_call_ids, interrupts=interrupts
+            )
         except CancelRequested:
             error, cancelled = None, True
-            await _write_ending(ctx, None, cancelled=True, pending_tool_call_ids=None)
+            await _write_ending(ctx, None, cancelled=True, pending_tool_call_ids=None, interrupts=None)
     outcome = "failed: " + error["code"] if error is not None else ("cancelled" if cancelled else "succeeded")
     telemetry.run_logger(logger, ctx.thread_id, ctx.run_id).info("Run %s ended %s", ctx.run_id, outcome)
 
@@ -278,6 +307,7 @@ async def _write_ending(
     *,
     cancelled: bool,
     pending_tool_call_ids: list[str] | None,
+    interrupts: list[dict[str, Any]] | None,
 ) -> None:
     snapshot = NewEvent(
         "MESSAGES_SNAPSHOT",
@@ -290,25 +320,22 @@ async def _write_ending(
         await ctx.store.finish_run(ctx.thread_id, ctx.run_id, RunStatus.FAILED, [snapshot, event], error=error)
         return
     run = await ctx.store.get_run(ctx.thread_id, ctx.run_id)
-    usage = run.usage if run is not None else {}
-    outcome: RunFinishedCancelledOutcome | RunFinishedSuccessOutcome | None = None
+    outcome: RunFinishedCancelledOutcome | RunFinishedSuccessOutcome | RunFinishedInterruptOutcome | None = None
+    status = RunStatus.SUCCEEDED
     if cancelled:
         outcome = RunFinishedCancelledOutcome(type="cancelled")
+        status = RunStatus.CANCELLED
+    elif interrupts:
+        outcome = RunFinishedInterruptOutcome.model_validate({"type": "interrupt", "interrupts": interrupts})
+        status = RunStatus.INTERRUPTED
     elif pending_tool_call_ids:
         outcome = RunFinishedSuccessOutcome(type="success", pending_tool_call_ids=pending_tool_call_ids)
     finished = RunFinishedEvent(
         thread_id=ctx.thread_id,
         run_id=ctx.run_id,
         outcome=outcome,
-        usage=[
-            TokenUsage(
-                input_tokens=usage.get("inputTokens", 0),
-                output_tokens=usage.get("outputTokens", 0),
-                total_tokens=usage.get("inputTokens", 0) + usage.get("outputTokens", 0),
-            )
-        ],
+        usage=token_usage(run.usage if run is not None else {}),
     )
-    status = RunStatus.CANCELLED if cancelled else RunStatus.SUCCEEDED
     await ctx.store.finish_run(ctx.thread_id, ctx.run_id, status, [snapshot, NewEvent.of(finished)])
 
 

@@ -1,24 +1,47 @@
-"""Server-side tools: typed Python functions the agent can call, run as durable activities.
+"""Server-side tools: typed Python functions an agent can call, each call run as a durable activity.
 
-Arguments are a pydantic model, so the JSON schema the model sees and the validation of what it
-sends come from one definition.
+```python
+@tool
+def lookup_order(order_id: Annotated[str, "The order number, e.g. A-1001"]) -> str:
+    \"\"\"Look up the status of an order.\"\"\"
+```
+
+The schema the model sees and the validation of what it sends come from the function's signature
+(see `agentstream.signatures`). A tool may be sync (run in a worker thread, so a blocking call does
+not stall the streams) or async, and may take a `ToolContext`, which the model never sees. What it
+returns is what the model reads: a string as it is, anything else as JSON.
+
+The explicit form `Tool(name, description, ArgumentsModel, function)` takes a pydantic model and
+calls `function(arguments)` with the validated model instance.
 """
 
 from __future__ import annotations
 
-import ast
-import datetime as dt
-import hashlib
+import asyncio
 import inspect
-import operator
-import zoneinfo
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal, overload
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-ToolFunction = Callable[[Any], Awaitable[str] | str]
+from .signatures import read_signature, tool_schema
+
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+Approval = Literal["never", "always"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolContext:
+    """What a tool may know about the call it serves; never part of the model's arguments."""
+
+    thread_id: str
+    run_id: str
+    agent: str
+    tool_call_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,16 +49,92 @@ class Tool:
     name: str
     description: str
     arguments: type[BaseModel]
-    function: ToolFunction
+    function: Callable[..., Any]
+    #: True when `function` takes the arguments as keywords (the `@tool` form), not as one model.
+    keywords: bool = False
+    #: The parameter that receives the ToolContext, if the function takes one.
+    context_parameter: str | None = None
+    #: "always": every call waits for a person's approval (an AG-UI interrupt) before it runs.
+    approval: Approval = "never"
+    #: Seconds an approval request stays answerable; None: until it is answered.
+    approval_expires_after: float | None = None
+    _schema: dict[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not TOOL_NAME.fullmatch(self.name):
+            raise ValueError(f"Tool name '{self.name}' must be 1-64 characters from A-Z, a-z, 0-9, '_' and '-'.")
+        if not self.description:
+            raise ValueError(f"Tool '{self.name}' needs a description (a docstring, or description=...).")
+        if self.approval not in ("never", "always"):
+            raise ValueError(f"Tool '{self.name}': approval must be 'never' or 'always', not {self.approval!r}.")
+        if self.approval_expires_after is not None and self.approval_expires_after <= 0:
+            raise ValueError(f"Tool '{self.name}': approval_expires_after must be a positive number of seconds.")
+        object.__setattr__(self, "_schema", tool_schema(self.arguments))
 
     def spec(self) -> dict[str, Any]:
         """The AG-UI tool shape: name, description, JSON-schema parameters."""
-        return {"name": self.name, "description": self.description, "parameters": self.arguments.model_json_schema()}
+        return {"name": self.name, "description": self.description, "parameters": self._schema}
 
-    async def call(self, arguments_json: str) -> str:
+    async def call(self, arguments_json: str, context: ToolContext) -> str:
+        """Validate the model's arguments, run the function, and give back what the model reads."""
         arguments = self.arguments.model_validate_json(arguments_json or "{}")
-        result = self.function(arguments)
-        return await result if inspect.isawaitable(result) else result
+        if self.keywords:
+            # Attributes, not model_dump(): nested models reach the function as model instances.
+            kwargs = {name: getattr(arguments, name) for name in type(arguments).model_fields}
+            args: tuple[Any, ...] = ()
+        else:
+            kwargs, args = {}, (arguments,)
+        if self.context_parameter is not None:
+            kwargs[self.context_parameter] = context
+        if inspect.iscoroutinefunction(self.function):
+            result = await self.function(*args, **kwargs)
+        else:
+            result = await asyncio.to_thread(self.function, *args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+        return _as_text(result)
+
+
+@overload
+def tool(function: Callable[..., Any], /) -> Tool: ...
+
+
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    approval: Approval = "never",
+    approval_expires_after: float | None = None,
+) -> Callable[[Callable[..., Any]], Tool]: ...
+
+
+def tool(
+    function: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    approval: Approval = "never",
+    approval_expires_after: float | None = None,
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
+    """Make a typed function a tool: `@tool`, or `@tool(name=..., description=..., approval="always")`."""
+
+    def make(function: Callable[..., Any]) -> Tool:
+        tool_name = name or function.__name__
+        signature = read_signature(function, name=tool_name, context_type=ToolContext)
+        return Tool(
+            tool_name,
+            description or signature.description,
+            signature.arguments,
+            function,
+            keywords=True,
+            context_parameter=signature.context_parameter,
+            approval=approval,
+            approval_expires_after=approval_expires_after,
+        )
+
+    return make if function is None else make(function)
 
 
 class UnknownTool(LookupError):
@@ -43,80 +142,37 @@ class UnknownTool(LookupError):
 
 
 class ToolRegistry:
-    def __init__(self, tools: list[Tool] | None = None) -> None:
-        self._tools = {tool.name: tool for tool in tools or []}
+    """An agent's tools by name."""
+
+    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        for item in tools:
+            if not isinstance(item, Tool):
+                raise TypeError(f"{item!r} is not a tool: decorate the function with @agentstream.tool.")
+            if item.name in self._tools:
+                raise ValueError(f"Two tools are named '{item.name}'.")
+            self._tools[item.name] = item
 
     def get(self, name: str) -> Tool:
         try:
             return self._tools[name]
         except KeyError:
-            raise UnknownTool(f"No server tool named '{name}'. Known tools: {', '.join(self._tools)}.") from None
+            known = ", ".join(self._tools) or "none"
+            raise UnknownTool(f"No server tool named '{name}'. Known tools: {known}.") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._tools
 
+    def __iter__(self) -> Any:
+        return iter(self._tools.values())
+
     def specs(self) -> list[dict[str, Any]]:
-        return [tool.spec() for tool in self._tools.values()]
+        return [item.spec() for item in self._tools.values()]
 
 
-class WeatherArguments(BaseModel):
-    city: str = Field(description="City name, e.g. 'Paris'.", min_length=1, max_length=100)
-
-
-class TimeArguments(BaseModel):
-    timezone: str = Field(default="UTC", description="IANA time zone, e.g. 'Europe/Paris'.")
-
-
-class CalculatorArguments(BaseModel):
-    expression: str = Field(description="Arithmetic with + - * / ** and parentheses.", max_length=200)
-
-
-_CONDITIONS = ("sunny", "partly cloudy", "overcast", "light rain", "windy", "clear")
-
-
-def get_weather(arguments: WeatherArguments) -> str:
-    # Offline and deterministic: the same city always gets the same report.
-    digest = hashlib.sha256(arguments.city.strip().lower().encode()).digest()
-    temperature = digest[0] % 35 - 5
-    return f"{arguments.city.strip()}: {temperature}°C, {_CONDITIONS[digest[1] % len(_CONDITIONS)]}"
-
-
-def get_time(arguments: TimeArguments) -> str:
-    now = dt.datetime.now(zoneinfo.ZoneInfo(arguments.timezone))
-    return f"{now:%Y-%m-%d %H:%M} in {arguments.timezone}"
-
-
-_OPERATORS: dict[type, Callable[..., Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.Pow: operator.pow,
-    ast.USub: operator.neg,
-    ast.UAdd: operator.pos,
-}
-
-
-def calculate(arguments: CalculatorArguments) -> str:
-    def evaluate(node: ast.AST) -> Any:
-        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-            return node.value
-        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-            left, right = evaluate(node.left), evaluate(node.right)
-            if isinstance(node.op, ast.Pow) and abs(right) > 64:
-                raise ValueError(f"Exponent {right} is too large.")
-            return _OPERATORS[type(node.op)](left, right)
-        if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
-            return _OPERATORS[type(node.op)](evaluate(node.operand))
-        raise ValueError(f"Unsupported expression: {arguments.expression!r}")
-
-    return f"{arguments.expression} = {evaluate(ast.parse(arguments.expression, mode='eval').body):g}"
-
-
-BUILTIN_TOOLS = ToolRegistry(
-    [
-        Tool("get_weather", "Current weather for a city.", WeatherArguments, get_weather),
-        Tool("get_time", "Current date and time in a time zone.", TimeArguments, get_time),
-        Tool("calculate", "Evaluate an arithmetic expression.", CalculatorArguments, calculate),
-    ]
-)
+def _as_text(result: Any) -> str:
+    if isinstance(result, str):
+        return result
+    if isinstance(result, BaseModel):
+        return result.model_dump_json()
+    return json.dumps(result, ensure_ascii=False, default=str)

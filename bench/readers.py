@@ -15,8 +15,8 @@ import resource
 import time
 
 import aiohttp
-from agentstream_client.sse import SSEDecoder
 
+from agentstream_client.sse import SSEDecoder
 from bench.stamps import TERMINAL, Reception, is_terminal
 
 TERMINAL_BYTES = tuple(marker.encode() for marker in TERMINAL)

@@ -28,11 +28,11 @@ from ag_ui.core import (
     TextMessageEndEvent,
     TextMessageStartEvent,
 )
-from agentstream_client.sse import SSEDecoder
 
 from agentstream.events import NewEvent
 from agentstream.stores import EventStore
 from agentstream.stores.base import RunStatus
+from agentstream_client.sse import SSEDecoder
 from bench.backends import open_store
 from bench.instruments import cpu_seconds, rss_kib
 from bench.stamps import CONTENT, Reception, is_terminal, median, percentile
@@ -356,7 +356,12 @@ async def _seed(store: EventStore, thread_id: str, total: int) -> float:
         run_id = secrets.token_hex(16)
         message_id = secrets.token_hex(8)
         await store.start_run(
-            thread_id, run_id, [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))], [], create=True
+            thread_id,
+            run_id,
+            [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))],
+            [],
+            create=True,
+            agent="default",
         )
         content = total - 4  # RUN_STARTED, TEXT_MESSAGE_START, TEXT_MESSAGE_END, RUN_FINISHED
         batch = [NewEvent.of(TextMessageStartEvent(message_id=message_id, role="assistant"))]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
+
 from agentstream_client.sse import SSEDecoder
 
 if TYPE_CHECKING:

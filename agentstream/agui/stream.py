@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Container, Iterable
 from typing import Any
 
-from ag_ui.core import RunFinishedEvent, RunFinishedSuccessOutcome, RunStartedEvent
+from ag_ui.core import RunFinishedEvent, RunFinishedInterruptOutcome, RunFinishedSuccessOutcome, RunStartedEvent
 
 from ..config import get_settings
 from ..events import STEP_DISCARDED, Envelope, NewEvent
@@ -39,10 +39,20 @@ PROTOCOL_VERSION = "1.0"
 class RunProjection:
     """Turns a run's envelopes into AG-UI frames, keeping the conversation a client would hold."""
 
-    def __init__(self, thread_id: str, conversation: Conversation, *, echoed: Iterable[dict[str, Any]] = ()) -> None:
-        """`echoed`: the client's messages this run was started with, whose events are left out."""
+    def __init__(
+        self,
+        thread_id: str,
+        conversation: Conversation,
+        *,
+        echoed: Iterable[dict[str, Any]] = (),
+        snapshot_first: bool = False,
+    ) -> None:
+        """`echoed`: the client's messages this run was started with, whose events are left out.
+        `snapshot_first`: a MESSAGES_SNAPSHOT follows RUN_STARTED, for a run that continues tool
+        calls an earlier run made (a resumed one), so its results tie to calls the stream showed."""
         self.thread_id = thread_id
         self.conversation = conversation
+        self.snapshot_first = snapshot_first
         self.ended = False
         self._echoed = set()
         for message in echoed:
@@ -57,7 +67,8 @@ class RunProjection:
 
     def events(self, envelope: Envelope) -> list[NewEvent]:
         if envelope.type == "RUN_STARTED":
-            return [run_started(self.thread_id, envelope.run_id)]
+            started = run_started(self.thread_id, envelope.run_id)
+            return [started, self.conversation.snapshot()] if self.snapshot_first else [started]
         body = envelope.body()
         if _echo_key(body) in self._echoed:
             return []
@@ -132,12 +143,21 @@ async def join_frames(hub: TailHub, thread_id: str, run_id: str, start_seq: int)
 
 
 def replay_frames(
-    thread_id: str, run_id: str, messages: list[dict[str, Any]], server_tools: Container[str]
+    thread_id: str,
+    run_id: str,
+    messages: list[dict[str, Any]],
+    server_tools: Container[str],
+    interrupts: list[dict[str, Any]] | None = None,
 ) -> Iterable[str]:
-    """An idle thread as one complete run that changes nothing: its conversation, and the client-side
-    tool calls still waiting for the client's answer."""
+    """An idle thread as one complete run that changes nothing: its conversation, and what it waits
+    for: the interrupts a person must answer, or else the client-side tool calls still waiting
+    for the client's answer."""
     pending = pending_tool_calls(messages, server_tools)
-    outcome = RunFinishedSuccessOutcome(pending_tool_call_ids=pending) if pending else None
+    outcome: RunFinishedSuccessOutcome | RunFinishedInterruptOutcome | None = None
+    if interrupts:
+        outcome = RunFinishedInterruptOutcome.model_validate({"type": "interrupt", "interrupts": interrupts})
+    elif pending:
+        outcome = RunFinishedSuccessOutcome(pending_tool_call_ids=pending)
     events = [
         run_started(thread_id, run_id),
         Conversation(messages).snapshot(),

@@ -1,6 +1,6 @@
 """The HTTP API as Azure Functions HTTP triggers (HTTP streams mode: FastAPI requests and responses).
 
-Routes for callers use CALLER_AUTH_LEVEL (see api/auth.py); readers and health are anonymous.
+Routes for callers use CALLER_AUTH_LEVEL (see auth.py); readers and health are anonymous.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from agentstream.functions.auth import CALLER_AUTH_LEVEL
 from agentstream.functions.instances import orchestration_status
 from agentstream.functions.orchestration import CANCEL_EVENT, run_instance_id, tool_result_event
 from agentstream.http import agui, handlers
+from agentstream.runs import OrchestrationStarter
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
@@ -24,19 +25,41 @@ WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 @bp.route(route="agent/run", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def start_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    async def start_orchestration(run: dict[str, Any]) -> None:
-        await client.start_new("agent_run", run_instance_id(run["thread_id"], run["run_id"]), run)
+    return await handlers.start_run(req, orchestration_starter(client), orchestration_status(client))
 
-    return await handlers.start_run(req, start_orchestration, orchestration_status(client))
+
+@bp.route(route="agents/{name}/run", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
+@bp.durable_client_input(client_name="client")
+async def start_agent_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    return await handlers.start_run(
+        req, orchestration_starter(client), orchestration_status(client), req.path_params["name"]
+    )
 
 
 @bp.route(route="agent/ag-ui", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def run_agui(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    return await agui.run_agui(req, orchestration_starter(client), orchestration_status(client))
+
+
+@bp.route(route="agents/{name}/ag-ui", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
+@bp.durable_client_input(client_name="client")
+async def run_agent_agui(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    return await agui.run_agui(
+        req, orchestration_starter(client), orchestration_status(client), req.path_params["name"]
+    )
+
+
+@bp.route(route="agents", methods=["GET"], auth_level=CALLER_AUTH_LEVEL)
+async def list_agents(req: Request) -> Response:
+    return await handlers.list_agents(req)
+
+
+def orchestration_starter(client: df.DurableOrchestrationClient) -> OrchestrationStarter:
     async def start_orchestration(run: dict[str, Any]) -> None:
         await client.start_new("agent_run", run_instance_id(run["thread_id"], run["run_id"]), run)
 
-    return await agui.run_agui(req, start_orchestration, orchestration_status(client))
+    return start_orchestration
 
 
 @bp.route(route="agent/threads/{thread_id}/runs/{run_id}/cancel", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
@@ -85,7 +108,12 @@ async def chat_page(req: Request) -> Response:
     return await handlers.web_file(req, WEB_ROOT, req.path_params.get("path") or "")
 
 
-# Browsers send preflights without keys or tokens: one anonymous OPTIONS route answers them all.
+# Browsers send preflights without keys or tokens: anonymous OPTIONS routes answer them all.
 @bp.route(route="agent/{*path}", methods=["OPTIONS"])
 async def cors_preflight(req: Request) -> Response:
+    return await handlers.cors_preflight(req)
+
+
+@bp.route(route="agents/{*path}", methods=["OPTIONS"])
+async def agents_cors_preflight(req: Request) -> Response:
     return await handlers.cors_preflight(req)

@@ -19,15 +19,16 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import runs, runtime
+from .. import approvals, runs, runtime
+from ..agents import Agent
 from ..agui.conversation import Conversation
 from ..agui.messages import new_messages
 from ..agui.stream import RunProjection, join_frames, mentioned_messages, read_run, replay_frames, run_frames
 from ..config import get_settings
-from ..exceptions import InvalidRequest, PayloadTooLarge, RunAlreadyActive, UnsupportedMediaType
+from ..exceptions import AgentMismatch, InvalidRequest, PayloadTooLarge, RunAlreadyActive, UnsupportedMediaType
 from ..reconcile import OrchestrationStatus, reconcile_run
 from ..runs import OrchestrationStarter, new_id
-from .handlers import STREAM_HEADERS, caller_endpoint, stream_token, take_stream_slot
+from .handlers import STREAM_HEADERS, agent_named, caller_endpoint, stream_token, take_stream_slot
 from .inputs import ID_PATTERN, RunRequest, read_body, validate_id
 from .slots import SlotStreamingResponse
 
@@ -41,6 +42,8 @@ class AGUIRequest:
     run_id: str | None
     messages: list[Message]
     tools: list[dict[str, Any]]
+    #: Answers to the thread's open interrupts, camelCase, as the client sent them.
+    resume: list[dict[str, Any]] | None = None
 
 
 async def read_agui_request(request: Request, *, max_bytes: int) -> AGUIRequest:
@@ -69,7 +72,8 @@ async def read_agui_request(request: Request, *, max_bytes: int) -> AGUIRequest:
     tools = [
         tool.model_dump(by_alias=True, include={"name", "description", "parameters"}) for tool in parsed.tools or []
     ]
-    return AGUIRequest(thread_id, usable_run_id, parsed.messages, tools)
+    resume = [entry.model_dump(by_alias=True, exclude_none=True) for entry in parsed.resume] if parsed.resume else None
+    return AGUIRequest(thread_id, usable_run_id, parsed.messages, tools, resume)
 
 
 def _pop_either(data: dict[str, Any], camel: str, snake: str) -> Any:
@@ -86,14 +90,19 @@ def _describe(exc: ValidationError) -> str:
 
 @caller_endpoint
 async def run_agui(
-    request: Request, start_orchestration: OrchestrationStarter, orchestration_status: OrchestrationStatus
+    request: Request,
+    start_orchestration: OrchestrationStarter,
+    orchestration_status: OrchestrationStatus,
+    agent_name: str | None = None,
 ) -> Response:
+    """POST /agent/ag-ui (the first agent) or /agents/{agent_name}/ag-ui."""
+    agent = agent_named(agent_name)
     settings = get_settings()
     agui = await read_agui_request(request, max_bytes=settings.max_request_bytes)
     # Every answer is a stream: take its slot before anything is written.
     release = take_stream_slot()
     try:
-        return await _answer(agui, start_orchestration, orchestration_status, release)
+        return await _answer(agui, agent, start_orchestration, orchestration_status, release)
     except BaseException:
         release()
         raise
@@ -101,6 +110,7 @@ async def run_agui(
 
 async def _answer(
     agui: AGUIRequest,
+    agent: Agent,
     start_orchestration: OrchestrationStarter,
     orchestration_status: OrchestrationStatus,
     release: Callable[[], None],
@@ -109,6 +119,8 @@ async def _answer(
     store, hub = runtime.get_store(), runtime.get_hub()
     thread_id = agui.thread_id or new_id()
     head = await store.head(thread_id) if agui.thread_id is not None else None
+    if head is not None and head.agent is not None and head.agent != agent.name:
+        raise AgentMismatch(thread_id, head.agent, agent.name)
     # A run left without its orchestration would never end: neither joined nor followed by a new one.
     if head is not None and head.active_run_id is not None:
         if await reconcile_run(store, thread_id, head.active_run_id, orchestration_status):
@@ -120,12 +132,27 @@ async def _answer(
     if run is not None:
         streaming = mentioned_messages((await read_run(store, thread_id, run.run_id, run.start_seq))[0])
     fresh = new_messages(agui.messages, stored, streaming)
+    if agui.resume is not None:
+        if fresh:
+            raise InvalidRequest(
+                "A run that carries 'resume' takes no new messages: send them after it.", code="invalid_resume"
+            )
+        run_request = _run_request(
+            thread_id, [], agui.tools, max_message_chars=settings.max_message_chars, resume=agui.resume
+        )
+        started = await runs.start_run(
+            run_request, agent, start_orchestration, orchestration_status=orchestration_status, client_tools="finish"
+        )
+        projection = RunProjection(thread_id, Conversation(stored), snapshot_first=True)
+        frames = run_frames(hub, projection, started.run_id, started.first_seq - 1)
+        return _agui_response(frames, thread_id, started.run_id, release)
     if not fresh:
         if run is not None:
             frames = join_frames(hub, thread_id, run.run_id, run.start_seq)
             return _agui_response(frames, thread_id, run.run_id, release)
         replay_id = agui.run_id or new_id()
-        replay = replay_frames(thread_id, replay_id, stored, runtime.get_tools())
+        waiting = [item.interrupt for item in await approvals.open_interrupts(store, thread_id)] if head else []
+        replay = replay_frames(thread_id, replay_id, stored, agent.registry, waiting)
         return _agui_response(replay, thread_id, replay_id, release)
     if active_run_id is not None:
         raise RunAlreadyActive(thread_id, active_run_id)
@@ -136,6 +163,7 @@ async def _answer(
     # Client tools the AG-UI way: the run finishes with the calls pending, the next run answers them.
     started = await runs.start_run(
         run_request,
+        agent,
         start_orchestration,
         orchestration_status=orchestration_status,
         client_tools="finish",
@@ -148,12 +176,20 @@ async def _answer(
 
 
 def _run_request(
-    thread_id: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, max_message_chars: int
+    thread_id: str,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    *,
+    max_message_chars: int,
+    resume: list[dict[str, Any]] | None = None,
 ) -> RunRequest:
+    body: dict[str, Any] = {"threadId": thread_id, "tools": tools}
+    body.update({"resume": resume} if resume is not None else {"messages": messages})
     try:
-        run_request = RunRequest.model_validate({"threadId": thread_id, "messages": messages, "tools": tools})
+        run_request = RunRequest.model_validate(body)
     except ValidationError as exc:
-        code = "invalid_tools" if exc.errors()[0]["loc"][:1] == ("tools",) else "invalid_body"
+        field = str(next(iter(exc.errors()[0]["loc"]), ""))
+        code = {"tools": "invalid_tools", "resume": "invalid_resume"}.get(field, "invalid_body")
         raise InvalidRequest(_describe(exc), code=code) from None
     if run_request.characters > max_message_chars:
         raise PayloadTooLarge(

@@ -17,8 +17,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .. import reconcile, runs, runtime, telemetry
+from .. import approvals, reconcile, runs, runtime, telemetry
+from ..agents import Agent
 from ..config import get_settings
+from ..events import token_usage
 from ..exceptions import (
     APIError,
     CursorExpired,
@@ -44,6 +46,7 @@ from .inputs import (
     preferred_media_type,
     read_run_request,
     read_tool_results,
+    reject_unknown_parameters,
     validate_id,
 )
 from .slots import SlotStreamingResponse
@@ -57,6 +60,8 @@ Handler = Callable[..., Awaitable[Response]]
 
 STREAM_TYPES = ("text/event-stream", "text/plain")
 STREAM_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
+STREAM_PARAMETERS = ("after", "run_id", "follow", "access_token")
+STATUS_PARAMETERS = ("access_token",)
 
 
 def api_endpoint(handler: Handler) -> Handler:
@@ -103,10 +108,26 @@ async def _respond(handler: Handler, *args: Any, **kwargs: Any) -> Response:
         )
 
 
+def agent_named(name: str | None) -> Agent:
+    """The agent a route names, or the first agent for the unnamed `/agent/...` routes."""
+    agents = runtime.get_agents()
+    return agents.default if name is None else agents.get(name)
+
+
+@caller_endpoint
+async def list_agents(request: Request) -> Response:
+    return JSONResponse({"agents": [agent.info() for agent in runtime.get_agents()]})
+
+
 @caller_endpoint
 async def start_run(
-    request: Request, start_orchestration: OrchestrationStarter, orchestration_status: OrchestrationStatus
+    request: Request,
+    start_orchestration: OrchestrationStarter,
+    orchestration_status: OrchestrationStatus,
+    agent_name: str | None = None,
 ) -> Response:
+    """POST /agent/run (the first agent) or /agents/{agent_name}/run."""
+    agent = agent_named(agent_name)
     settings = get_settings()
     run_request = await read_run_request(
         request, max_bytes=settings.max_request_bytes, max_message_chars=settings.max_message_chars
@@ -115,7 +136,9 @@ async def start_run(
     # A start that would stream takes its stream slot before it writes anything.
     release = take_stream_slot() if wanted in STREAM_TYPES else None
     try:
-        started = await runs.start_run(run_request, start_orchestration, orchestration_status=orchestration_status)
+        started = await runs.start_run(
+            run_request, agent, start_orchestration, orchestration_status=orchestration_status
+        )
     except BaseException:
         if release is not None:
             release()
@@ -127,7 +150,8 @@ async def start_run(
         headers = {"x-run-id": run_id, **({"x-stream-token": token} if token else {})}
         options = _read_options(after=started.first_seq - 1, run_id=run_id, follow=False)
         return _stream_response(request, thread_id, options, release, extra_headers=headers)
-    base = request.url.path.rsplit("/agent/", 1)[0]
+    route = "/agent/run" if agent_name is None else f"/agents/{agent_name}/run"
+    base = request.url.path.rstrip("/").removesuffix(route)
     run_path = f"{base}/agent/threads/{thread_id}/runs/{run_id}"
     access = f"&access_token={token}" if token else ""
     urls = {
@@ -201,6 +225,7 @@ async def cancel_run(
 
 @api_endpoint
 async def stream_thread(request: Request, thread_id: str) -> Response:
+    reject_unknown_parameters(request, STREAM_PARAMETERS)
     validate_id(thread_id, "thread id")
     authorize_reader(request, thread_id, get_settings())
     cursor = parse_cursor(request)
@@ -237,6 +262,7 @@ async def stream_thread(request: Request, thread_id: str) -> Response:
 
 @api_endpoint
 async def get_thread(request: Request, thread_id: str, orchestration_status: OrchestrationStatus) -> Response:
+    reject_unknown_parameters(request, STATUS_PARAMETERS)
     validate_id(thread_id, "thread id")
     authorize_reader(request, thread_id, get_settings())
     store = runtime.get_store()
@@ -250,11 +276,13 @@ async def get_thread(request: Request, thread_id: str, orchestration_status: Orc
     return JSONResponse(
         {
             "thread_id": thread.thread_id,
+            "agent": thread.agent,
             "created_at": _iso(thread.created_at),
             "updated_at": _iso(thread.updated_at),
             "last_event_id": thread.last_seq,
             "active_run_id": thread.active_run_id,
             "runs": [_run_body(run) for run in thread.runs],
+            "interrupts": [item.interrupt for item in await approvals.open_interrupts(store, thread_id)],
             "messages": await store.get_messages(thread_id),
         }
     )
@@ -337,7 +365,7 @@ def _run_body(run: RunInfo) -> dict[str, Any]:
         "finished_at": _iso(run.finished_at),
         "first_event_id": run.start_seq,
         "last_event_id": run.end_seq,
-        "usage": run.usage,
+        "usage": [entry.model_dump(by_alias=True, exclude_none=True) for entry in token_usage(run.usage)],
         "error": run.error,
         "active": run.status is RunStatus.RUNNING,
     }

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
+from collections.abc import Collection
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from starlette.requests import Request
 
+from ..approvals import ResumeEntry
 from ..exceptions import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -137,6 +140,8 @@ class RunRequest(BaseModel):
     messages: list[InputMessage] | None = None
     thread_id: str | None = Field(default=None, alias="threadId")
     tools: list[ToolDeclaration] = Field(default_factory=list, max_length=128)
+    #: Answers to the thread's open interrupts (tool calls waiting for approval).
+    resume: list[ResumeEntry] | None = Field(default=None, min_length=1, max_length=128)
 
     @field_validator("message")
     @classmethod
@@ -155,6 +160,12 @@ class RunRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_input(self) -> RunRequest:
+        if self.resume is not None:
+            if self.thread_id is None:
+                raise ValueError("'resume' answers the interrupts of a thread: give its 'thread_id'")
+            if self.message is not None or self.messages is not None:
+                raise ValueError("a 'resume' run takes no 'message' or 'messages': send them after it")
+            return self
         if (self.message is None) == (self.messages is None):
             raise ValueError("give exactly one of 'message' (a string) or 'messages' (a list)")
         if self.messages is not None and (not self.messages or self.messages[-1].role not in ("user", "tool")):
@@ -168,6 +179,8 @@ class RunRequest(BaseModel):
         return sum(m.characters for m in self.messages or [])
 
     def input_messages(self, run_id: str) -> list[dict[str, Any]]:
+        if self.resume is not None:
+            return []
         if self.message is not None:
             return [{"id": f"{run_id}.user", "role": "user", "content": self.message}]
         assert self.messages is not None
@@ -223,11 +236,20 @@ async def read_run_request(request: Request, *, max_bytes: int, max_message_char
         )
     text = await _read_text(request, max_bytes)
     data = {"message": text} if media_type == "text/plain" else _parse_json_object(text)
+    if "message" not in data and "messages" not in data and "resume" not in data:
+        # Other APIs call it `prompt` or `input`: say which field carries the text here.
+        given = f" (the body has {', '.join(repr(k[:40]) for k in data)})" if data else ""
+        raise InvalidRequest(
+            f"Send the text as 'message' (a string) or 'messages' (a list of AG-UI messages){given}.",
+            code="invalid_body",
+        )
     try:
         run = RunRequest.model_validate(data)
     except ValidationError as exc:
-        code = "invalid_tools" if exc.errors()[0]["loc"][:1] == ("tools",) else "invalid_body"
-        raise InvalidRequest(_describe(exc), code=code) from None
+        # A whole-body error of a resume request is about the resume (what it may not be sent with).
+        field = next(iter(exc.errors()[0]["loc"]), "resume" if "resume" in data else "")
+        code = {"tools": "invalid_tools", "resume": "invalid_resume"}.get(str(field), "invalid_body")
+        raise InvalidRequest(_describe(exc, RunRequest), code=code) from None
     if run.thread_id is not None:
         validate_id(run.thread_id, "thread id")
     if run.characters > max_message_chars:
@@ -244,7 +266,7 @@ async def read_tool_results(request: Request, *, max_bytes: int) -> ToolResultsR
     try:
         return ToolResultsRequest.model_validate(data)
     except ValidationError as exc:
-        raise InvalidRequest(_describe(exc), code="invalid_body") from None
+        raise InvalidRequest(_describe(exc, ToolResultsRequest), code="invalid_body") from None
 
 
 def _media_type(request: Request) -> str:
@@ -271,11 +293,44 @@ def _parse_json_object(text: str) -> dict[str, Any]:
     return data
 
 
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "extra_forbidden" and len(first["loc"]) == 1:
+        fields = ", ".join(f"'{name}'" for name in model.model_fields)
+        return f"Unknown field '{where[:40]}': the body takes {fields}."
     message = first["msg"].removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
+
+
+# The Functions host's key parameter: clients may send it on any route, keyed or not.
+HOST_PARAMETERS = ("code",)
+
+
+def reject_unknown_parameters(request: Request, known: Collection[str]) -> None:
+    """Refuse query parameters the route does not take, or takes once and got twice.
+
+    An ignored parameter is a silent wrong answer: `?afterr=90` or Agent Framework's `?cursor=90`
+    would replay the thread from its start to a client that believes it resumed.
+    """
+    accepted = (*known, *HOST_PARAMETERS)
+    names = [name for name, _ in request.query_params.multi_items()]
+    for name in names:
+        if name == "cursor":
+            raise InvalidRequest(
+                "Unknown query parameter 'cursor': resume with '?after=<event id>' or the 'Last-Event-ID' "
+                "header (Agent Framework's ?cursor= maps to ?after=; event ids are the SSE 'id:' values).",
+                code="unknown_parameter",
+            )
+        if name not in accepted:
+            guess = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean '{guess[0]}'? " if guess else ""
+            raise InvalidRequest(
+                f"Unknown query parameter '{name[:40]}': {hint}this route takes {', '.join(sorted(known))}.",
+                code="unknown_parameter",
+            )
+        if names.count(name) > 1:
+            raise InvalidRequest(f"Query parameter '{name}' is given more than once.", code="invalid_query")
 
 
 def parse_cursor(request: Request) -> int:

@@ -52,6 +52,26 @@ class ModelError(Exception):
         self.final = final
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelOptions:
+    """Sampling options of a model; unset ones are left to the model's defaults."""
+
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    #: For reasoning models: "minimal", "low", "medium" or "high".
+    reasoning_effort: str | None = None
+
+    def chat_completions_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if self.temperature is not None:
+            fields["temperature"] = self.temperature
+        if self.max_output_tokens is not None:
+            fields["max_completion_tokens"] = self.max_output_tokens
+        if self.reasoning_effort is not None:
+            fields["reasoning_effort"] = self.reasoning_effort
+        return fields
+
+
 class ModelClient(Protocol):
     def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AsyncGenerator[Chunk, None]:
         """Stream one assistant turn for a conversation of AG-UI messages (camelCase dicts)."""

@@ -20,7 +20,7 @@ import httpx
 import openai
 from openai.types.chat import ChatCompletionChunk
 
-from .base import Chunk, ModelError, ReasoningDelta, TextDelta, ToolCallDelta, Usage
+from .base import Chunk, ModelError, ModelOptions, ReasoningDelta, TextDelta, ToolCallDelta, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +40,17 @@ class OpenAIChatModel:
     """
 
     def __init__(
-        self, client: openai.AsyncOpenAI, *, model: str, attempts: int = ATTEMPTS, sleep: Sleep = asyncio.sleep
+        self,
+        client: openai.AsyncOpenAI,
+        *,
+        model: str,
+        options: ModelOptions | None = None,
+        attempts: int = ATTEMPTS,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.client = client
         self.model = model
+        self.options = options or ModelOptions()
         self.attempts = attempts
         self._sleep = sleep
 
@@ -53,6 +60,7 @@ class OpenAIChatModel:
             "messages": to_openai_messages(messages),
             "stream": True,
             "stream_options": {"include_usage": True},
+            **self.options.chat_completions_fields(),
         }
         if tools:
             request["tools"] = [{"type": "function", "function": tool} for tool in tools]

@@ -41,6 +41,8 @@ class RunStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: Ended waiting for a person's decision on tool calls (see agentstream.approvals).
+    INTERRUPTED = "interrupted"
 
 
 class StepStatus(enum.StrEnum):
@@ -56,6 +58,8 @@ class ThreadHead:
     active_run_id: str | None
     #: Events up to this seq are past retention and gone; a cursor below it is expired.
     floor: int = 0
+    #: The agent the thread belongs to; None for a thread stored before threads had owners.
+    agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,7 @@ class ThreadInfo:
     last_seq: int
     active_run_id: str | None
     runs: list[RunInfo]
+    agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,12 +148,21 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     async def start_run(
-        self, thread_id: str, run_id: str, events: list[NewEvent], messages: list[dict[str, Any]], *, create: bool
+        self,
+        thread_id: str,
+        run_id: str,
+        events: list[NewEvent],
+        messages: list[dict[str, Any]],
+        *,
+        create: bool,
+        agent: str,
     ) -> list[Envelope]:
         """Make `run_id` the thread's active run and append its first events and the caller's messages.
 
-        Creates the thread when `create` is true; otherwise raises ThreadNotFound for an unknown
-        thread. Raises RunAlreadyActive if another run is active.
+        Creates the thread, owned by `agent`, when `create` is true; otherwise raises ThreadNotFound
+        for an unknown thread. Raises AgentMismatch if the thread belongs to another agent (checked
+        first), then RunAlreadyActive if another run is active; nothing is written then. A thread
+        with no owner (stored before threads had one) becomes `agent`'s in the same write.
         """
 
     @abc.abstractmethod

@@ -34,6 +34,7 @@ from redis.backoff import NoBackoff
 
 from ..events import Envelope, NewEvent
 from ..exceptions import (
+    AgentMismatch,
     CancelRequested,
     CursorExpired,
     RunAlreadyActive,
@@ -176,11 +177,21 @@ class RedisEventStore(EventStore):
         await self._guard(self._redis.ping, idempotent=True)
 
     async def start_run(
-        self, thread_id: str, run_id: str, events: list[NewEvent], messages: list[dict[str, Any]], *, create: bool
+        self,
+        thread_id: str,
+        run_id: str,
+        events: list[NewEvent],
+        messages: list[dict[str, Any]],
+        *,
+        create: bool,
+        agent: str,
     ) -> list[Envelope]:
-        args = [run_id, int(create), len(messages), *map(_json, messages), *_flatten(events)]
-        # Not repeated after a lost reply: the second try would find its own run active.
-        now, first = await self._script("START_RUN", thread_id, args, idempotent=False)
+        args = [run_id, int(create), agent, len(messages), *map(_json, messages), *_flatten(events)]
+        try:
+            # Not repeated after a lost reply: the second try would find its own run active.
+            now, first = await self._script("START_RUN", thread_id, args, idempotent=False)
+        except AgentMismatch as exc:
+            raise AgentMismatch(thread_id, exc.owner, agent) from None
         return self._committed(thread_id, self._envelopes(int(first), run_id, now, events))
 
     async def append(
@@ -219,27 +230,27 @@ class RedisEventStore(EventStore):
         return await self._watcher.wait(thread_id, after, timeout)
 
     async def head(self, thread_id: str) -> ThreadHead | None:
-        last, active, floor = await self._guard(
-            lambda: self._call("hmget", self._keys(thread_id)[0], ["last", "active", "floor"])
+        last, active, floor, agent = await self._guard(
+            lambda: self._call("hmget", self._keys(thread_id)[0], ["last", "active", "floor", "agent"])
         )
         if last is None:
             return None
-        return ThreadHead(thread_id, int(last), active or None, int(floor))
+        return ThreadHead(thread_id, int(last), active or None, int(floor), agent)
 
     async def get_thread(self, thread_id: str) -> ThreadInfo | None:
         keys = self._keys(thread_id)
 
         async def query() -> list[Any]:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.hmget(keys[0], ["created", "updated", "last", "active"])
+                pipe.hmget(keys[0], ["created", "updated", "last", "active", "agent"])
                 pipe.hgetall(keys[2])
                 return await pipe.execute()
 
-        (created, updated, last, active), runs = await self._guard(query)
+        (created, updated, last, active, agent), runs = await self._guard(query)
         if last is None:
             return None
         infos = sorted((_run(run_id, raw) for run_id, raw in runs.items()), key=lambda run: run.start_seq)
-        return ThreadInfo(thread_id, float(created), float(updated), int(last), active or None, infos)
+        return ThreadInfo(thread_id, float(created), float(updated), int(last), active or None, infos, agent)
 
     async def get_run(self, thread_id: str, run_id: str) -> RunInfo | None:
         raw = await self._guard(lambda: self._call("hget", self._keys(thread_id)[2], run_id))
@@ -468,6 +479,9 @@ def _refusal(message: str, thread_id: str) -> Exception | None:
         return CancelRequested(f"Run '{detail}' is cancelling: it can only end cancelled.")
     if code == "STEP_SUPERSEDED":
         return StepSuperseded(f"The attempt of step '{detail}' is no longer current.")
+    if code == "AGENT_MISMATCH":
+        # The script knows the owner; `start_run` knows the agent that asked.
+        return AgentMismatch(thread_id, detail, "")
     if code == "RUN_ACTIVE":
         return RunAlreadyActive(thread_id, detail)
     if code == "THREAD_NOT_FOUND":

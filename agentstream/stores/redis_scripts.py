@@ -85,25 +85,28 @@ local function missing_thread()
 end
 """
 
-# ARGV: ..., run_id, create (1/0), message count, messages..., event count, events...
+# ARGV: ..., run_id, create (1/0), agent, message count, messages..., event count, events...
 START_RUN = (
     _PRELUDE
     + """
-local run_id, create, nm = ARGV[4], ARGV[5] == '1', tonumber(ARGV[6])
-local events_at = 7 + nm
+local run_id, create, agent, nm = ARGV[4], ARGV[5] == '1', ARGV[6], tonumber(ARGV[7])
+local events_at = 8 + nm
 if missing_thread() then
   if not create then return redis.error_reply('THREAD_NOT_FOUND') end
   redis.call('HSET', META, 'created', NOW, 'updated', NOW, 'last', 0, 'floor', 0, 'active', '')
 else
+  -- A thread stored before threads had owners has no 'agent': the write below claims it.
+  local owner = redis.call('HGET', META, 'agent')
+  if owner and owner ~= agent then return redis.error_reply('AGENT_MISMATCH ' .. owner) end
   local active = redis.call('HGET', META, 'active')
   if active and active ~= '' then return redis.error_reply('RUN_ACTIVE ' .. active) end
 end
 local last = tonumber(redis.call('HGET', META, 'last'))
 redis.call('HSET', RUNS, run_id, cjson.encode({
   status = 'running', created_at = NOW, start_seq = last + 1, usage = {}, cancel_requested = false}))
-redis.call('HSET', META, 'active', run_id)
+redis.call('HSET', META, 'active', run_id, 'agent', agent)
 redis.call('SADD', ACTIVE, THREAD)
-for i = 1, nm do redis.call('RPUSH', MESSAGES, ARGV[6 + i]) end
+for i = 1, nm do redis.call('RPUSH', MESSAGES, ARGV[7 + i]) end
 redis.call('SADD', RUN_IDS, run_id)
 append(run_id, events_at + 1, tonumber(ARGV[events_at]))
 trim()

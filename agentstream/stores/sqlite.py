@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..events import Envelope, NewEvent
 from ..exceptions import (
+    AgentMismatch,
     CancelRequested,
     CursorExpired,
     RunAlreadyActive,
@@ -50,7 +51,7 @@ T = TypeVar("T")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS threads (
     thread_id TEXT PRIMARY KEY, created_at REAL NOT NULL, updated_at REAL NOT NULL,
-    last_seq INTEGER NOT NULL, active_run_id TEXT
+    last_seq INTEGER NOT NULL, active_run_id TEXT, agent TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     thread_id TEXT NOT NULL, seq INTEGER NOT NULL, run_id TEXT NOT NULL, ts REAL NOT NULL,
@@ -105,12 +106,18 @@ class SQLiteEventStore(EventStore):
             con = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout, check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
-            self._local.con = con
             with self._schema_lock:
-                self._connections.append(con)
                 if not self._schema_ready:
-                    con.executescript(_SCHEMA)
+                    try:
+                        con.executescript(_SCHEMA)
+                        _add_missing_columns(con)
+                    except BaseException:
+                        # Not kept for this thread: its next call connects again and retries the schema.
+                        con.close()
+                        raise
                     self._schema_ready = True
+                self._connections.append(con)
+            self._local.con = con
         return con
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -210,11 +217,18 @@ class SQLiteEventStore(EventStore):
         await self._run(lambda con: con.execute("SELECT 1 FROM threads LIMIT 1").fetchone())
 
     async def start_run(
-        self, thread_id: str, run_id: str, events: list[NewEvent], messages: list[dict[str, Any]], *, create: bool
+        self,
+        thread_id: str,
+        run_id: str,
+        events: list[NewEvent],
+        messages: list[dict[str, Any]],
+        *,
+        create: bool,
+        agent: str,
     ) -> list[Envelope]:
         def tx(con: sqlite3.Connection) -> list[Envelope]:
             row = con.execute(
-                "SELECT last_seq, active_run_id FROM threads WHERE thread_id = ?", (thread_id,)
+                "SELECT last_seq, active_run_id, agent FROM threads WHERE thread_id = ?", (thread_id,)
             ).fetchone()
             now = self._clock()
             if row is None:
@@ -226,14 +240,19 @@ class SQLiteEventStore(EventStore):
                 )
                 last = 0
             else:
-                last, active = row
+                last, active, owner = row
+                if owner is not None and owner != agent:
+                    raise AgentMismatch(thread_id, owner, agent)
                 if active is not None:
                     raise RunAlreadyActive(thread_id, active)
             con.execute(
                 "INSERT INTO runs (thread_id, run_id, status, created_at, start_seq) VALUES (?, ?, ?, ?, ?)",
                 (thread_id, run_id, RunStatus.RUNNING.value, now, last + 1),
             )
-            con.execute("UPDATE threads SET active_run_id = ? WHERE thread_id = ?", (run_id, thread_id))
+            # Records the owner of a new thread, and claims one stored before threads had owners.
+            con.execute(
+                "UPDATE threads SET active_run_id = ?, agent = ? WHERE thread_id = ?", (run_id, agent, thread_id)
+            )
             self._add_messages(con, thread_id, run_id, messages)
             return self._append(con, thread_id, run_id, events)
 
@@ -270,23 +289,24 @@ class SQLiteEventStore(EventStore):
     async def head(self, thread_id: str) -> ThreadHead | None:
         def query(con: sqlite3.Connection) -> ThreadHead | None:
             row = con.execute(
-                "SELECT last_seq, active_run_id FROM threads WHERE thread_id = ?", (thread_id,)
+                "SELECT last_seq, active_run_id, agent FROM threads WHERE thread_id = ?", (thread_id,)
             ).fetchone()
-            return None if row is None else ThreadHead(thread_id, row[0], row[1], _floor(con, thread_id))
+            return None if row is None else ThreadHead(thread_id, row[0], row[1], _floor(con, thread_id), row[2])
 
         return await self._run(query)
 
     async def get_thread(self, thread_id: str) -> ThreadInfo | None:
         def query(con: sqlite3.Connection) -> ThreadInfo | None:
             row = con.execute(
-                "SELECT created_at, updated_at, last_seq, active_run_id FROM threads WHERE thread_id = ?", (thread_id,)
+                "SELECT created_at, updated_at, last_seq, active_run_id, agent FROM threads WHERE thread_id = ?",
+                (thread_id,),
             ).fetchone()
             if row is None:
                 return None
             runs = con.execute(
                 f"SELECT {_RUN_COLUMNS} FROM runs WHERE thread_id = ? ORDER BY start_seq", (thread_id,)
             ).fetchall()
-            return ThreadInfo(thread_id, row[0], row[1], row[2], row[3], [_run(r) for r in runs])
+            return ThreadInfo(thread_id, row[0], row[1], row[2], row[3], [_run(r) for r in runs], row[4])
 
         return await self._run(query)
 
@@ -495,6 +515,26 @@ _PURGE_BATCH = 100
 _THREAD_TABLES = ("events", "runs", "steps", "messages", "append_keys", "threads")
 _RUN_COLUMNS = "run_id, status, created_at, finished_at, start_seq, end_seq, usage, error, cancel_requested"
 _STEP_COLUMNS = "step_id, run_id, status, attempt, start_seq, result"
+
+
+def _add_missing_columns(con: sqlite3.Connection) -> None:
+    """Add the columns a database file made by an earlier version lacks: `IF NOT EXISTS` keeps its tables."""
+    if "agent" in _columns(con, "threads"):
+        return
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        # Checked again under the write lock: another process may have added it since.
+        if "agent" not in _columns(con, "threads"):
+            con.execute("ALTER TABLE threads ADD COLUMN agent TEXT")
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+
+
+def _columns(con: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
 
 
 def _check_current(con: sqlite3.Connection, thread_id: str, step_id: str, attempt: int) -> None:

@@ -31,6 +31,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 
 from ..events import Envelope, NewEvent
 from ..exceptions import (
+    AgentMismatch,
     AgentStreamError,
     CancelRequested,
     CursorExpired,
@@ -389,7 +390,14 @@ class TableEventStore(EventStore):
             await table.get_entity("ping", HEAD)
 
     async def start_run(
-        self, thread_id: str, run_id: str, events: list[NewEvent], messages: list[dict[str, Any]], *, create: bool
+        self,
+        thread_id: str,
+        run_id: str,
+        events: list[NewEvent],
+        messages: list[dict[str, Any]],
+        *,
+        create: bool,
+        agent: str,
     ) -> list[Envelope]:
         check_id(run_id, "run id")
         page = pack_payload(thread_id, encode_events(events))
@@ -409,6 +417,8 @@ class TableEventStore(EventStore):
                 if not create:
                     raise ThreadNotFound(thread_id)
                 head = HeadRow(now, now, 0, None, False, 0)
+            elif head.agent is not None and head.agent != agent:
+                raise AgentMismatch(thread_id, head.agent, agent)
             elif head.active_run_id is not None:
                 raise RunAlreadyActive(thread_id, head.active_run_id)
             if existing is not None:
@@ -418,7 +428,8 @@ class TableEventStore(EventStore):
                     tx.thread_id, RunInfo(run_id, RunStatus.RUNNING, now, None, head.last_seq + 1, None, {}, None)
                 )
             )
-            tx.next = dataclasses.replace(head, active_run_id=run_id, cancelling=False)
+            # Records the owner of a new thread, and claims one stored before threads had owners.
+            tx.next = dataclasses.replace(head, active_run_id=run_id, cancelling=False, agent=agent)
             envelopes = self._add_events(tx, head, run_id, events, page)
             self._add_messages(tx, packed, len(messages))
             return envelopes
@@ -519,7 +530,9 @@ class TableEventStore(EventStore):
 
     async def head(self, thread_id: str) -> ThreadHead | None:
         head = await self._fresh_head(thread_id)
-        return None if head is None else ThreadHead(thread_id, head.last_seq, head.active_run_id, head.floor)
+        return (
+            None if head is None else ThreadHead(thread_id, head.last_seq, head.active_run_id, head.floor, head.agent)
+        )
 
     async def _fresh_head(self, thread_id: str) -> HeadRow | None:
         check_id(thread_id, "thread id")
@@ -537,7 +550,7 @@ class TableEventStore(EventStore):
         if head is None:
             return None
         infos = sorted((run_info(r) for r in runs), key=lambda r: r.start_seq)
-        return ThreadInfo(thread_id, head.created, head.updated, head.last_seq, head.active_run_id, infos)
+        return ThreadInfo(thread_id, head.created, head.updated, head.last_seq, head.active_run_id, infos, head.agent)
 
     async def _query(self, table: TableClient, thread_id: str, first: str, last: str, where: str = "") -> list[Entity]:
         rows = table.query_entities(

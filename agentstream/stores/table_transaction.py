@@ -33,6 +33,8 @@ class HeadRow:
     oldest: float | None = None
     # Set while the purge deletes the thread: it no longer exists for anyone else.
     purging: bool = False
+    # The agent the thread belongs to; None for a thread stored before threads had owners.
+    agent: str | None = None
     etag: str | None = None
 
     @classmethod
@@ -47,6 +49,7 @@ class HeadRow:
             as_int(entity.get("floor", 0)),
             entity.get("oldest"),
             bool(entity.get("purging", False)),
+            entity.get("agent"),
             etag_of(entity),
         )
 
@@ -63,6 +66,7 @@ class HeadRow:
             "floor": int64(self.floor),
             "oldest": self.oldest,
             "purging": self.purging or None,
+            "agent": self.agent,
         }
 
 

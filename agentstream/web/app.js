@@ -125,6 +125,17 @@ function createItem(item) {
   }
   const element = document.createElement("div");
   element.dataset.id = item.id;
+  if (item.kind === "error") {
+    // Part of the transcript, so it stays when the next run replaces the status line.
+    element.className = "error-card";
+    element.setAttribute("role", "alert");
+    element.append(
+      Object.assign(document.createElement("strong"), { textContent: "This run failed" }),
+      Object.assign(document.createElement("code"), { className: "error-code" }),
+      Object.assign(document.createElement("div"), { className: "error-message" }),
+    );
+    return element;
+  }
   if (item.kind === "tool") {
     element.className = "tool";
     const head = Object.assign(document.createElement("div"), { className: "tool-head" });
@@ -150,6 +161,9 @@ function updateItem(element, item) {
   } else if (item.kind === "reasoning") {
     element.querySelector("summary").textContent = item.done ? "Reasoning" : "Thinking…";
     content.textContent = item.text;
+  } else if (item.kind === "error") {
+    element.querySelector(".error-code").textContent = item.code;
+    element.querySelector(".error-message").textContent = item.message;
   } else if (item.kind === "tool") {
     element.querySelector(".tool-args").textContent = item.args;
     element.querySelector(".tool-result").textContent = item.result ?? "";
@@ -197,12 +211,16 @@ function follow(run, after) {
       queueRender();
     },
     onError(error) {
-      transcript.runState = "error";
-      transcript.error = { code: error.code || error.name, message: error.message };
+      transcript.fail(error.code || error.name, serverMessage(error));
       queueSave();
       queueRender();
     },
   });
+}
+
+/** The server's own words for an error answer; the card shows its code beside them. */
+function serverMessage(error) {
+  return error.body?.error?.message ?? error.message;
 }
 
 /** Answer every call to a browser tool that has ended and has no result yet (again after a reload). */
@@ -252,8 +270,8 @@ async function send(message) {
     follow(run, transcript.cursor);
   } catch (error) {
     // The run never started: say why, and leave the composer usable.
-    transcript.runState = "error";
-    transcript.error = { code: error.code || "request_failed", message: error.message };
+    transcript.fail(error.code || "request_failed", serverMessage(error));
+    queueSave();
   }
   queueRender();
 }

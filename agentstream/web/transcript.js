@@ -103,11 +103,19 @@ export class Transcript {
       case "RUN_ERROR":
         this.runState = "error";
         this.error = { code: event.code || "error", message: event.message };
+        item = this._add({ id: `${this.runId}.error`, kind: "error", ...this.error, done: true });
         break;
       default:
         break;
     }
     this._touch(item);
+  }
+
+  /** A failure outside the event log (the run could not start, the stream failed): shown like a RUN_ERROR. */
+  fail(code, message) {
+    this.runState = "error";
+    this.error = { code, message };
+    this._touch(this._add({ id: `${this.runId ?? "start"}.${this.version}.error`, kind: "error", code, message, done: true }));
   }
 
   /** A step attempt cut off (a retry, a cancel): its output stays visible but marked as not kept. */

@@ -6,9 +6,10 @@ import random
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
-import agentstream_client as client_module
 import pytest
 import requests
+
+import agentstream_client as client_module
 from agentstream_client import (
     AgentStreamClient,
     Backoff,
@@ -21,7 +22,6 @@ from agentstream_client import (
     ProtocolError,
     StreamGapError,
 )
-
 from tests.checks import assistant_texts
 from tests.client.servers import CuttingProxy, doctored_server, send_events, send_json, serving
 from tests.harness import Devhost, free_port
@@ -61,7 +61,9 @@ def test_a_run_cut_every_four_events_yields_the_uninterrupted_event_list(devhost
     assert result.ok and result.outcome == "success" and result.error is None
     assert result.text == "\n".join(t.strip() for t in assistant_texts(status["messages"]).values())
     assert result.messages == status["messages"]
-    assert result.usage == status["runs"][0]["usage"] and result.usage["outputTokens"] > 0
+    [usage] = status["runs"][0]["usage"]
+    assert result.usage == usage and result.usage["outputTokens"] > 0
+    assert usage["totalTokens"] == usage["inputTokens"] + usage["outputTokens"]
     assert run.first_token.is_set() and run.first_token_at is not None
 
 
@@ -284,5 +286,12 @@ def test_backoff_delays_grow_exponentially_up_to_the_cap_with_jitter() -> None:
 
 def test_the_public_names_are_exported() -> None:
     public = {name for name in vars(client_module) if not name.startswith("_")}
-    modules = {"backoff", "client", "errors", "events", "run", "sse", "stream", "tools", "annotations"}
+    modules = {"backoff", "client", "errors", "events", "interrupts", "run", "sse", "stream", "tools", "annotations"}
     assert set(client_module.__all__) == public - modules
+
+
+def test_text_puts_a_newline_between_two_messages(devhost: Devhost) -> None:
+    run = AgentStreamClient(devhost.url, backoff=FAST).run("What is the weather in Paris?")
+    text = "".join(run.text())
+    first, second = assistant_texts(devhost.status(run.thread_id)["messages"]).values()
+    assert text == f"{first}\n{second}"

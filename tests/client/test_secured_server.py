@@ -6,8 +6,8 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from agentstream_client import AgentStreamClient, AuthenticationError
 
+from agentstream_client import AgentStreamClient, AuthenticationError
 from tests.client.test_cli import cli
 from tests.harness import Devhost
 

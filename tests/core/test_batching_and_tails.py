@@ -40,7 +40,7 @@ def event(n: int) -> NewEvent:
 
 async def new_store(tmp_path: Path) -> CountingStore:
     store = CountingStore(tmp_path / "events.db")
-    await store.start_run("t", "r", [event(0)], [], create=True)
+    await store.start_run("t", "r", [event(0)], [], create=True, agent="default")
     return store
 
 
@@ -129,7 +129,7 @@ def test_a_reader_does_not_end_while_a_run_started_by_another_process_is_active(
         follower = asyncio.create_task(anext(read_thread(hub, "t", idle)))
         await asyncio.sleep(0)  # the follower registers the tail, which now believes the thread idle
         started = NewEvent.of(RunStartedEvent(thread_id="t", run_id="r2"))
-        await elsewhere.start_run("t", "r2", [started], [], create=False)
+        await elsewhere.start_run("t", "r2", [started], [], create=False, agent="default")
         reader = asyncio.create_task(
             _collect(read_thread(hub, "t", ReadOptions(after=0, max_seconds=30, heartbeat=30)))
         )

@@ -14,14 +14,16 @@ from azure.core.credentials import AccessToken
 from agentstream.config import Settings
 from agentstream.llm import (
     AZURE_OPENAI_SCOPE,
+    ModelClient,
     ModelError,
+    OpenAIModel,
     ReasoningDelta,
     TextDelta,
     ToolCallDelta,
     Usage,
     create_model,
 )
-from agentstream.llm.openai_chat import UNANSWERED, OpenAIChatModel, to_openai_messages
+from agentstream.llm.openai_chat import UNANSWERED, to_openai_messages
 from agentstream.turn import AssistantTurn
 from tests.openai_server import OpenAIServer, Reply
 
@@ -41,16 +43,16 @@ def fresh(server: OpenAIServer) -> None:
     server.reset()
 
 
-def openai_model(server: OpenAIServer, **env: str) -> OpenAIChatModel:
+def openai_model(server: OpenAIServer, **env: str) -> ModelClient:
     settings = Settings.from_env(
         {"MODEL_PROVIDER": "openai", "OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": server.base_url, **env}
     )
     model = create_model(settings)
-    assert isinstance(model, OpenAIChatModel)
+    assert isinstance(model, OpenAIModel)
     return model
 
 
-async def collect(model: OpenAIChatModel, messages: list[dict[str, Any]] = USER, tools: list[dict[str, Any]] = ()):
+async def collect(model: ModelClient, messages: list[dict[str, Any]] = USER, tools: list[dict[str, Any]] = ()):
     return [chunk async for chunk in model.stream(messages, list(tools))]
 
 
@@ -250,3 +252,29 @@ def test_azure_openai_with_an_api_key(server: OpenAIServer) -> None:
     [request] = server.requests
     assert request.headers["api-key"] == "test-key" and request.query == {"api-version": ["2025-01-01-preview"]}
     assert json.dumps(request.body["messages"]) == json.dumps([{"role": "user", "content": USER[0]["content"]}])
+
+
+def test_an_agent_model_sends_its_options_and_takes_the_rest_from_the_settings(server: OpenAIServer) -> None:
+    model = OpenAIModel(
+        "gpt-test",
+        api_key="test-key",
+        base_url=server.base_url,
+        temperature=0.2,
+        max_output_tokens=300,
+        reasoning_effort="low",
+    )
+    server.script(Reply(text="Tuned."))
+    chunks = asyncio.run(collect(model))
+    assert "".join(c.text for c in chunks if isinstance(c, TextDelta)) == "Tuned."
+    [request] = server.requests
+    body = request.body
+    assert (body["model"], body["temperature"], body["max_completion_tokens"], body["reasoning_effort"]) == (
+        "gpt-test",
+        0.2,
+        300,
+        "low",
+    )
+    default = openai_model(server)
+    server.script(Reply(text="Plain."))
+    asyncio.run(collect(default))
+    assert not {"temperature", "max_completion_tokens", "reasoning_effort"} & set(server.requests[-1].body)

@@ -12,6 +12,7 @@ import pytest
 from ag_ui.core import RunFinishedEvent
 
 from agentstream import config, runs, runtime
+from agentstream.agents import Agent
 from agentstream.events import NewEvent
 from agentstream.exceptions import RunAlreadyActive
 from agentstream.http.inputs import RunRequest
@@ -20,6 +21,7 @@ from agentstream.stores.base import RunStatus
 from agentstream.stores.sqlite import SQLiteEventStore
 
 GRACE = 60.0
+AGENT = Agent(name="default")
 USER = {"id": "u", "role": "user", "content": "hi"}
 
 
@@ -56,7 +58,7 @@ async def store_with_a_run(tmp_path: Path, *, age: float) -> SQLiteEventStore:
     clock = FakeClock()
     clock.now -= age
     store = SQLiteEventStore(tmp_path / "events.db", clock=clock)
-    await store.start_run("t", "r", [], [USER], create=True)
+    await store.start_run("t", "r", [], [USER], create=True, agent="default")
     clock.now += age
     return store
 
@@ -114,7 +116,7 @@ def test_the_sweep_ends_every_lost_run_and_leaves_the_live_ones(settings: None, 
     async def main() -> None:
         store = SQLiteEventStore(tmp_path / "events.db")
         for thread_id in ("live", "gone", "done"):
-            await store.start_run(thread_id, "r", [], [USER], create=True)
+            await store.start_run(thread_id, "r", [], [USER], create=True, agent="default")
         await store.finish_run(
             "done", "r", RunStatus.SUCCEEDED, [NewEvent.of(RunFinishedEvent(thread_id="done", run_id="r"))]
         )
@@ -133,7 +135,7 @@ def test_the_sweep_ends_every_lost_run_and_leaves_the_live_ones(settings: None, 
 def test_continuing_a_thread_reconciles_its_active_run_first(settings: None) -> None:
     async def main() -> None:
         store = runtime.get_store()
-        await store.start_run("t", "r", [], [USER], create=True)
+        await store.start_run("t", "r", [], [USER], create=True, agent="default")
         started: list[dict[str, Any]] = []
 
         async def start(run: dict[str, Any]) -> None:
@@ -141,8 +143,8 @@ def test_continuing_a_thread_reconciles_its_active_run_first(settings: None) -> 
 
         request = RunRequest(message="again", thread_id="t")
         with pytest.raises(RunAlreadyActive):
-            await runs.start_run(request, start, orchestration_status=states(OrchestrationState.LIVE))
-        run = await runs.start_run(request, start, orchestration_status=states(OrchestrationState.ENDED))
+            await runs.start_run(request, AGENT, start, orchestration_status=states(OrchestrationState.LIVE))
+        run = await runs.start_run(request, AGENT, start, orchestration_status=states(OrchestrationState.ENDED))
         assert [r["run_id"] for r in started] == [run.run_id]
         thread = await store.get_thread("t")
         assert thread is not None
@@ -162,13 +164,13 @@ def test_a_start_that_errs_while_its_instance_exists_counts_as_started(settings:
             raise RuntimeError("An Orchestration instance with the status Running already exists.")
 
         run = await runs.start_run(
-            RunRequest(message="hi"), start, orchestration_status=states(OrchestrationState.LIVE)
+            RunRequest(message="hi"), AGENT, start, orchestration_status=states(OrchestrationState.LIVE)
         )
         info = await store.get_run(run.thread_id, run.run_id)
         assert info is not None and info.status is RunStatus.RUNNING
         with pytest.raises(Exception, match="could not be started"):
             await runs.start_run(
-                RunRequest(message="hi"), start, orchestration_status=states(OrchestrationState.MISSING)
+                RunRequest(message="hi"), AGENT, start, orchestration_status=states(OrchestrationState.MISSING)
             )
         await store.close()
 

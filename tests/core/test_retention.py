@@ -25,7 +25,7 @@ class Clock:
 
 async def start(store: SQLiteEventStore, thread_id: str, run_id: str) -> None:
     event = NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))
-    await store.start_run(thread_id, run_id, [event], [], create=True)
+    await store.start_run(thread_id, run_id, [event], [], create=True, agent="default")
 
 
 def test_idle_threads_go_with_their_histories_and_a_failed_history_purge_is_left_to_the_sweep(tmp_path: Path) -> None:

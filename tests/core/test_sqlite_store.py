@@ -36,7 +36,12 @@ def write_from_another_process(path: str, writer: int) -> None:
 
 async def new_thread(store: SQLiteEventStore, thread_id: str = "t", run_id: str = "r") -> None:
     await store.start_run(
-        thread_id, run_id, [labelled("start")], [{"id": "u", "role": "user", "content": "x"}], create=True
+        thread_id,
+        run_id,
+        [labelled("start")],
+        [{"id": "u", "role": "user", "content": "x"}],
+        create=True,
+        agent="default",
     )
 
 
@@ -93,9 +98,9 @@ def test_runs_one_at_a_time_and_finish_once(tmp_path: Path) -> None:
         store = SQLiteEventStore(tmp_path / "events.db")
         await new_thread(store)
         with pytest.raises(RunAlreadyActive):
-            await store.start_run("t", "r2", [labelled("x")], [], create=False)
+            await store.start_run("t", "r2", [labelled("x")], [], create=False, agent="default")
         with pytest.raises(ThreadNotFound):
-            await store.start_run("nope", "r3", [labelled("x")], [], create=False)
+            await store.start_run("nope", "r3", [labelled("x")], [], create=False, agent="default")
         error = NewEvent.of(RunErrorEvent(message="boom", code="model_error"))
         assert len(await store.finish_run("t", "r", RunStatus.FAILED, [error], error={"code": "model_error"})) == 1
         assert await store.finish_run("t", "r", RunStatus.FAILED, [error]) == []
@@ -103,7 +108,7 @@ def test_runs_one_at_a_time_and_finish_once(tmp_path: Path) -> None:
         assert head.active_run_id is None and head.last_seq == 2
         run = await store.get_run("t", "r")
         assert run.status is RunStatus.FAILED and run.end_seq == 2 and run.error == {"code": "model_error"}
-        await store.start_run("t", "r2", [labelled("x")], [], create=False)
+        await store.start_run("t", "r2", [labelled("x")], [], create=False, agent="default")
 
     asyncio.run(main())
 

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import json
 
-from agentstream_client.sse import SSEDecoder
-
 from agentstream.sse import comment_frame, event_frame, retry_frame
+from agentstream_client.sse import SSEDecoder
 
 STREAM = (
     retry_frame(1500)

@@ -16,7 +16,10 @@ from agentstream.llm.base import Chunk, ModelError, ReasoningDelta, TextDelta, U
 from agentstream.steps import CANCELLED, StepContext, run_model_step
 from agentstream.stores.base import StepAttempt
 from agentstream.stores.sqlite import SQLiteEventStore
-from agentstream.tools import BUILTIN_TOOLS
+from agentstream.tools import ToolRegistry
+from orchestrators.tools import calculate, get_time, get_weather
+
+DEMO_TOOLS = ToolRegistry([get_weather, get_time, calculate])
 
 
 class ScriptedModel:
@@ -39,7 +42,7 @@ class ScriptedModel:
 
 async def context(tmp_path: Path) -> StepContext:
     store = SQLiteEventStore(tmp_path / "events.db")
-    await store.start_run("t", "r", [], [{"id": "u", "role": "user", "content": "hi"}], create=True)
+    await store.start_run("t", "r", [], [{"id": "u", "role": "user", "content": "hi"}], create=True, agent="default")
     return StepContext(store, "t", "r")
 
 
@@ -51,9 +54,9 @@ def test_a_committed_step_returns_its_result_without_calling_the_model(tmp_path:
     async def main() -> None:
         ctx = await context(tmp_path)
         model = ScriptedModel(["Hello ", "world"])
-        first = await run_model_step(ctx, model, BUILTIN_TOOLS, 0, max_attempts=3)
+        first = await run_model_step(ctx, model, DEMO_TOOLS, 0, max_attempts=3)
         events = await log(ctx)
-        again = await run_model_step(ctx, model, BUILTIN_TOOLS, 0, max_attempts=3)
+        again = await run_model_step(ctx, model, DEMO_TOOLS, 0, max_attempts=3)
         assert again == first == {"toolCalls": []}
         assert model.calls == 1
         assert await log(ctx) == events
@@ -72,8 +75,8 @@ def test_a_step_failing_mid_stream_is_closed_and_discarded_then_redone(tmp_path:
         ctx = await context(tmp_path)
         model = ScriptedModel(["a ", "b ", "c"], fail_after=2, failures=1)
         with pytest.raises(ModelError):
-            await run_model_step(ctx, model, BUILTIN_TOOLS, 0, max_attempts=3)
-        await run_model_step(ctx, model, BUILTIN_TOOLS, 0, max_attempts=3)
+            await run_model_step(ctx, model, DEMO_TOOLS, 0, max_attempts=3)
+        await run_model_step(ctx, model, DEMO_TOOLS, 0, max_attempts=3)
         events = await log(ctx)
         types = [e["type"] for e in events]
         assert types == [
@@ -111,7 +114,7 @@ def test_a_step_cut_off_by_a_crash_is_closed_and_discarded_before_the_redo(tmp_p
                 NewEvent.of(TextMessageContentEvent(message_id="r.m0.1", delta="half")),
             ],
         )
-        await run_model_step(ctx, ScriptedModel(["whole"]), BUILTIN_TOOLS, 0, max_attempts=3)
+        await run_model_step(ctx, ScriptedModel(["whole"]), DEMO_TOOLS, 0, max_attempts=3)
         events = await log(ctx)
         assert [e["type"] for e in events[2:4]] == ["TEXT_MESSAGE_END", "CUSTOM"]
         assert events[2]["messageId"] == "r.m0.1"
@@ -147,7 +150,7 @@ def test_a_cancelled_run_refuses_output_and_the_step_reports_cancelled(tmp_path:
         with pytest.raises(RunOver):
             await ctx.store.append("t", "r", [NewEvent.of(TextMessageStartEvent(message_id="x"))])
         model = ScriptedModel(["never"])
-        assert await run_model_step(ctx, model, BUILTIN_TOOLS, 0, max_attempts=3) == CANCELLED
+        assert await run_model_step(ctx, model, DEMO_TOOLS, 0, max_attempts=3) == CANCELLED
         assert model.calls == 0 and await log(ctx) == []
 
     asyncio.run(main())
@@ -170,7 +173,7 @@ def test_a_final_model_error_closes_the_attempt_and_returns_the_error(tmp_path: 
     async def main() -> None:
         ctx = await context(tmp_path)
         error = ModelError("filtered", code="content_filter", final=True)
-        result = await run_model_step(ctx, FailingModel(error), BUILTIN_TOOLS, 0, max_attempts=3)
+        result = await run_model_step(ctx, FailingModel(error), DEMO_TOOLS, 0, max_attempts=3)
         assert result == {"toolCalls": [], "error": {"code": "content_filter", "message": "filtered"}}
         types = [e["type"] for e in await log(ctx)]
         assert types == [
@@ -192,8 +195,8 @@ def test_a_model_error_on_the_last_attempt_returns_the_error_instead_of_raising(
         ctx = await context(tmp_path)
         model = FailingModel(ModelError("still down", code="model_unavailable"))
         with pytest.raises(ModelError):
-            await run_model_step(ctx, model, BUILTIN_TOOLS, 0, max_attempts=2)
-        result = await run_model_step(ctx, model, BUILTIN_TOOLS, 0, max_attempts=2)
+            await run_model_step(ctx, model, DEMO_TOOLS, 0, max_attempts=2)
+        result = await run_model_step(ctx, model, DEMO_TOOLS, 0, max_attempts=2)
         assert result["error"] == {"code": "model_unavailable", "message": "still down"}
         markers = [e["value"] for e in await log(ctx) if e["type"] == "CUSTOM"]
         assert [m["attempt"] for m in markers] == [1, 2]

@@ -25,8 +25,11 @@ from agentstream.http import handlers
 from agentstream.llm.base import Chunk, TextDelta, Usage
 from agentstream.steps import StepContext, finish_run, run_model_step
 from agentstream.stores.sqlite import SQLiteEventStore
-from agentstream.tools import BUILTIN_TOOLS
+from agentstream.tools import ToolRegistry
+from orchestrators.tools import calculate, get_time, get_weather
 from tests.harness import ROOT
+
+DEMO_TOOLS = ToolRegistry([get_weather, get_time, calculate])
 
 WORD_DELAY = 0.01
 
@@ -72,9 +75,11 @@ def test_a_model_step_records_time_to_first_token_tokens_per_second_events_and_s
 ) -> None:
     async def main() -> int:
         store = SQLiteEventStore(tmp_path / "events.db")
-        await store.start_run("t", "r", [], [{"id": "u", "role": "user", "content": "hi"}], create=True)
+        await store.start_run(
+            "t", "r", [], [{"id": "u", "role": "user", "content": "hi"}], create=True, agent="default"
+        )
         ctx = StepContext(store, "t", "r")
-        await run_model_step(ctx, PacedModel(), BUILTIN_TOOLS, 0, max_attempts=1)
+        await run_model_step(ctx, PacedModel(), DEMO_TOOLS, 0, max_attempts=1)
         await finish_run(ctx)
         written = len(await store.read("t", after=0))
         await store.close()
@@ -122,7 +127,9 @@ def test_streams_count_open_while_served_and_cursors_count_as_resumes(
     async def main() -> list[tuple[int | None, bytes]]:
         store = runtime.get_store()
         started = NewEvent.of(RunStartedEvent(thread_id="t", run_id="r"))
-        await store.start_run("t", "r", [started], [{"id": "u", "role": "user", "content": "hi"}], create=True)
+        await store.start_run(
+            "t", "r", [started], [{"id": "u", "role": "user", "content": "hi"}], create=True, agent="default"
+        )
         await finish_run(StepContext(store, "t", "r"))
         served = [
             await serve("/api/agent/stream/t", []),

@@ -39,6 +39,7 @@ async def start_finishing_run(req: Request, client: df.DurableOrchestrationClien
         )
         started = await runs.start_run(
             body,
+            app.agents.default,
             start_orchestration,
             orchestration_status=orchestration_status(client),
             client_tools="finish",

@@ -70,7 +70,13 @@ def fresh(server: OpenAIServer) -> Iterator[None]:
 
 
 def chat_messages(server: OpenAIServer) -> list[list[dict[str, Any]]]:
-    return [request["messages"] for request in server.chat_requests()]
+    """The conversation of each model call, after the app's instructions, which lead every call."""
+    conversations = []
+    for request in server.chat_requests():
+        instructions, *conversation = request["messages"]
+        assert instructions["role"] == "system" and instructions["content"].startswith("You are a helpful assistant.")
+        conversations.append(conversation)
+    return conversations
 
 
 def test_two_parallel_tool_calls_then_an_answer(host: Devhost, server: OpenAIServer) -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from agentstream_client.sse import SSEDecoder
 
 from agentstream.functions.orchestration import run_instance_id
+from agentstream_client.sse import SSEDecoder
 from tests.checks import assert_contiguous, discarded_ids, text_by_message
 from tests.harness import Devhost, StreamEvent, wait_until
 from tests.stores.backends import BACKENDS, Backend

@@ -32,7 +32,10 @@ def test_function_app_indexes_in_http_streams_mode_with_every_function() -> None
     assert result["http_streams"] is True
     assert result["functions"] == {
         "start_run": ["durableClient", "httpTrigger", "http"],
+        "start_agent_run": ["durableClient", "httpTrigger", "http"],
         "run_agui": ["durableClient", "httpTrigger", "http"],
+        "run_agent_agui": ["durableClient", "httpTrigger", "http"],
+        "list_agents": ["httpTrigger", "http"],
         "cancel_run": ["durableClient", "httpTrigger", "http"],
         "submit_tool_results": ["durableClient", "httpTrigger", "http"],
         "stream_thread": ["httpTrigger", "http"],
@@ -40,6 +43,7 @@ def test_function_app_indexes_in_http_streams_mode_with_every_function() -> None
         "health": ["httpTrigger", "http"],
         "chat_page": ["httpTrigger", "http"],
         "cors_preflight": ["httpTrigger", "http"],
+        "agents_cors_preflight": ["httpTrigger", "http"],
         "agent_run": ["orchestrationTrigger"],
         "model_step": ["activityTrigger"],
         "tool_step": ["activityTrigger"],
@@ -54,7 +58,10 @@ def test_with_function_keys_only_the_callers_routes_require_a_key_and_the_purge_
     assert result["schedules"] == {"purge_expired_threads": "0 */5 * * * *"}
     assert result["auth_levels"] == {
         "start_run": "FUNCTION",
+        "start_agent_run": "FUNCTION",
         "run_agui": "FUNCTION",
+        "run_agent_agui": "FUNCTION",
+        "list_agents": "FUNCTION",
         "cancel_run": "FUNCTION",
         "submit_tool_results": "FUNCTION",
         "stream_thread": "ANONYMOUS",
@@ -62,6 +69,7 @@ def test_with_function_keys_only_the_callers_routes_require_a_key_and_the_purge_
         "health": "ANONYMOUS",
         "chat_page": "ANONYMOUS",
         "cors_preflight": "ANONYMOUS",
+        "agents_cors_preflight": "ANONYMOUS",
     }
     assert set(index(ROOT, env={"API_AUTH": "none"})["auth_levels"].values()) == {"ANONYMOUS"}
 

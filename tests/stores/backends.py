@@ -65,6 +65,10 @@ class Backend(abc.ABC):
     def snapshot(self, env: dict[str, str]) -> dict[str, Any]:
         """Everything stored, summarized, to show that a refused request wrote nothing."""
 
+    @abc.abstractmethod
+    def forget_owners(self, env: dict[str, str]) -> None:
+        """Put every thread of the (closed) store back in the shape stored before threads had owners."""
+
 
 class SQLiteBackend(Backend):
     name = "sqlite"
@@ -100,6 +104,11 @@ class SQLiteBackend(Backend):
                 for table in ("threads", "events", "runs", "messages", "steps", "append_keys")
             }
 
+    def forget_owners(self, env: dict[str, str]) -> None:
+        # The file's schema then reads exactly as the earlier version created it.
+        with contextlib.closing(sqlite3.connect(env["EVENT_STORE_PATH"], isolation_level=None)) as con:
+            con.execute("ALTER TABLE threads DROP COLUMN agent")
+
 
 class RedisBackend(Backend):
     """A real redis-server (apt), append-only with an fsync per write: a SIGKILL loses nothing acknowledged."""
@@ -115,7 +124,7 @@ class RedisBackend(Backend):
 
     def start(self) -> None:
         binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed (apt-get install redis-server)"
+        assert binary, "redis-server is not installed: `make test` installs it; `make test-fast` needs no Redis"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [
@@ -201,6 +210,11 @@ class RedisBackend(Backend):
                 if not key.startswith("{agentstream}:wake:")  # a host's tail wake-ups, not stored data
             }
 
+    def forget_owners(self, env: dict[str, str]) -> None:
+        with self.client(env) as client:
+            for key in client.scan_iter(match="{agentstream}:t:*:meta"):
+                client.hdel(key, "agent")
+
 
 class TableBackend(Backend):
     """A real Azurite Table service (package.json's pin), keeping its data in a folder across restarts."""
@@ -244,6 +258,14 @@ class TableBackend(Backend):
                         kind = f"{suffix}:{row['RowKey'][0]}"
                         counts[kind] = counts.get(kind, 0) + 1
         return counts
+
+    def forget_owners(self, env: dict[str, str]) -> None:
+        from azure.data.tables import TableServiceClient, UpdateMode
+
+        with TableServiceClient.from_connection_string(env["AzureWebJobsStorage"]) as service:
+            table = service.get_table_client(env["EVENT_TABLE_PREFIX"] + "events")
+            for head in table.query_entities("RowKey eq 'h'"):
+                table.update_entity({k: v for k, v in head.items() if k != "agent"}, mode=UpdateMode.REPLACE)
 
 
 BACKENDS: dict[str, type[Backend]] = {

@@ -14,6 +14,7 @@ from ag_ui.core import CustomEvent, RunErrorEvent, RunFinishedEvent
 
 from agentstream.events import NewEvent
 from agentstream.exceptions import (
+    AgentMismatch,
     CancelRequested,
     CursorExpired,
     RunAlreadyActive,
@@ -63,7 +64,7 @@ def on_store(
 
 
 async def new_thread(store: EventStore, thread_id: str = "t", run_id: str = "r") -> None:
-    await store.start_run(thread_id, run_id, [labelled("start")], [USER], create=True)
+    await store.start_run(thread_id, run_id, [labelled("start")], [USER], create=True, agent="default")
 
 
 def write_from_another_process(backend: type[Backend], env: dict[str, str], writer: int) -> None:
@@ -147,9 +148,9 @@ def test_run_metadata_one_active_run_finishing_once(backend: Backend) -> None:
     async def test(store: EventStore) -> None:
         await new_thread(store)
         with pytest.raises(RunAlreadyActive):
-            await store.start_run("t", "r2", [labelled("x")], [], create=False)
+            await store.start_run("t", "r2", [labelled("x")], [], create=False, agent="default")
         with pytest.raises(ThreadNotFound):
-            await store.start_run("nope", "r3", [labelled("x")], [], create=False)
+            await store.start_run("nope", "r3", [labelled("x")], [], create=False, agent="default")
         assert await store.head("nope") is None and await store.get_thread("nope") is None
         run = await store.get_run("t", "r")
         assert run.status is RunStatus.RUNNING and run.start_seq == 1 and run.end_seq is None
@@ -169,7 +170,7 @@ def test_run_metadata_one_active_run_finishing_once(backend: Backend) -> None:
             await store.append("t", "r", [labelled("late")])
 
         second_user = {"id": "u2", "role": "user", "content": "again"}
-        await store.start_run("t", "r2", [labelled("x")], [second_user], create=False)
+        await store.start_run("t", "r2", [labelled("x")], [second_user], create=False, agent="default")
         cancelled = await store.request_cancel("t", "r2")
         assert cancelled.status is RunStatus.RUNNING and cancelled.cancel_requested
         assert await store.request_cancel("t", "unknown") is None
@@ -214,7 +215,7 @@ def test_active_runs_are_listed_until_they_finish_or_their_thread_goes(backend: 
             await new_thread(store, thread_id, f"{thread_id}1")
         await store.finish_run("b", "b1", RunStatus.SUCCEEDED, finished("b1"))
         assert [(r.thread_id, r.run_id) for r in await store.list_active_runs()] == [("a", "a1"), ("c", "c1")]
-        await store.start_run("b", "b2", [labelled("again")], [], create=False)
+        await store.start_run("b", "b2", [labelled("again")], [], create=False, agent="default")
         await store.request_cancel("c", "c1")
         await store.finish_run("c", "c1", RunStatus.CANCELLED, finished("c1"))
         assert [(r.thread_id, r.run_id) for r in await store.list_active_runs()] == [("a", "a1"), ("b", "b2")]
@@ -222,6 +223,81 @@ def test_active_runs_are_listed_until_they_finish_or_their_thread_goes(backend: 
         assert await store.list_active_runs() == []
 
     on_store(backend, test)
+
+
+async def everything_about(store: EventStore, backend: Backend, env: dict[str, str]) -> tuple[Any, ...]:
+    """What a refused start must leave as it was: the thread, its runs, log and messages, and every stored row."""
+    thread = await store.get_thread("t")
+    return thread, await store.read("t", after=0), await store.get_messages("t"), backend.snapshot(env)
+
+
+def test_a_thread_belongs_to_the_agent_that_created_it(backend: Backend) -> None:
+    env = backend.new_env()
+    intruder = {"id": "u9", "role": "user", "content": "let me in"}
+
+    async def refuse_beta(store: EventStore, *, create: bool) -> None:
+        before = await everything_about(store, backend, env)
+        with pytest.raises(AgentMismatch) as refused:
+            await store.start_run("t", "r9", [labelled("beta")], [intruder], create=create, agent="beta")
+        assert (refused.value.status_code, refused.value.code) == (409, "agent_mismatch")
+        assert refused.value.message == "Thread 't' belongs to agent 'alpha', not 'beta'."
+        assert (refused.value.owner, refused.value.agent) == ("alpha", "beta")
+        assert await everything_about(store, backend, env) == before
+
+    async def test(store: EventStore) -> None:
+        await store.start_run("t", "r", [labelled("start")], [USER], create=True, agent="alpha")
+        head = await store.head("t")
+        assert (head.agent, head.active_run_id, head.last_seq) == ("alpha", "r", 1)
+        assert (await store.get_thread("t")).agent == "alpha"
+
+        # The owner is checked before the active run: beta hears that the thread is not its own.
+        await refuse_beta(store, create=False)
+        await store.finish_run("t", "r", RunStatus.SUCCEEDED, finished())
+        await refuse_beta(store, create=False)
+        # A start that may create the thread (as AG-UI's does) is refused the same way.
+        await refuse_beta(store, create=True)
+        elsewhere = backend.open_store(env)
+        try:
+            await refuse_beta(elsewhere, create=False)
+        finally:
+            await elsewhere.close()
+
+        second_user = {"id": "u2", "role": "user", "content": "again"}
+        await store.start_run("t", "r2", [labelled("again")], [second_user], create=False, agent="alpha")
+        head = await store.head("t")
+        assert (head.agent, head.active_run_id, head.last_seq) == ("alpha", "r2", 3)
+        thread = await store.get_thread("t")
+        assert thread.agent == "alpha" and [r.run_id for r in thread.runs] == ["r", "r2"]
+        assert await store.get_messages("t") == [USER, second_user]
+
+    on_store(backend, test, env=env)
+
+
+def test_a_thread_stored_before_owners_is_claimed_by_the_first_agent_that_continues_it(backend: Backend) -> None:
+    env = backend.new_env()
+    on_store(backend, new_thread, env=env)  # owned by "default", with run "r" active
+    backend.forget_owners(env)
+
+    async def test(store: EventStore) -> None:
+        head = await store.head("t")
+        assert (head.agent, head.active_run_id, head.last_seq) == (None, "r", 1)
+        assert (await store.get_thread("t")).agent is None
+        # A start refused for the active run claims nothing.
+        with pytest.raises(RunAlreadyActive):
+            await store.start_run("t", "r2", [labelled("early")], [], create=False, agent="beta")
+        assert (await store.head("t")).agent is None
+        await store.finish_run("t", "r", RunStatus.SUCCEEDED, finished())
+
+        await store.start_run("t", "r2", [labelled("claim")], [], create=False, agent="beta")
+        head = await store.head("t")
+        assert (head.agent, head.active_run_id, head.last_seq) == ("beta", "r2", 3)
+        assert (await store.get_thread("t")).agent == "beta"
+        await store.finish_run("t", "r2", RunStatus.SUCCEEDED, finished("r2"))
+        with pytest.raises(AgentMismatch):
+            await store.start_run("t", "r3", [labelled("late")], [], create=False, agent="default")
+        assert [e.seq for e in await store.read("t", after=0)] == [1, 2, 3, 4]
+
+    on_store(backend, test, env=env)
 
 
 def test_a_two_mib_event_reads_back_byte_identical(backend: Backend) -> None:
@@ -341,7 +417,7 @@ def test_purge_deletes_idle_threads_whole_and_names_their_runs(backend: Backend)
     async def test(store: EventStore) -> None:
         await new_thread(store, "idle", "r1")
         await store.finish_run("idle", "r1", RunStatus.SUCCEEDED, finished("r1"))
-        await store.start_run("idle", "r2", [labelled("again")], [], create=False)
+        await store.start_run("idle", "r2", [labelled("again")], [], create=False, agent="default")
         await store.finish_run("idle", "r2", RunStatus.SUCCEEDED, finished("r2"))
         clock.now += 100
         await new_thread(store, "busy", "r3")

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from ag_ui.core import CustomEvent, RunFinishedEvent
-from agentstream_client.sse import SSEDecoder
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -17,6 +16,7 @@ from agentstream.events import NewEvent
 from agentstream.http import handlers
 from agentstream.stores import EventStore, RunStatus
 from agentstream.tail import TailHub
+from agentstream_client.sse import SSEDecoder
 from tests.stores.backends import Backend
 from tests.stores.test_conformance import FakeClock
 
@@ -64,7 +64,9 @@ def test_a_cursor_past_retention_gets_410_and_the_rest_is_served(backend: Backen
         store = backend.open_store(backend.new_env(), retention=60, clock=clock)
         serve(monkeypatch, store)
         try:
-            await store.start_run("t", "r", [label("start"), label(1), label(2)], [], create=True)  # 1-3
+            await store.start_run(
+                "t", "r", [label("start"), label(1), label(2)], [], create=True, agent="default"
+            )  # 1-3
             clock.now += 100
             await store.append("t", "r", [label(3)])  # 4; drops 1-3
             for request in (
@@ -94,7 +96,7 @@ def test_while_the_store_is_away_health_and_streams_answer_503_with_retry_after(
         store = backend.open_store(env)
         serve(monkeypatch, store)
         try:
-            await store.start_run("t", "r", [label("start")], [], create=True)
+            await store.start_run("t", "r", [label("start")], [], create=True, agent="default")
             health = await handlers.health(get("/api/health"))
             assert health.status_code == 200
             with backend.outage(env):

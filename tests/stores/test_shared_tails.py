@@ -45,7 +45,7 @@ async def follow_a_run_written_elsewhere(backend: Backend, readers: int) -> tupl
     here = backend.open_store(env)  # this host: its readers share its hub
     elsewhere = backend.open_store(env)  # another host's writer: nothing reaches the hub in-process
     try:
-        await elsewhere.start_run("t", "r", [event(0)], [], create=True)
+        await elsewhere.start_run("t", "r", [event(0)], [], create=True, agent="default")
         hub = TailHub(here)
         reads = count_store_reads(here)
         received: list[list[int]] = [[] for _ in range(readers)]

@@ -63,7 +63,7 @@ def on_stores(backend: Backend, count: int, test: Any, **options: Any) -> Any:
 
 async def new_thread(store: TableEventStore, thread_id: str = "t") -> None:
     await store.start_run(
-        thread_id, "r", [labelled("start")], [{"id": "u", "role": "user", "content": "x"}], create=True
+        thread_id, "r", [labelled("start")], [{"id": "u", "role": "user", "content": "x"}], create=True, agent="default"
     )
 
 
@@ -129,9 +129,9 @@ def test_ids_that_table_keys_cannot_hold_are_refused_and_nothing_is_written(tabl
     async def test(store: TableEventStore) -> None:
         for bad in ("a/b", "a#b", "a?b", "a\\b", "a\x01b", "", "x" * 256):
             with pytest.raises(InvalidRequest):
-                await store.start_run(bad, "r", [labelled("x")], [], create=True)
+                await store.start_run(bad, "r", [labelled("x")], [], create=True, agent="default")
             with pytest.raises(InvalidRequest):
-                await store.start_run("ok", bad, [labelled("x")], [], create=True)
+                await store.start_run("ok", bad, [labelled("x")], [], create=True, agent="default")
             with pytest.raises(InvalidRequest):
                 await store.read(bad, after=0)
         assert await store.head("ok") is None

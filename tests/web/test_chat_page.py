@@ -52,7 +52,7 @@ def test_the_page_renders_a_full_demo_run_and_keeps_a_screenshot(browser: Browse
         card = tools.nth(index)
         assert card.get_attribute("data-status") == "done"
         assert card.locator(".tool-result").inner_text() == results[card.get_attribute("data-id")]
-    usage = status["runs"][0]["usage"]
+    [usage] = status["runs"][0]["usage"]
     info = page.page.inner_text("#run-info")
     assert f"finished · {usage['inputTokens']} in / {usage['outputTokens']} out tokens" in info
     assert f"last event {status['last_event_id']}" in info

@@ -22,6 +22,7 @@ from .errors import (
     UnsupportedMediaTypeError,
 )
 from .events import StreamEvent
+from .interrupts import Interrupt
 from .run import Run, RunResult
 from .stream import EventStream
 from .tools import ClientTool
@@ -39,6 +40,7 @@ __all__ = [
     "CursorExpiredError",
     "DisconnectedError",
     "EventStream",
+    "Interrupt",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",

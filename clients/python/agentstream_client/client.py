@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 import requests
 
@@ -76,16 +76,29 @@ class AgentStreamClient:
 
     # -- runs ----------------------------------------------------------------------------
 
+    def agents(self) -> list[dict[str, Any]]:
+        """The app's agents: name, description and tools (with their JSON schemas), the default first."""
+        return list(self._request("GET", f"{self.api_url}/agents")["agents"])
+
     def run(
         self,
         message: str | None = None,
         *,
         messages: list[dict[str, Any]] | None = None,
         thread_id: str | None = None,
+        agent: str | None = None,
         tools: Sequence[ClientTool] = (),
         state: Any = None,
+        resume: Sequence[Mapping[str, Any]] | None = None,
     ) -> Run:
         """Start a run (a new thread, or the next turn of `thread_id`) and return its handle.
+
+        `agent` names the app's agent to run (see `agents()`); without it, the app's first agent
+        runs. A thread stays with the agent that started it.
+
+        `resume` answers the interrupts of the thread's last run (`result().interrupts`, each
+        answered with `interrupt.approve()` or `interrupt.reject()`) and continues it; it takes
+        `thread_id` and no message.
 
         Give either `message` or `messages` (`[{"role": "user", "content": "..."}]`, ending with a
         user message). `tools` are client-side tools the model may call; their handlers answer
@@ -103,8 +116,11 @@ class AgentStreamClient:
             body["tools"] = [tool.declaration() for tool in tools]
         if state is not None:
             body["state"] = state
+        if resume is not None:
+            body["resume"] = [dict(entry) for entry in resume]
         started_at = time.monotonic()
-        started = self._request("POST", f"{self.api_url}/agent/run", json=body)
+        route = "agent/run" if agent is None else f"agents/{quote(agent, safe='')}/run"
+        started = self._request("POST", f"{self.api_url}/{route}", json=body)
         stream_token = started.get("stream_token")
         stream = EventStream(
             self._session,

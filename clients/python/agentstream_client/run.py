@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConflictError, NotFoundError
 from .events import StreamEvent
+from .interrupts import Interrupt
 from .stream import TERMINAL_TYPES, EventStream
 from .tools import ClientTool
 
@@ -29,10 +30,12 @@ _STALE_ANSWER_CODES = frozenset({"tool_call_answered", "run_not_waiting", "tool_
 class RunResult:
     """How a run ended.
 
-    `outcome` is "success", "cancelled" or "error" (then `error` holds the server's code and
-    message). `text` is the run's assistant text, one line per message, without what discarded
-    step attempts streamed. `messages` is the thread's whole conversation after the run, as the
-    server committed it. `usage` is the run's token usage (`inputTokens`, `outputTokens`, ...).
+    `outcome` is "success", "cancelled", "interrupt" (tool calls wait for a person: see
+    `interrupts`) or "error" (then `error` holds the server's code and message). `text` is the
+    run's assistant text, one line per message, without what discarded step attempts streamed.
+    `messages` is the thread's whole conversation after the run, as the server committed it.
+    `usage` is the run's token usage, its entries added up into one TokenUsage shape
+    (`inputTokens`, `outputTokens`, `totalTokens`).
     """
 
     thread_id: str
@@ -42,6 +45,8 @@ class RunResult:
     messages: list[dict[str, Any]] = field(repr=False)
     usage: dict[str, int]
     error: dict[str, str] | None = None
+    interrupts: list[Interrupt] = field(default_factory=list)
+    """With outcome "interrupt": the tool calls waiting for a decision; resume with `client.run(resume=...)`."""
 
     @property
     def ok(self) -> bool:
@@ -109,9 +114,13 @@ class Run:
             index += 1
 
     def text(self) -> Iterator[str]:
-        """The assistant's text deltas as they arrive."""
+        """The assistant's text deltas as they arrive; a newline between two messages, as in `result().text`."""
+        previous: str | None = None
         for event in self:
             if event.type == "TEXT_MESSAGE_CONTENT" and self.is_assistant_message(event.body["messageId"]):
+                if previous is not None and event.body["messageId"] != previous:
+                    yield "\n"
+                previous = event.body["messageId"]
                 yield str(event.body["delta"])
 
     def reasoning(self) -> Iterator[str]:
@@ -227,9 +236,20 @@ class Run:
             outcome=outcome,
             text=self._assistant_text(),
             messages=list(status.get("messages", [])),
-            usage=dict(run.get("usage") or self._event_usage()),
+            usage=_sum_usage(run.get("usage") or (self.terminal.body.get("usage") if self.terminal else None)),
             error=error,
+            interrupts=self.interrupts,
         )
+
+    @property
+    def interrupts(self) -> list[Interrupt]:
+        """The tool calls the run stopped for (read so far), each with its name and arguments."""
+        terminal = self.terminal.body if self.terminal is not None else {}
+        outcome = terminal.get("outcome") or {}
+        if outcome.get("type") != "interrupt":
+            return []
+        calls = {call_id: (name, "".join(parts)) for call_id, (name, parts) in self._calls.items()}
+        return [Interrupt.from_event(body, calls) for body in outcome.get("interrupts", [])]
 
     def _outcome(self, run: dict[str, Any]) -> tuple[str, dict[str, str] | None]:
         terminal = self.terminal.body if self.terminal is not None else None
@@ -253,11 +273,12 @@ class Run:
                     texts[message_id] = texts.get(message_id, "") + str(event.body["delta"])
         return "\n".join(text.strip() for text in texts.values())
 
-    def _event_usage(self) -> dict[str, int]:
-        usage: dict[str, int] = {}
-        if self.terminal is not None:
-            for entry in self.terminal.body.get("usage") or []:
-                for name, value in entry.items():
-                    if isinstance(value, int):
-                        usage[name] = usage.get(name, 0) + value
-        return usage
+
+def _sum_usage(entries: list[dict[str, Any]] | None) -> dict[str, int]:
+    """The server's usage entries (one per provider and model, AG-UI's TokenUsage) added up."""
+    usage: dict[str, int] = {}
+    for entry in entries or []:
+        for name, value in entry.items():
+            if isinstance(value, int):
+                usage[name] = usage.get(name, 0) + value
+    return usage

@@ -1,0 +1,28 @@
+"""This app's agents. The first, `assistant`, also serves the unnamed routes and the chat page."""
+
+from __future__ import annotations
+
+from agentstream import Agent, RunContext
+
+from .tools import calculate, get_time, get_weather
+
+
+def assistant_instructions(context: RunContext) -> str:
+    return (
+        "You are a helpful assistant. Use the tools for weather, time and arithmetic rather than guessing. "
+        f"Today is {context.now:%A %d %B %Y} (UTC)."
+    )
+
+
+assistant = Agent(
+    name="assistant",
+    description="Answers questions, with tools for the weather, the time and arithmetic.",
+    instructions=assistant_instructions,
+    tools=[get_weather, get_time, calculate],
+)
+
+editor = Agent(
+    name="editor",
+    description="Rewrites text to be shorter and clearer. No tools.",
+    instructions="You are an editor. Rewrite what the user sends to be shorter and clearer; keep its meaning.",
+)

@@ -32,6 +32,11 @@ export class Transcript {
     return this.runState === "running";
   }
 
+  /** Tool calls that wait for a person's decision and have no result yet. */
+  get awaitingApproval() {
+    return this.items.filter((item) => item.kind === "tool" && item.interrupt && item.result === null);
+  }
+
   item(id) {
     return this._byId.get(id);
   }
@@ -97,8 +102,17 @@ export class Transcript {
         if (event.name === STEP_DISCARDED) this._discard([...(event.value?.messageIds || []), ...(event.value?.toolCallIds || [])]);
         break;
       case "RUN_FINISHED":
-        this.runState = event.outcome?.type === "cancelled" ? "cancelled" : "finished";
+        this.runState = { cancelled: "cancelled", interrupt: "interrupted" }[event.outcome?.type] ?? "finished";
         this.usage = sumUsage(event.usage);
+        // Tool calls waiting for a person: their cards ask, until a resumed run brings their results.
+        for (const interrupt of event.outcome?.type === "interrupt" ? event.outcome.interrupts : []) {
+          const tool = this.item(interrupt.toolCallId);
+          if (tool) {
+            tool.interrupt = { id: interrupt.id, message: interrupt.message ?? "", expiresAt: interrupt.expiresAt ?? null };
+            tool.decision = null;
+            tool.version += 1;
+          }
+        }
         break;
       case "RUN_ERROR":
         this.runState = "error";

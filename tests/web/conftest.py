@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.harness import Devhost
+from tests.web.page import ChatPage
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -34,3 +35,13 @@ def slow_devhost(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devhost]:
     ).start()
     yield host
     host.stop()
+
+
+@pytest.fixture
+def chat(browser: Browser) -> Iterator[list[ChatPage]]:
+    """Pages opened by a test, closed after it; none may have thrown."""
+    opened: list[ChatPage] = []
+    yield opened
+    for page in opened:
+        assert page.errors == [], page.errors
+        page.close()

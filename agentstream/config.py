@@ -53,6 +53,7 @@ class Settings:
     max_request_bytes: int = 1_048_576
     max_message_chars: int = 32_000
     client_tool_timeout_seconds: float = 300.0
+    orchestration_start_grace_seconds: float = 60.0
     api_auth: str = "none"
     stream_token_secret: str = field(default="", repr=False)
     stream_token_ttl_seconds: float = 3600.0
@@ -100,6 +101,9 @@ class Settings:
             max_message_chars=int(reader.number("MAX_MESSAGE_CHARS", cls.max_message_chars, minimum=1)),
             client_tool_timeout_seconds=reader.number(
                 "CLIENT_TOOL_TIMEOUT_SECONDS", cls.client_tool_timeout_seconds, minimum=0.1
+            ),
+            orchestration_start_grace_seconds=reader.number(
+                "ORCHESTRATION_START_GRACE_SECONDS", cls.orchestration_start_grace_seconds
             ),
             api_auth=read_api_auth(env),
             stream_token_secret=env.get("STREAM_TOKEN_SECRET", "").strip(),

@@ -6,6 +6,7 @@ The hierarchy:
   + ConfigError              -- a setting has a value we cannot use
   + StoreUnavailable         -- the event store cannot be reached
   + RunOver                  -- an append to a run that is cancelled or finished
+  + CancelRequested          -- a run told `cancelling` finishing any other way than cancelled
   + StepSuperseded           -- a write from a step attempt that a newer attempt replaced
   + APIError                 -- an error with an HTTP status, rendered as {"error": {"code", "message"}}
     x InvalidRequest         400
@@ -48,6 +49,10 @@ class StoreUnavailable(AgentStreamError):
 
 class RunOver(AgentStreamError):
     """The run is cancelled or finished: nothing more may be appended to it."""
+
+
+class CancelRequested(AgentStreamError):
+    """The run was asked to cancel (and the caller told so): it may only finish as cancelled."""
 
 
 class StepSuperseded(AgentStreamError):

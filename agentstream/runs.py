@@ -10,8 +10,10 @@ client declared (`client_tools`):
   (`pendingToolCallIds`); a later run on the thread whose messages include a `tool` message
   answering them continues the conversation (the AG-UI way).
 
-The durable orchestration is started through a callback, so this module knows nothing of Azure
-Functions.
+The durable orchestration is started, and its state read, through callbacks, so this module knows
+nothing of Azure Functions. Starting is safe to repeat: the instance id is the run's, and a start
+that reports an error while its instance exists counts as done. A thread whose active run lost its
+orchestration is reconciled (`reconcile.py`) before a new run on it is refused.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from .exceptions import (
     ToolCallNotFound,
 )
 from .http.inputs import RunRequest, ToolResult
+from .reconcile import OrchestrationState, OrchestrationStatus, reconcile_run
 from .steps import StepContext, finish_run, model_step_index, tool_message, tool_result_event, tool_step_id
 from .stores.base import EventStore, RunStatus
 
@@ -81,6 +84,7 @@ async def start_run(
     agent: Agent,
     start_orchestration: OrchestrationStarter,
     *,
+    orchestration_status: OrchestrationStatus,
     client_tools: ClientToolMode = "wait",
     create_thread: bool = False,
     run_id: str | None = None,
@@ -122,15 +126,17 @@ async def start_run(
         events.append(state.snapshot_event(opening))
     for message in messages:
         events += _message_events(message)
+    create = create_thread or request.thread_id is None
     try:
-        first = await store.start_run(
-            thread_id, run_id, events, messages, create=create_thread or request.thread_id is None, agent=agent.name
-        )
+        first = await store.start_run(thread_id, run_id, events, messages, create=create, agent=agent.name)
     except RunAlreadyActive as exc:
         if decisions and exc.active_run_id == run_id:
             # The same resume, sent again while its run is going: the same answer.
             return await _resumed_already(store, thread_id, request)
-        raise
+        # Unless the active run lost its orchestration: then it ends now and this one takes the thread.
+        if not await reconcile_run(store, thread_id, exc.active_run_id, orchestration_status):
+            raise
+        first = await store.start_run(thread_id, run_id, events, messages, create=create, agent=agent.name)
     run = {
         "thread_id": thread_id,
         "run_id": run_id,
@@ -145,6 +151,10 @@ async def start_run(
         with telemetry.span("agentstream.start_orchestration", thread_id=thread_id, run_id=run_id):
             await start_orchestration(run)
     except Exception:
+        if await _orchestration_exists(orchestration_status, thread_id, run_id):
+            # The start landed and only its answer failed, or this start was a repeat: the run is on.
+            log.warning("Starting run %s reported an error, but its orchestration exists", run_id, exc_info=True)
+            return StartedRun(thread_id, run_id, first[0].seq)
         log.exception("Could not start the orchestration of run %s on thread %s", run_id, thread_id)
         await finish_run(
             StepContext(store, thread_id, run_id),
@@ -164,6 +174,14 @@ async def _opening_state(store: EventStore, request: RunRequest, agent: Agent) -
         return state.validated(request.state, agent.state_type, source="The request's 'state'")
     current = await state.thread_state(store, request.thread_id) if request.thread_id is not None else None
     return current if current is not None else agent.initial_state()
+
+
+async def _orchestration_exists(orchestration_status: OrchestrationStatus, thread_id: str, run_id: str) -> bool:
+    try:
+        return await orchestration_status(thread_id, run_id) is not OrchestrationState.MISSING
+    except Exception:
+        logger.warning("Could not read the orchestration state of run %s", run_id, exc_info=True)
+        return False
 
 
 async def _resumed_already(store: EventStore, thread_id: str, request: RunRequest) -> StartedRun:

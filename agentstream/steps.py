@@ -32,7 +32,7 @@ from pydantic import BaseModel, ValidationError
 from . import telemetry
 from .approvals import DECLINED
 from .events import NewEvent, OpenConstructs, now_ms, step_discarded, token_usage
-from .exceptions import RunOver, StepSuperseded
+from .exceptions import CancelRequested, RunOver, StepSuperseded
 from .llm.base import ModelClient, ModelError
 from .state import State, StateUpdates, run_state, snapshot_event
 from .stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
@@ -312,16 +312,25 @@ async def finish_run(
     """Write the run's closing events: a MESSAGES_SNAPSHOT of the thread's conversation, then its one
     terminal event: RUN_FINISHED with usage (its outcome `cancelled` when it was, `interrupt` with
     the tool calls waiting for a person, or naming the client-side tool calls left for the client
-    to answer), or RUN_ERROR with a code."""
+    to answer), or RUN_ERROR with a code.
+
+    A run whose cancel was requested ends cancelled whatever it was finishing with: the store
+    decides that in the finishing write itself, so it holds against a cancel landing at the end."""
     with telemetry.span("agentstream.finish_run", thread_id=ctx.thread_id, run_id=ctx.run_id):
-        await _finish_run(
-            ctx, error, cancelled=cancelled, pending_tool_call_ids=pending_tool_call_ids, interrupts=interrupts
-        )
+        for record in await ctx.store.open_steps(ctx.thread_id, ctx.run_id):
+            await discard_attempt(ctx, record)
+        try:
+            await _write_ending(
+                ctx, error, cancelled=cancelled, pending_tool_call_ids=pending_tool_call_ids, interrupts=interrupts
+            )
+        except CancelRequested:
+            error, cancelled = None, True
+            await _write_ending(ctx, None, cancelled=True, pending_tool_call_ids=None, interrupts=None)
     outcome = "failed: " + error["code"] if error is not None else ("cancelled" if cancelled else "succeeded")
     telemetry.run_logger(logger, ctx.thread_id, ctx.run_id).info("Run %s ended %s", ctx.run_id, outcome)
 
 
-async def _finish_run(
+async def _write_ending(
     ctx: StepContext,
     error: dict[str, str] | None,
     *,
@@ -329,8 +338,6 @@ async def _finish_run(
     pending_tool_call_ids: list[str] | None,
     interrupts: list[dict[str, Any]] | None,
 ) -> None:
-    for record in await ctx.store.open_steps(ctx.thread_id, ctx.run_id):
-        await discard_attempt(ctx, record)
     closing_state = await _state_of(ctx)
     snapshot = NewEvent(
         "MESSAGES_SNAPSHOT",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
+from . import faults
 from .config import DevhostConfig
 from .keys import KEYS_FILE
 
@@ -41,6 +42,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     config = DevhostConfig(host=args.host, port=args.port, app_module=args.app, data_dir=args.data_dir)
+    try:
+        faults.configure(os.environ.get(faults.ENV))
+    except ValueError as exc:
+        parser.error(str(exc))
     # Bound before anything else, so a busy port fails at once, before the app loads or any banner.
     try:
         sock = bind_socket(config.host, config.port)

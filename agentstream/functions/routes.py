@@ -13,6 +13,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from agentstream.functions.auth import CALLER_AUTH_LEVEL
+from agentstream.functions.instances import orchestration_status
 from agentstream.functions.orchestration import CANCEL_EVENT, run_instance_id, tool_result_event
 from agentstream.http import agui, handlers
 from agentstream.runs import OrchestrationStarter
@@ -24,25 +25,29 @@ WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 @bp.route(route="agent/run", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def start_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    return await handlers.start_run(req, orchestration_starter(client))
+    return await handlers.start_run(req, orchestration_starter(client), orchestration_status(client))
 
 
 @bp.route(route="agents/{name}/run", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def start_agent_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    return await handlers.start_run(req, orchestration_starter(client), req.path_params["name"])
+    return await handlers.start_run(
+        req, orchestration_starter(client), orchestration_status(client), req.path_params["name"]
+    )
 
 
 @bp.route(route="agent/ag-ui", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def run_agui(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    return await agui.run_agui(req, orchestration_starter(client))
+    return await agui.run_agui(req, orchestration_starter(client), orchestration_status(client))
 
 
 @bp.route(route="agents/{name}/ag-ui", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def run_agent_agui(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    return await agui.run_agui(req, orchestration_starter(client), req.path_params["name"])
+    return await agui.run_agui(
+        req, orchestration_starter(client), orchestration_status(client), req.path_params["name"]
+    )
 
 
 @bp.route(route="agents", methods=["GET"], auth_level=CALLER_AUTH_LEVEL)
@@ -63,7 +68,9 @@ async def cancel_run(req: Request, client: df.DurableOrchestrationClient) -> Res
     async def signal_cancel(thread_id: str, run_id: str) -> None:
         await client.raise_event(run_instance_id(thread_id, run_id), CANCEL_EVENT)
 
-    return await handlers.cancel_run(req, req.path_params["thread_id"], req.path_params["run_id"], signal_cancel)
+    return await handlers.cancel_run(
+        req, req.path_params["thread_id"], req.path_params["run_id"], signal_cancel, orchestration_status(client)
+    )
 
 
 @bp.route(route="agent/threads/{thread_id}/runs/{run_id}/tool-results", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
@@ -86,8 +93,9 @@ async def stream_thread(req: Request) -> Response:
 
 
 @bp.route(route="agent/threads/{thread_id}", methods=["GET"])
-async def get_thread(req: Request) -> Response:
-    return await handlers.get_thread(req, req.path_params["thread_id"])
+@bp.durable_client_input(client_name="client")
+async def get_thread(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    return await handlers.get_thread(req, req.path_params["thread_id"], orchestration_status(client))
 
 
 @bp.route(route="health", methods=["GET"])

@@ -26,6 +26,7 @@ from ..agui.messages import new_messages
 from ..agui.stream import RunProjection, join_frames, mentioned_messages, read_run, replay_frames, run_frames
 from ..config import get_settings
 from ..exceptions import AgentMismatch, InvalidRequest, PayloadTooLarge, RunAlreadyActive, UnsupportedMediaType
+from ..reconcile import OrchestrationStatus, reconcile_run
 from ..runs import OrchestrationStarter, new_id
 from .handlers import STREAM_HEADERS, agent_named, caller_endpoint, stream_token, take_stream_slot
 from .inputs import ID_PATTERN, RunRequest, read_body, validate_id
@@ -93,7 +94,10 @@ def _describe(exc: ValidationError) -> str:
 
 @caller_endpoint
 async def run_agui(
-    request: Request, start_orchestration: OrchestrationStarter, agent_name: str | None = None
+    request: Request,
+    start_orchestration: OrchestrationStarter,
+    orchestration_status: OrchestrationStatus,
+    agent_name: str | None = None,
 ) -> Response:
     """POST /agent/ag-ui (the first agent) or /agents/{agent_name}/ag-ui."""
     agent = agent_named(agent_name)
@@ -102,14 +106,18 @@ async def run_agui(
     # Every answer is a stream: take its slot before anything is written.
     release = take_stream_slot()
     try:
-        return await _answer(agui, agent, start_orchestration, release)
+        return await _answer(agui, agent, start_orchestration, orchestration_status, release)
     except BaseException:
         release()
         raise
 
 
 async def _answer(
-    agui: AGUIRequest, agent: Agent, start_orchestration: OrchestrationStarter, release: Callable[[], None]
+    agui: AGUIRequest,
+    agent: Agent,
+    start_orchestration: OrchestrationStarter,
+    orchestration_status: OrchestrationStatus,
+    release: Callable[[], None],
 ) -> Response:
     settings = get_settings()
     store, hub = runtime.get_store(), runtime.get_hub()
@@ -117,6 +125,10 @@ async def _answer(
     head = await store.head(thread_id) if agui.thread_id is not None else None
     if head is not None and head.agent is not None and head.agent != agent.name:
         raise AgentMismatch(thread_id, head.agent, agent.name)
+    # A run left without its orchestration would never end: neither joined nor followed by a new one.
+    if head is not None and head.active_run_id is not None:
+        if await reconcile_run(store, thread_id, head.active_run_id, orchestration_status):
+            head = await store.head(thread_id)
     stored = await store.get_messages(thread_id) if head is not None else []
     active_run_id = head.active_run_id if head is not None else None
     run = await store.get_run(thread_id, active_run_id) if active_run_id is not None else None
@@ -137,7 +149,9 @@ async def _answer(
             resume=agui.resume,
             state=agui.state,
         )
-        started = await runs.start_run(run_request, agent, start_orchestration, client_tools="finish")
+        started = await runs.start_run(
+            run_request, agent, start_orchestration, orchestration_status=orchestration_status, client_tools="finish"
+        )
         projection = RunProjection(thread_id, Conversation(stored), snapshot_first=True)
         frames = run_frames(hub, projection, started.run_id, started.first_seq - 1)
         return _agui_response(frames, thread_id, started.run_id, release)
@@ -160,7 +174,13 @@ async def _answer(
         run_id = None  # the client reused a run id of this thread: the new run needs its own
     # Client tools the AG-UI way: the run finishes with the calls pending, the next run answers them.
     started = await runs.start_run(
-        run_request, agent, start_orchestration, client_tools="finish", create_thread=True, run_id=run_id
+        run_request,
+        agent,
+        start_orchestration,
+        orchestration_status=orchestration_status,
+        client_tools="finish",
+        create_thread=True,
+        run_id=run_id,
     )
     projection = RunProjection(thread_id, Conversation(stored + fresh), echoed=fresh)
     frames = run_frames(hub, projection, started.run_id, started.first_seq - 1)

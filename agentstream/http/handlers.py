@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .. import approvals, runs, runtime, state, telemetry
+from .. import approvals, reconcile, runs, runtime, state, telemetry
 from ..agents import Agent
 from ..config import get_settings
 from ..events import token_usage
@@ -32,6 +32,7 @@ from ..exceptions import (
     ThreadNotFound,
 )
 from ..reader import ReadOptions, read_thread
+from ..reconcile import OrchestrationStatus
 from ..runs import OrchestrationStarter
 from ..sse import comment_frame, event_frame, retry_frame
 from ..stores.base import RunInfo, RunStatus
@@ -120,7 +121,10 @@ async def list_agents(request: Request) -> Response:
 
 @caller_endpoint
 async def start_run(
-    request: Request, start_orchestration: OrchestrationStarter, agent_name: str | None = None
+    request: Request,
+    start_orchestration: OrchestrationStarter,
+    orchestration_status: OrchestrationStatus,
+    agent_name: str | None = None,
 ) -> Response:
     """POST /agent/run (the first agent) or /agents/{agent_name}/run."""
     agent = agent_named(agent_name)
@@ -132,7 +136,9 @@ async def start_run(
     # A start that would stream takes its stream slot before it writes anything.
     release = take_stream_slot() if wanted in STREAM_TYPES else None
     try:
-        started = await runs.start_run(run_request, agent, start_orchestration)
+        started = await runs.start_run(
+            run_request, agent, start_orchestration, orchestration_status=orchestration_status
+        )
     except BaseException:
         if release is not None:
             release()
@@ -181,14 +187,27 @@ async def submit_tool_results(
 
 
 @caller_endpoint
-async def cancel_run(request: Request, thread_id: str, run_id: str, signal_cancel: RunSignal) -> Response:
-    """Ask a run to stop. Idempotent: 202 while it winds down, 200 once it ended cancelled."""
+async def cancel_run(
+    request: Request,
+    thread_id: str,
+    run_id: str,
+    signal_cancel: RunSignal,
+    orchestration_status: OrchestrationStatus,
+) -> Response:
+    """Ask a run to stop. Idempotent: 202 while it winds down, 200 once it ended cancelled.
+
+    The flag comes first, so a run found without a live orchestration ends cancelled, here and now.
+    """
     validate_id(thread_id, "thread id")
     validate_id(run_id, "run id")
     store = runtime.get_store()
     run = await store.request_cancel(thread_id, run_id)
     if run is None:
         raise await runs.missing_run(store, thread_id, run_id)
+    if run.status is RunStatus.RUNNING and await reconcile.reconcile_run(
+        store, thread_id, run_id, orchestration_status
+    ):
+        run = await store.get_run(thread_id, run_id) or run
     body = {"thread_id": thread_id, "run_id": run_id, "status": run.status.value}
     if run.status is RunStatus.CANCELLED:
         return JSONResponse(body)
@@ -242,7 +261,7 @@ async def stream_thread(request: Request, thread_id: str) -> Response:
 
 
 @api_endpoint
-async def get_thread(request: Request, thread_id: str) -> Response:
+async def get_thread(request: Request, thread_id: str, orchestration_status: OrchestrationStatus) -> Response:
     reject_unknown_parameters(request, STATUS_PARAMETERS)
     validate_id(thread_id, "thread id")
     authorize_reader(request, thread_id, get_settings())
@@ -250,6 +269,10 @@ async def get_thread(request: Request, thread_id: str) -> Response:
     thread = await store.get_thread(thread_id)
     if thread is None:
         raise ThreadNotFound(thread_id)
+    if thread.active_run_id is not None and await reconcile.reconcile_run(
+        store, thread_id, thread.active_run_id, orchestration_status
+    ):
+        thread = await store.get_thread(thread_id) or thread
     return JSONResponse(
         {
             "thread_id": thread.thread_id,

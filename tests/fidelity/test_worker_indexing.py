@@ -39,7 +39,7 @@ def test_function_app_indexes_in_http_streams_mode_with_every_function() -> None
         "cancel_run": ["durableClient", "httpTrigger", "http"],
         "submit_tool_results": ["durableClient", "httpTrigger", "http"],
         "stream_thread": ["httpTrigger", "http"],
-        "get_thread": ["httpTrigger", "http"],
+        "get_thread": ["durableClient", "httpTrigger", "http"],
         "health": ["httpTrigger", "http"],
         "chat_page": ["httpTrigger", "http"],
         "cors_preflight": ["httpTrigger", "http"],

@@ -108,6 +108,8 @@ async def start_run(request: Request, start_orchestration: OrchestrationStarter)
     run_request = await read_run_request(
         request, max_bytes=settings.max_request_bytes, max_message_chars=settings.max_message_chars
     )
+    if run_request.thread_id is not None and run_request.message_ids:
+        await _refuse_reused_message_ids(run_request.thread_id, run_request.message_ids)
     wanted = preferred_media_type(request.headers.get("accept", ""), ("application/json", *STREAM_TYPES))
     # A start that would stream takes its stream slot before it writes anything.
     release = take_stream_slot() if wanted in STREAM_TYPES else None
@@ -137,6 +139,17 @@ async def start_run(request: Request, start_orchestration: OrchestrationStarter)
     if token:
         body["stream_token"] = token
     return JSONResponse(body, status_code=202, headers={"Location": urls["stream_url"], "x-thread-id": thread_id})
+
+
+async def _refuse_reused_message_ids(thread_id: str, message_ids: list[str]) -> None:
+    # A second message under a stored id would make the thread's messages ambiguous for every client.
+    stored = {message["id"] for message in await runtime.get_store().get_messages(thread_id)}
+    if reused := sorted(stored.intersection(message_ids)):
+        raise InvalidRequest(
+            f"Message id(s) {', '.join(r[:128] for r in reused)} are already on thread '{thread_id}'; "
+            "give new messages new ids.",
+            code="duplicate_message_id",
+        )
 
 
 def stream_token(thread_id: str) -> str | None:

@@ -35,6 +35,7 @@ def create_app(config: DevhostConfig) -> Starlette:
         base_url=config.base_url,
         task_hub=os.environ.get("TASK_HUB_NAME", "agentstream"),
         system_key=keys.durable_system_key,
+        master_key=keys.master_key,
     )
     invoke = Invoker(engine.client_binding)
     timers = TimerRunner(functions, invoke)

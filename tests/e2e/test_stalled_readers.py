@@ -18,7 +18,7 @@ BIG_MESSAGE_CHARS = 1_500_000
 def big_thread(host: Devhost) -> str:
     """A thread with several MB of events: far more than a socket and the server's write buffer hold."""
     thread_id = None
-    for turn in range(2):
+    for turn in range(3):
         body = {"message": f"Turn {turn}: " + "x" * BIG_MESSAGE_CHARS}
         if thread_id is not None:
             body["thread_id"] = thread_id
@@ -37,6 +37,9 @@ def stalled_reader(host: Devhost, thread_id: str) -> socket.socket:
     sock.connect(("127.0.0.1", host.port))
     request = f"GET /api/agent/stream/{thread_id} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
     sock.sendall(request.encode())
+    # Read only the status line's start, so the slot is known to be held before anyone else asks for one.
+    sock.settimeout(10)
+    assert sock.recv(12, socket.MSG_WAITALL) == b"HTTP/1.1 200"
     return sock
 
 
@@ -84,7 +87,7 @@ def test_stalled_readers_lose_their_slots(
     opened = time.monotonic()
     stalled += [stalled_reader(host, thread_id), stalled_reader(host, thread_id)]
     # Both stalled readers hold their slots: a third reader is turned away.
-    wait_until(lambda: third_reader_status(host, thread_id) == 503, timeout=5, message="both slots taken")
+    assert third_reader_status(host, thread_id) == 503
 
     wait_until(
         lambda: third_reader_status(host, thread_id) == 200,

@@ -12,6 +12,7 @@ The hierarchy:
     x Unauthorized           401  (a missing, forged or expired credential)
     x Forbidden              403  (a valid credential for something else)
     x NotFound               404  (ThreadNotFound, RunNotFound, ToolCallNotFound)
+    x MethodNotAllowed       405
     x RunAlreadyActive       409
     x RunFinished            409
     x RunNotWaiting          409
@@ -120,6 +121,11 @@ class ToolCallNotFound(NotFound):
     def __init__(self, run_id: str | None, tool_call_id: str) -> None:
         where = f"of run '{run_id}'" if run_id else "in the thread"
         super().__init__(f"No client-side tool call '{tool_call_id[:128]}' {where} awaits a result.")
+
+
+class MethodNotAllowed(APIError):
+    status_code = 405
+    code = "method_not_allowed"
 
 
 class RunAlreadyActive(APIError):

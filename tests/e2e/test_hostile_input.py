@@ -122,3 +122,23 @@ def test_reusing_a_message_id_of_the_thread_is_refused(devhost: Devhost) -> None
     assert devhost.store_counts() == before
     ids = [m["id"] for m in devhost.status(thread)["messages"]]
     assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/api/agent/run", 405, "method_not_allowed"),
+        ("PUT", "/api/agent/threads/t1", 405, "method_not_allowed"),
+        ("DELETE", "/api/health", 405, "method_not_allowed"),
+        ("GET", "/api/agent/nope", 404, "route_not_found"),
+        ("POST", "/api/nothing/here", 404, "route_not_found"),
+        ("GET", "/api/", 404, "route_not_found"),
+    ],
+)
+def test_wrong_methods_and_unknown_routes_answer_json(
+    devhost: Devhost, method: str, path: str, status: int, code: str
+) -> None:
+    response = requests.request(method, f"{devhost.url}{path}", timeout=10)
+    assert_json_error(response, status, code)
+    if status == 405:
+        assert method not in response.headers["allow"]

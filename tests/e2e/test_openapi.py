@@ -1,0 +1,86 @@
+"""The OpenAPI document: served, checked in, complete, and true — schemathesis fuzzes devhost against it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from agentstream.http.fallback import allowed_methods
+from agentstream.http.openapi import openapi_document, render
+from devhost.functions import load_functions, trigger_of
+from tests.harness import ROOT, Devhost
+
+DOCUMENT = ROOT / "docs" / "openapi.json"
+# Routes of the app that are not the API: the chat page, CORS preflights and the catch-all answering the rest.
+NOT_DOCUMENTED = {"chat_page", "cors_preflight", "unmatched_route"}
+
+
+@pytest.fixture(scope="module")
+def fuzzed_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devhost]:
+    host = Devhost(tmp_path_factory.mktemp("fuzzed") / "data", {"DEMO_TOKENS_PER_SECOND": "20000"}).start()
+    yield host
+    host.stop()
+
+
+def test_the_checked_in_document_is_what_the_app_serves(fuzzed_host: Devhost) -> None:
+    served = requests.get(f"{fuzzed_host.url}/api/openapi.json", timeout=10)
+    assert served.status_code == 200 and served.headers["content-type"] == "application/json"
+    assert DOCUMENT.read_text() == render(), "docs/openapi.json is stale: run `make openapi`"
+    assert served.json() == json.loads(DOCUMENT.read_text())
+    assert served.json()["openapi"].startswith("3.1.")
+
+
+def test_every_http_route_of_the_app_is_documented_with_its_methods() -> None:
+    for fn in load_functions("function_app"):
+        trigger = trigger_of(fn)
+        if trigger.type != "httpTrigger" or fn.get_function_name() in NOT_DOCUMENTED:
+            continue
+        path = "/" + str(trigger.route).replace("{", "{x").strip("/")
+        methods = {str(getattr(m, "value", m)).upper() for m in trigger.methods}
+        assert methods <= set(allowed_methods(path)), (fn.get_function_name(), path, allowed_methods(path))
+
+
+def errors_are_json(ctx: Any, response: Any, case: Any) -> None:
+    """No refusal in any other shape: JSON `{"error": {"code", "message"}}`."""
+    if response.status_code < 400:
+        return
+    content_type = response.headers.get("content-type", [""])
+    content_type = content_type[0] if isinstance(content_type, list) else content_type
+    assert content_type.startswith("application/json"), f"{response.status_code} answered as {content_type!r}"
+    error = json.loads(response.content)["error"]
+    assert isinstance(error["code"], str) and isinstance(error["message"], str), error
+
+
+# The pytest plugin of schemathesis reads a pytest internal that pytest 9 dropped: the operations are driven
+# with hypothesis directly. The document is the one the app serves (see the first test).
+OPERATIONS = [result.ok() for result in schemathesis.openapi.from_dict(openapi_document()).get_all_operations()]
+CHECKS = [
+    schemathesis.checks.not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    errors_are_json,
+]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: operation.label)
+def test_the_api_keeps_to_its_document_under_generated_requests(operation: Any, fuzzed_host: Devhost) -> None:
+    @given(case=operation.as_strategy())
+    @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def call(case: Any) -> None:
+        case.call_and_validate(base_url=f"{fuzzed_host.url}/api", timeout=30, checks=CHECKS)
+
+    call()

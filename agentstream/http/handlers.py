@@ -38,6 +38,7 @@ from .auth import authorize_caller, authorize_reader
 from .cors import add_cors_headers, preflight
 from .errors import error_response
 from .inputs import (
+    InputMessage,
     parse_cursor,
     parse_flag,
     preferred_media_type,
@@ -109,7 +110,7 @@ async def start_run(request: Request, start_orchestration: OrchestrationStarter)
         request, max_bytes=settings.max_request_bytes, max_message_chars=settings.max_message_chars
     )
     if run_request.thread_id is not None and run_request.message_ids:
-        await _refuse_reused_message_ids(run_request.thread_id, run_request.message_ids)
+        await _refuse_reused_message_ids(run_request.thread_id, run_request.messages or [])
     wanted = preferred_media_type(request.headers.get("accept", ""), ("application/json", *STREAM_TYPES))
     # A start that would stream takes its stream slot before it writes anything.
     release = take_stream_slot() if wanted in STREAM_TYPES else None
@@ -141,10 +142,22 @@ async def start_run(request: Request, start_orchestration: OrchestrationStarter)
     return JSONResponse(body, status_code=202, headers={"Location": urls["stream_url"], "x-thread-id": thread_id})
 
 
-async def _refuse_reused_message_ids(thread_id: str, message_ids: list[str]) -> None:
+async def _refuse_reused_message_ids(thread_id: str, messages: list[InputMessage]) -> None:
     # A second message under a stored id would make the thread's messages ambiguous for every client.
-    stored = {message["id"] for message in await runtime.get_store().get_messages(thread_id)}
-    if reused := sorted(stored.intersection(message_ids)):
+    stored = await runtime.get_store().get_messages(thread_id)
+    stored_ids = {message["id"] for message in stored}
+    answered = {message.get("toolCallId") for message in stored if message["role"] == "tool"}
+    reused: list[str] = sorted(
+        {
+            message.id
+            for message in messages
+            if message.id is not None
+            and message.id in stored_ids
+            # A repeated answer to a call is refused as 409 tool_call_answered by the run's own checks.
+            and not (message.role == "tool" and message.tool_call_id in answered)
+        }
+    )
+    if reused:
         raise InvalidRequest(
             f"Message id(s) {', '.join(r[:128] for r in reused)} are already on thread '{thread_id}'; "
             "give new messages new ids.",

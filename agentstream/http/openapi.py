@@ -135,6 +135,34 @@ def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
 
 
 _TEXT = {"schema": {"type": "string"}}
+
+
+def _sse(*, with_ids: bool) -> dict[str, Any]:
+    """Server-Sent Events: as OpenAPI 3.1 reads it, the schema describes one event, not the whole stream.
+
+    No frame has an `event:` field, so every event is a "message"; `data` is one AG-UI event as JSON.
+    """
+    event: dict[str, Any] = {
+        "type": "object",
+        "required": ["data", "event", *(["id"] if with_ids else [])],
+        "properties": {
+            "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The event's seq: the resume cursor."},
+            "event": {"const": "message"},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"type": "object", "required": ["type"]},
+            },
+            "retry": {"type": "integer"},
+        },
+    }
+    if not with_ids:
+        event["properties"].pop("id")
+    return {"schema": event}
+
+
+_LOG_EVENTS = _sse(with_ids=True)
+_AGUI_EVENTS = _sse(with_ids=False)
 _ID_SCHEMA = {"type": "string", "pattern": ID_PATTERN.pattern}
 _ERRORS = {"default": _json(Error, 'A refusal: `{"error": {"code", "message"}}` with the status it names.')}
 _CALLER_SECURITY: list[dict[str, list[str]]] = [{}, {"functionKey": []}, {"functionKeyQuery": []}]
@@ -156,8 +184,24 @@ _FLAG = {"type": "string", "enum": ["0", "1", "true", "false", "yes", "no"]}
 _CURSOR = {"type": "string", "pattern": "^[0-9]{1,18}$"}
 
 
-def _start_operation(summary: str, *, body: dict[str, Any], agent: bool) -> dict[str, Any]:
+# Where a started run leads: schemathesis follows these links in its stateful run.
+_RUN_LINKS = {
+    "GetThread": {"operationId": "getThread", "parameters": {"thread_id": "$response.body#/thread_id"}},
+    "StreamThread": {"operationId": "streamThread", "parameters": {"thread_id": "$response.body#/thread_id"}},
+    "CancelRun": {
+        "operationId": "cancelRun",
+        "parameters": {"thread_id": "$response.body#/thread_id", "run_id": "$response.body#/run_id"},
+    },
+    "SubmitToolResults": {
+        "operationId": "submitToolResults",
+        "parameters": {"thread_id": "$response.body#/thread_id", "run_id": "$response.body#/run_id"},
+    },
+}
+
+
+def _start_operation(operation_id: str, summary: str, *, body: dict[str, Any], agent: bool) -> dict[str, Any]:
     return {
+        "operationId": operation_id,
         "summary": summary,
         "parameters": [_AGENT] if agent else [],
         "security": _CALLER_SECURITY,
@@ -166,24 +210,26 @@ def _start_operation(summary: str, *, body: dict[str, Any], agent: bool) -> dict
             "202": {
                 **_json(RunStarted, "The run started; read it at `stream_url`."),
                 "headers": {"Location": {"description": "The stream URL.", "schema": {"type": "string"}}},
+                "links": _RUN_LINKS,
             },
             "200": {
                 "description": "With `Accept: text/event-stream` (or `text/plain`): the run's stream itself.",
-                "content": {"text/event-stream": _TEXT, "text/plain": _TEXT},
+                "content": {"text/event-stream": _LOG_EVENTS, "text/plain": _TEXT},
             },
             **_ERRORS,
         },
     }
 
 
-def _agui_operation(summary: str, *, agent: bool) -> dict[str, Any]:
+def _agui_operation(operation_id: str, summary: str, *, agent: bool) -> dict[str, Any]:
     return {
+        "operationId": operation_id,
         "summary": summary,
         "parameters": [_AGENT] if agent else [],
         "security": _CALLER_SECURITY,
         "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(RunAgentInput)}}},
         "responses": {
-            "200": {"description": "An AG-UI event stream.", "content": {"text/event-stream": _TEXT}},
+            "200": {"description": "An AG-UI event stream.", "content": {"text/event-stream": _AGUI_EVENTS}},
             **_ERRORS,
         },
     }
@@ -195,9 +241,10 @@ def _paths() -> dict[str, Any]:
         "text/plain": {"schema": {"type": "string", "minLength": 1}},
     }
     return {
-        "/agent/run": {"post": _start_operation("Start a run", body=run_body, agent=False)},
+        "/agent/run": {"post": _start_operation("startRun", "Start a run", body=run_body, agent=False)},
         "/agent/stream/{thread_id}": {
             "get": {
+                "operationId": "streamThread",
                 "summary": "The thread's events as Server-Sent Events, resumable from any event id",
                 "security": _READER_SECURITY,
                 "parameters": [
@@ -217,7 +264,7 @@ def _paths() -> dict[str, Any]:
                     "200": {
                         "description": "SSE frames `id: <seq>` / `data: <AG-UI event JSON>`; `Accept: text/plain` "
                         "gives the assistant's text only.",
-                        "content": {"text/event-stream": _TEXT, "text/plain": _TEXT},
+                        "content": {"text/event-stream": _LOG_EVENTS, "text/plain": _TEXT},
                     },
                     "204": {"description": "Caught up on an idle thread (or the run is over): nothing to send."},
                     **_ERRORS,
@@ -226,6 +273,7 @@ def _paths() -> dict[str, Any]:
         },
         "/agent/threads/{thread_id}": {
             "get": {
+                "operationId": "getThread",
                 "summary": "Thread status: runs, last event id, messages",
                 "security": _READER_SECURITY,
                 "parameters": [_THREAD],
@@ -234,6 +282,7 @@ def _paths() -> dict[str, Any]:
         },
         "/agent/threads/{thread_id}/runs/{run_id}/cancel": {
             "post": {
+                "operationId": "cancelRun",
                 "summary": "Cancel a run (idempotent)",
                 "security": _CALLER_SECURITY,
                 "parameters": [_THREAD, _RUN],
@@ -246,6 +295,7 @@ def _paths() -> dict[str, Any]:
         },
         "/agent/threads/{thread_id}/runs/{run_id}/tool-results": {
             "post": {
+                "operationId": "submitToolResults",
                 "summary": "Results of client-side tool calls; the waiting run continues",
                 "security": _CALLER_SECURITY,
                 "parameters": [_THREAD, _RUN],
@@ -256,17 +306,21 @@ def _paths() -> dict[str, Any]:
                 "responses": {"202": _json(ToolResultsAccepted, "The results are committed."), **_ERRORS},
             }
         },
-        "/agent/ag-ui": {"post": _agui_operation("AG-UI endpoint (the first agent)", agent=False)},
+        "/agent/ag-ui": {"post": _agui_operation("runAgui", "AG-UI endpoint (the first agent)", agent=False)},
         "/agents": {
             "get": {
+                "operationId": "listAgents",
                 "summary": "Every agent, with its tools and their JSON schemas",
                 "responses": {"200": _json(AgentList, "The agents."), **_ERRORS},
             }
         },
-        "/agents/{name}/run": {"post": _start_operation("Start a run of an agent", body=run_body, agent=True)},
-        "/agents/{name}/ag-ui": {"post": _agui_operation("AG-UI endpoint of an agent", agent=True)},
+        "/agents/{name}/run": {
+            "post": _start_operation("startAgentRun", "Start a run of an agent", body=run_body, agent=True)
+        },
+        "/agents/{name}/ag-ui": {"post": _agui_operation("runAgentAgui", "AG-UI endpoint of an agent", agent=True)},
         "/openapi.json": {
             "get": {
+                "operationId": "getOpenAPI",
                 "summary": "This document",
                 "responses": {
                     "200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {}}}},
@@ -276,6 +330,7 @@ def _paths() -> dict[str, Any]:
         },
         "/health": {
             "get": {
+                "operationId": "getHealth",
                 "summary": "Liveness and the store's reachability",
                 "responses": {
                     "200": _json(Health, "Up, and the store answers."),

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, settings, strategies as st
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -84,3 +84,29 @@ def test_the_api_keeps_to_its_document_under_generated_requests(operation: Any, 
         case.call_and_validate(base_url=f"{fuzzed_host.url}/api", timeout=30, checks=CHECKS)
 
     call()
+
+
+def test_calls_along_the_documents_links_keep_to_it(fuzzed_host: Devhost) -> None:
+    """Start a run with a generated body, then follow the 202's links (status, stream, cancel, tool results)
+    with generated queries and bodies: the stream and status answers of real threads are checked too."""
+    schema = schemathesis.openapi.from_dict(openapi_document())
+    start = schema["/agent/run"]["POST"]
+    links = start.definition.raw["responses"]["202"]["links"]
+    by_id = {operation.definition.raw.get("operationId"): operation for operation in OPERATIONS}
+    followed = [by_id[link["operationId"]] for link in links.values()]
+    base_url = f"{fuzzed_host.url}/api"
+
+    @given(data=st.data())
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def scenario(data: st.DataObject) -> None:
+        started = data.draw(start.as_strategy()).call_and_validate(base_url=base_url, timeout=30, checks=CHECKS)
+        if started.status_code != 202:
+            return
+        ids = started.json()
+        for operation in followed:
+            names = {parameter["name"] for parameter in operation.definition.raw.get("parameters", [])}
+            path = {name: ids[name] for name in ("thread_id", "run_id") if name in names}
+            case = data.draw(operation.as_strategy(path_parameters=path))
+            case.call_and_validate(base_url=base_url, timeout=30, checks=CHECKS)
+
+    scenario()

@@ -31,7 +31,7 @@ from ..exceptions import (
 )
 from ..reader import ReadOptions, read_thread
 from ..runs import OrchestrationStarter
-from ..sse import comment_frame, event_frame, retry_frame
+from ..sse import comment_frame, event_frames, retry_frame
 from ..stores.base import RunInfo, RunStatus
 from ..tokens import issue_stream_token
 from .auth import authorize_caller, authorize_reader
@@ -324,7 +324,10 @@ def _stream_response(
     async def frames() -> AsyncIterator[str]:
         yield retry_frame(get_settings().stream_retry_ms)
         async for batch in batches:
-            yield "".join(event_frame(e.seq, e.data) for e in batch) if batch else comment_frame("ping")
+            if not batch:
+                yield comment_frame("ping")
+            for chunk in event_frames((e.seq, e.data) for e in batch):
+                yield chunk
 
     return SlotStreamingResponse(frames(), media_type="text/event-stream", headers=headers, release=release)
 

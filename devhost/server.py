@@ -42,13 +42,17 @@ def create_app(config: DevhostConfig) -> Starlette:
     invoke = Invoker(engine.client_binding)
     timers = TimerRunner(functions, invoke)
     http_functions = sorted((fn for fn in functions if trigger_of(fn).type == "httpTrigger"), key=_route_precedence)
+    specific = [fn for fn in http_functions if not _route_precedence(fn)[0]]
+    catch_alls = [fn for fn in http_functions if _route_precedence(fn)[0]]
     routes: list[BaseRoute] = [
-        route for fn in http_functions for route in _http_routes(fn, config.route_prefix, invoke, keys)
+        route for fn in specific for route in _http_routes(fn, config.route_prefix, invoke, keys)
     ]
+    # The host's own routes (admin API, Durable APIs) win over any function's, catch-alls included.
     routes.append(_admin_route(functions, invoke, keys))
     routes += engine.routes
     if page := _chat_page_path(functions, config.route_prefix):
         routes.append(Route("/", RedirectResponse(page), methods=["GET"]))
+    routes += [route for fn in catch_alls for route in _http_routes(fn, config.route_prefix, invoke, keys)]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -2,8 +2,8 @@
 flavour (``/runtime/webhooks/durabletask/``). Every body is JSON or empty because the SDK parses all responses
 with ``response.json(content_type=None)``.
 
-Both flavours need a key, as the host's do: the webhook flavour the system key or the master key (``?code=``
-or ``x-functions-key``), like the host's. The host serves the RPC flavour on a port only the worker on the same
+Both flavours need the system key or the master key (``?code=`` or ``x-functions-key``), as the host's
+webhook flavour does. The host serves the RPC flavour on a port only the worker on the same
 machine reaches; devhost serves everything on one port, so its RPC flavour takes the same keys, and the
 ``rpcBaseUrl`` it hands the app carries the system key as a path segment (the SDK appends paths to that URL and
 adds no query string or header of its own).

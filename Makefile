@@ -6,7 +6,7 @@ NODE_STAMP := node_modules/.installed
 TOOLS_VENV := .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
-.PHONY: install run test test-fast system-packages check lint clean bench
+.PHONY: install run test test-fast system-packages check lint clean bench openapi
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ system-packages:
 # Performance against the design's targets; ARGS=--quick for a short run.
 bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench $(ARGS)
+
+# The OpenAPI document the app serves at /api/openapi.json, checked in (a test keeps the two equal).
+openapi: $(STAMP)
+	$(BIN)/python -m agentstream.http.openapi > docs/openapi.json
 
 check: $(STAMP)
 	$(BIN)/ruff format --check .

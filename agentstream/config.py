@@ -49,6 +49,7 @@ class Settings:
     step_retry_interval_ms: int = 1000
     stream_max_seconds: float = 200.0
     stream_heartbeat_seconds: float = 15.0
+    stream_write_timeout_seconds: float = 5.0
     stream_retry_ms: int = 1000
     max_request_bytes: int = 1_048_576
     max_message_chars: int = 32_000
@@ -95,6 +96,9 @@ class Settings:
             stream_max_seconds=reader.number("STREAM_MAX_SECONDS", cls.stream_max_seconds, minimum=0.1),
             stream_heartbeat_seconds=reader.number(
                 "STREAM_HEARTBEAT_SECONDS", cls.stream_heartbeat_seconds, minimum=0.1
+            ),
+            stream_write_timeout_seconds=reader.number(
+                "STREAM_WRITE_TIMEOUT_SECONDS", cls.stream_write_timeout_seconds, minimum=0.1
             ),
             stream_retry_ms=int(reader.number("STREAM_RETRY_MS", cls.stream_retry_ms, minimum=0)),
             max_request_bytes=int(reader.number("MAX_REQUEST_BYTES", cls.max_request_bytes, minimum=1)),

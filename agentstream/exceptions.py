@@ -14,6 +14,7 @@ The hierarchy:
     x Forbidden              403  (a valid credential for something else)
     x NotFound               404  (ThreadNotFound, RunNotFound, ToolCallNotFound, AgentNotFound,
                                    InterruptNotFound)
+    x MethodNotAllowed       405
     x AgentMismatch          409
     x InterruptPending       409
     x RunAlreadyActive       409
@@ -148,6 +149,11 @@ class AgentMismatch(APIError):
         self.owner = owner
         self.agent = agent
         super().__init__(f"Thread '{thread_id}' belongs to agent '{owner}', not '{agent}'.")
+
+
+class MethodNotAllowed(APIError):
+    status_code = 405
+    code = "method_not_allowed"
 
 
 class RunAlreadyActive(APIError):

@@ -62,7 +62,7 @@ def model_step_index(run_id: str, message_id: str) -> int | None:
     if not message_id.startswith(prefix):
         return None
     index, _, _attempt = message_id[len(prefix) :].partition(".")
-    return int(index) if index.isdigit() else None
+    return int(index) if index.isascii() and index.isdigit() else None
 
 
 def tool_step_id(run_id: str, index: int, call_id: str) -> str:

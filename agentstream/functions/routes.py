@@ -15,7 +15,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 from agentstream.functions.auth import CALLER_AUTH_LEVEL
 from agentstream.functions.instances import orchestration_status
 from agentstream.functions.orchestration import CANCEL_EVENT, run_instance_id, tool_result_event
-from agentstream.http import agui, handlers
+from agentstream.http import agui, fallback, handlers, openapi
 from agentstream.runs import OrchestrationStarter
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -114,6 +114,13 @@ async def cors_preflight(req: Request) -> Response:
     return await handlers.cors_preflight(req)
 
 
-@bp.route(route="agents/{*path}", methods=["OPTIONS"])
-async def agents_cors_preflight(req: Request) -> Response:
-    return await handlers.cors_preflight(req)
+@bp.route(route="openapi.json", methods=["GET"])
+async def openapi_document(req: Request) -> Response:
+    return await openapi.serve_openapi(req)
+
+
+# The host ranks a catch-all after every other route: what reaches it matched no route (or not its method),
+# and gets a JSON 404/405 instead of the host's empty 404.
+@bp.route(route="{*path}", methods=[method.value for method in func.HttpMethod])
+async def unmatched_route(req: Request) -> Response:
+    return await fallback.unmatched_route(req, req.path_params.get("path") or "")

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from ..reconcile import OrchestrationStatus, reconcile_run
 from ..runs import OrchestrationStarter, new_id
 from .handlers import STREAM_HEADERS, agent_named, caller_endpoint, stream_token, take_stream_slot
 from .inputs import ID_PATTERN, RunRequest, read_body, validate_id
+from .jsonbody import parse_json_object
 from .slots import SlotStreamingResponse
 
 
@@ -52,13 +52,7 @@ async def read_agui_request(request: Request, *, max_bytes: int) -> AGUIRequest:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise UnsupportedMediaType(f"Content-Type '{media_type or '(none)'}' is not accepted: send application/json.")
-    body = await read_body(request, max_bytes)
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("The request body must be a JSON object (a RunAgentInput).", code="invalid_body")
+    data = parse_json_object(await read_body(request, max_bytes), what="a JSON object (a RunAgentInput)")
     thread_id = _pop_either(data, "threadId", "thread_id")
     run_id = _pop_either(data, "runId", "run_id")
     if thread_id is not None:

@@ -34,13 +34,14 @@ from ..exceptions import (
 from ..reader import ReadOptions, read_thread
 from ..reconcile import OrchestrationStatus
 from ..runs import OrchestrationStarter
-from ..sse import comment_frame, event_frame, retry_frame
+from ..sse import comment_frame, event_frames, retry_frame
 from ..stores.base import RunInfo, RunStatus
 from ..tokens import issue_stream_token
 from .auth import authorize_caller, authorize_reader
 from .cors import add_cors_headers, preflight
 from .errors import error_response
 from .inputs import (
+    InputMessage,
     parse_cursor,
     parse_flag,
     preferred_media_type,
@@ -132,6 +133,8 @@ async def start_run(
     run_request = await read_run_request(
         request, max_bytes=settings.max_request_bytes, max_message_chars=settings.max_message_chars
     )
+    if run_request.thread_id is not None and run_request.message_ids:
+        await _refuse_reused_message_ids(run_request.thread_id, run_request.messages or [])
     wanted = preferred_media_type(request.headers.get("accept", ""), ("application/json", *STREAM_TYPES))
     # A start that would stream takes its stream slot before it writes anything.
     release = take_stream_slot() if wanted in STREAM_TYPES else None
@@ -164,6 +167,29 @@ async def start_run(
     if token:
         body["stream_token"] = token
     return JSONResponse(body, status_code=202, headers={"Location": urls["stream_url"], "x-thread-id": thread_id})
+
+
+async def _refuse_reused_message_ids(thread_id: str, messages: list[InputMessage]) -> None:
+    # A second message under a stored id would make the thread's messages ambiguous for every client.
+    stored = await runtime.get_store().get_messages(thread_id)
+    stored_ids = {message["id"] for message in stored}
+    answered = {message.get("toolCallId") for message in stored if message["role"] == "tool"}
+    reused: list[str] = sorted(
+        {
+            message.id
+            for message in messages
+            if message.id is not None
+            and message.id in stored_ids
+            # A repeated answer to a call is refused as 409 tool_call_answered by the run's own checks.
+            and not (message.role == "tool" and message.tool_call_id in answered)
+        }
+    )
+    if reused:
+        raise InvalidRequest(
+            f"Message id(s) {', '.join(r[:128] for r in reused)} are already on thread '{thread_id}'; "
+            "give new messages new ids.",
+            code="duplicate_message_id",
+        )
 
 
 def stream_token(thread_id: str) -> str | None:
@@ -347,7 +373,10 @@ def _stream_response(
     async def frames() -> AsyncIterator[str]:
         yield retry_frame(get_settings().stream_retry_ms)
         async for batch in batches:
-            yield "".join(event_frame(e.seq, e.data) for e in batch) if batch else comment_frame("ping")
+            if not batch:
+                yield comment_frame("ping")
+            for chunk in event_frames((e.seq, e.data) for e in batch):
+                yield chunk
 
     return SlotStreamingResponse(frames(), media_type="text/event-stream", headers=headers, release=release)
 

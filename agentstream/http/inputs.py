@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections import Counter
 from collections.abc import Collection
 from typing import Any, Literal
 
@@ -13,6 +14,7 @@ from starlette.requests import Request
 
 from ..approvals import ResumeEntry
 from ..exceptions import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from .jsonbody import parse_json_object
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -175,6 +177,11 @@ class RunRequest(BaseModel):
         return self
 
     @property
+    def message_ids(self) -> list[str]:
+        """The ids the client chose for its messages (the others get fresh ones)."""
+        return [m.id for m in self.messages or [] if m.id is not None]
+
+    @property
     def characters(self) -> int:
         if self.message is not None:
             return len(self.message)
@@ -220,7 +227,7 @@ class ToolResultsRequest(BaseModel):
 
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and is_ascii_decimal(declared) and int(declared) > limit:
         raise PayloadTooLarge(f"The request body is {declared} bytes; the limit is {limit}.")
     body = bytearray()
     async for chunk in request.stream():
@@ -236,8 +243,10 @@ async def read_run_request(request: Request, *, max_bytes: int, max_message_char
         raise UnsupportedMediaType(
             f"Content-Type '{media_type or '(none)'}' is not accepted: send application/json or text/plain."
         )
-    text = await _read_text(request, max_bytes)
-    data = {"message": text} if media_type == "text/plain" else _parse_json_object(text)
+    if media_type == "text/plain":
+        data = {"message": await _read_text(request, max_bytes)}
+    else:
+        data = parse_json_object(await read_body(request, max_bytes))
     if "message" not in data and "messages" not in data and "resume" not in data:
         # Other APIs call it `prompt` or `input`: say which field carries the text here.
         given = f" (the body has {', '.join(repr(k[:40]) for k in data)})" if data else ""
@@ -254,6 +263,11 @@ async def read_run_request(request: Request, *, max_bytes: int, max_message_char
         raise InvalidRequest(_describe(exc, RunRequest), code=code) from None
     if run.thread_id is not None:
         validate_id(run.thread_id, "thread id")
+    if duplicates := sorted(i for i, n in Counter(run.message_ids).items() if n > 1):
+        raise InvalidRequest(
+            f"Message ids must be unique; given more than once: {', '.join(d[:128] for d in duplicates)}.",
+            code="duplicate_message_id",
+        )
     if run.characters > max_message_chars:
         raise PayloadTooLarge(f"The message is {run.characters} characters; the limit is {max_message_chars}.")
     return run
@@ -264,7 +278,7 @@ async def read_tool_results(request: Request, *, max_bytes: int) -> ToolResultsR
         raise UnsupportedMediaType(
             f"Content-Type '{_media_type(request) or '(none)'}' is not accepted: send application/json."
         )
-    data = _parse_json_object(await _read_text(request, max_bytes))
+    data = parse_json_object(await read_body(request, max_bytes))
     try:
         return ToolResultsRequest.model_validate(data)
     except ValidationError as exc:
@@ -281,18 +295,6 @@ async def _read_text(request: Request, max_bytes: int) -> str:
         return body.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidRequest("The request body is not valid UTF-8.", code="invalid_body") from None
-
-
-def _parse_json_object(text: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(
-            f"The request body is not valid JSON: {exc.msg} at position {exc.pos}.", code="invalid_json"
-        ) from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("The request body must be a JSON object.", code="invalid_body")
-    return data
 
 
 def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
@@ -335,6 +337,11 @@ def reject_unknown_parameters(request: Request, known: Collection[str]) -> None:
             raise InvalidRequest(f"Query parameter '{name}' is given more than once.", code="invalid_query")
 
 
+def is_ascii_decimal(text: str) -> bool:
+    """Only 0-9: `str.isdigit()` also accepts '²', '١' and '１', which `int()` refuses or reads as numbers."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_cursor(request: Request) -> int:
     """The exclusive cursor: Last-Event-ID wins over ?after=; none means the start of the thread."""
     raw = request.headers.get("last-event-id")
@@ -344,7 +351,7 @@ def parse_cursor(request: Request) -> int:
     if raw is None or not raw.strip():
         return 0
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 18:
+    if not is_ascii_decimal(raw) or len(raw) > 18:
         raise InvalidRequest(
             f"{source} '{raw[:40]}' is not an event id (a non-negative integer).", code="invalid_cursor"
         )

@@ -43,7 +43,8 @@ def test_function_app_indexes_in_http_streams_mode_with_every_function() -> None
         "health": ["httpTrigger", "http"],
         "chat_page": ["httpTrigger", "http"],
         "cors_preflight": ["httpTrigger", "http"],
-        "agents_cors_preflight": ["httpTrigger", "http"],
+        "openapi_document": ["httpTrigger", "http"],
+        "unmatched_route": ["httpTrigger", "http"],
         "agent_run": ["orchestrationTrigger"],
         "model_step": ["activityTrigger"],
         "tool_step": ["activityTrigger"],
@@ -69,7 +70,8 @@ def test_with_function_keys_only_the_callers_routes_require_a_key_and_the_purge_
         "health": "ANONYMOUS",
         "chat_page": "ANONYMOUS",
         "cors_preflight": "ANONYMOUS",
-        "agents_cors_preflight": "ANONYMOUS",
+        "openapi_document": "ANONYMOUS",
+        "unmatched_route": "ANONYMOUS",
     }
     assert set(index(ROOT, env={"API_AUTH": "none"})["auth_levels"].values()) == {"ANONYMOUS"}
 

@@ -56,19 +56,24 @@ class RunSummary(BaseModel):
     finished_at: str | None
     first_event_id: int
     last_event_id: int | None
-    usage: dict[str, Any] | None
+    usage: list[dict[str, int]] = Field(description="AG-UI TokenUsage entries, as RUN_FINISHED carries them.")
     error: dict[str, Any] | None
     active: bool
 
 
 class ThreadStatus(BaseModel):
     thread_id: str
+    agent: str | None = Field(description="The agent the thread belongs to (null for threads older than agents).")
     created_at: str | None
     updated_at: str | None
     last_event_id: int
     active_run_id: str | None
     runs: list[RunSummary]
     messages: list[dict[str, Any]] = Field(description="The thread's messages, AG-UI shape (camelCase).")
+    interrupts: list[dict[str, Any]] = Field(
+        description="AG-UI interrupts the thread waits on: tool calls waiting for approval (answer with resume)."
+    )
+    state: dict[str, Any] | None = Field(description="The thread's shared state; null when it has none.")
 
 
 class CancelResult(BaseModel):

@@ -285,4 +285,5 @@ def test_backoff_delays_grow_exponentially_up_to_the_cap_with_jitter() -> None:
 def test_the_public_names_are_exported() -> None:
     public = {name for name in vars(client_module) if not name.startswith("_")}
     modules = {"backoff", "client", "errors", "events", "run", "sse", "stream", "tools", "annotations"}
+    modules |= {"async_client", "async_run", "async_stream"}
     assert set(client_module.__all__) == public - modules

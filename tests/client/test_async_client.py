@@ -15,19 +15,17 @@ from agentstream_client import (
     AsyncAgentStreamClient,
     AsyncEventStream,
     AsyncRun,
-    Backoff,
-    ClientTool,
     CursorExpiredError,
     NotFoundError,
     RunFailedError,
+    RunResult,
     StreamEvent,
     StreamGapError,
 )
-from tests.checks import assistant_texts
-from tests.client.servers import CuttingProxy, doctored_server, send_events, send_json, serving
+from tests.client import expectations as expected
+from tests.client.servers import doctored_server, send_events, send_json, serving
 from tests.harness import Devhost
 
-FAST = Backoff(initial=0.01, maximum=0.05, max_attempts=5)
 STARTED = {"type": "RUN_STARTED", "threadId": "t", "runId": "r"}
 T = TypeVar("T")
 
@@ -36,7 +34,7 @@ def run_async(test: Callable[[AsyncAgentStreamClient], Awaitable[T]], url: str) 
     """Run `test` with a client on `url`, guarded so that a hang fails instead of stalling the suite."""
 
     async def guarded() -> T:
-        async with asyncio.timeout(60), AsyncAgentStreamClient(url, backoff=FAST) as client:
+        async with asyncio.timeout(60), AsyncAgentStreamClient(url, backoff=expected.FAST) as client:
             return await test(client)
 
     return asyncio.run(guarded())
@@ -48,37 +46,16 @@ def deltas(events: list[StreamEvent], kind: str) -> str:
     return "".join(e.body["delta"] for e in events if e.type == kind and e.body["messageId"] not in users)
 
 
-@pytest.fixture(scope="module")
-def proxy(devhost: Devhost) -> Iterator[tuple[CuttingProxy, str]]:
-    cutting = CuttingProxy(devhost.url, every=4)
-    with serving(cutting.handler()) as url:
-        yield cutting, url
-
-
 def test_an_async_run_cut_every_four_events_yields_the_uninterrupted_event_list(devhost: Devhost, proxy) -> None:
     cutting, url = proxy
-    cuts_before = cutting.cuts
-    requests_before = len(cutting.stream_requests)
+    mark = expected.proxy_mark(cutting)
 
-    async def read(client: AsyncAgentStreamClient) -> tuple[AsyncRun, list[StreamEvent], Any]:
-        run = await client.run("What is the weather in Paris, and what time is it?")
+    async def read(client: AsyncAgentStreamClient) -> tuple[AsyncRun, list[StreamEvent], RunResult]:
+        run = await client.run(expected.CUT_RUN_MESSAGE)
         return run, [event async for event in run], await run.result()
 
     run, events, result = run_async(read, url)
-    direct = devhost.stream(f"/api/agent/stream/{run.thread_id}")
-    assert [(e.id, e.body) for e in events] == [(e.id, e.body) for e in direct]
-    assert events[-1].type == "RUN_FINISHED"
-    assert cutting.cuts - cuts_before >= len(events) // 4 - 1
-    assert run.stream.connections >= len(events) // 4
-    resumed_from = [int(h["Last-Event-ID"]) for h in cutting.stream_requests[requests_before:] if "Last-Event-ID" in h]
-    assert resumed_from == sorted(resumed_from) and len(set(resumed_from)) == len(resumed_from)
-
-    status = devhost.status(run.thread_id)
-    assert result.ok and result.outcome == "success" and result.error is None
-    assert result.text == "\n".join(t.strip() for t in assistant_texts(status["messages"]).values())
-    assert result.messages == status["messages"]
-    assert result.usage == status["runs"][0]["usage"] and result.usage["outputTokens"] > 0
-    assert run.first_token_at is not None and run.finished_at is not None
+    expected.check_cut_run(devhost, cutting, mark, run, events, result)
 
 
 def test_text_and_reasoning_read_concurrently_each_come_whole_and_in_order(devhost: Devhost, proxy) -> None:
@@ -178,39 +155,16 @@ def test_async_client_tools_are_answered_by_their_callbacks_while_the_run_stream
     asked: list[dict] = []
 
     async def pick_colour(arguments: dict) -> dict:
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a real suspension: the answer is awaited, not just called
         asked.append(arguments)
         return {"colour": "teal", "palette": arguments["palette"]}
 
-    def confirm_booking(arguments: dict) -> str:
-        raise PermissionError("the user said no")
-
-    colour = ClientTool(
-        name="pick_colour",
-        description="Let the user pick a colour.",
-        parameters={
-            "type": "object",
-            "properties": {"palette": {"type": "string", "enum": ["warm", "cold"]}},
-            "required": ["palette"],
-        },
-        handler=pick_colour,
-    )
-    booking = ClientTool(name="confirm_booking", description="Ask the user to confirm.", handler=confirm_booking)
-
-    async def read(client: AsyncAgentStreamClient) -> tuple[AsyncRun, Any]:
-        run = await client.run("Please pick_colour and confirm_booking.", tools=[colour, booking])
+    async def read(client: AsyncAgentStreamClient) -> tuple[AsyncRun, RunResult]:
+        run = await client.run(expected.TOOLS_MESSAGE, tools=expected.colour_and_booking(pick_colour))
         return run, await run.result()
 
     run, result = run_async(read, url)
-    assert asked == [{"palette": "warm"}]
-    assert result.ok and run.stream.connections > 1
-    contents = {r.body["toolCallId"]: r.body["content"] for r in run.events if r.type == "TOOL_CALL_RESULT"}
-    calls = {e.body["toolCallName"]: e.body["toolCallId"] for e in run.events if e.type == "TOOL_CALL_START"}
-    assert contents == {
-        calls["pick_colour"]: '{"colour": "teal", "palette": "warm"}',
-        calls["confirm_booking"]: "Error: PermissionError: the user said no",
-    }
-    assert [a["toolCallId"] for a in run.tool_answers] == [calls["pick_colour"], calls["confirm_booking"]]
+    expected.check_tool_answers(run, result, asked)
 
 
 def test_a_view_cancelled_mid_read_leaves_the_stream_whole_for_the_others(devhost: Devhost) -> None:
@@ -232,6 +186,20 @@ def test_a_view_cancelled_mid_read_leaves_the_stream_whole_for_the_others(devhos
     run, events = run_async(read, devhost.url)
     direct = devhost.stream(f"/api/agent/stream/{run.thread_id}")
     assert [(e.id, e.body) for e in events] == [(e.id, e.body) for e in direct]
+
+
+def test_aclose_stops_reading_and_leaves_the_run_going(devhost: Devhost) -> None:
+    async def read(client: AsyncAgentStreamClient) -> tuple[AsyncRun, list[StreamEvent], list[StreamEvent]]:
+        run = await client.run("Tell me a story.")
+        await run.first_token
+        read_before = list(run.events)
+        await run.aclose()
+        return run, read_before, [event async for event in run]
+
+    run, read_before, replayed = run_async(read, devhost.url)
+    assert replayed == read_before and run.stream.closed
+    everything = devhost.stream(f"/api/agent/stream/{run.thread_id}")
+    assert everything[-1].type == "RUN_FINISHED" and len(everything) > len(read_before)
 
 
 def test_resume_after_an_event_id_yields_exactly_the_rest_and_a_caught_up_stream_ends(devhost: Devhost) -> None:
@@ -294,7 +262,7 @@ def doctored() -> Iterator[str]:
 def read_stream(url: str, **kwargs: Any) -> list[StreamEvent]:
     async def read() -> list[StreamEvent]:
         async with asyncio.timeout(30), httpx.AsyncClient() as http:
-            return [event async for event in AsyncEventStream(http, url, backoff=FAST, **kwargs)]
+            return [event async for event in AsyncEventStream(http, url, backoff=expected.FAST, **kwargs)]
 
     return asyncio.run(read())
 

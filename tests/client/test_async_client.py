@@ -15,6 +15,7 @@ from agentstream_client import (
     AsyncAgentStreamClient,
     AsyncEventStream,
     AsyncRun,
+    ClientTool,
     CursorExpiredError,
     NotFoundError,
     RunFailedError,
@@ -283,3 +284,14 @@ def test_a_503_is_retried_and_the_stream_resumes_after_the_last_id(doctored: str
     events = read_stream(doctored + "/unavailable", after=1, until_terminal=True)
     assert [(e.id, e.type) for e in events] == [(2, "RUN_FINISHED")]
     assert _unavailable_cursors == ["1", "1"]
+
+
+def test_an_async_tool_handler_under_the_sync_client_answers_with_an_error() -> None:
+    async def handler(arguments: dict) -> str:
+        return "never"
+
+    tool = ClientTool(name="pick", description="Pick.", handler=handler)
+    answer = tool.answer("call-1", "{}")
+    assert answer["toolCallId"] == "call-1"
+    assert answer["error"] == "TypeError: the handler of pick is async: use it with AsyncAgentStreamClient"
+    assert asyncio.run(tool.aanswer("call-2", "{}")) == {"toolCallId": "call-2", "content": "never"}

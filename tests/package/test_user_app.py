@@ -292,23 +292,14 @@ def test_the_client_installs_without_azure_and_its_cli_and_async_client_complete
 
     model_server.reset()
     model_server.script(Reply(text="Nothing to edit."), Reply(text="Still nothing."))
-    done = subprocess.run(
-        [str(bin_dir / "agentstream"), "--url", user_app, "--agent", "editor", "Edit: hello there"],
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == "Nothing to edit.\n"
-    asynchronous = subprocess.run(
-        [str(bin_dir / "python"), "-c", ASYNC_CLIENT, user_app],
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert asynchronous.returncode == 0, asynchronous.stderr
-    assert asynchronous.stdout == "Still nothing. success\n"
+    for command, expected in (
+        (["agentstream", "--url", user_app, "--agent", "editor", "Edit: hello there"], "Nothing to edit.\n"),
+        (["python", "-c", ASYNC_CLIENT, user_app], "Still nothing. success\n"),
+    ):
+        done = subprocess.run(
+            [str(bin_dir / command[0]), *command[1:]], env=clean_env(), capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == expected
     requests_seen = model_server.chat_requests()
     assert [request["messages"][0]["content"] for request in requests_seen] == ["You edit text. Be brief."] * 2

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .exceptions import AgentNotFound
 from .llm.base import ModelClient
-from .tools import Tool, ToolRegistry
+from .tools import Tool, ToolRegistry, ToolSource
 
 AGENT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -41,7 +41,7 @@ Instructions = str | Callable[[RunContext], str | Awaitable[str]]
 class Agent:
     name: str
     instructions: Instructions = ""
-    tools: Sequence[Tool] = ()
+    tools: Sequence[Tool | ToolSource] = ()
     model: ModelClient | None = None
     description: str = ""
     registry: ToolRegistry = field(init=False, repr=False)
@@ -67,9 +67,18 @@ class Agent:
             raise TypeError(f"Agent '{self.name}': the instructions function returned {type(text).__name__}, not str.")
         return text
 
-    def info(self) -> dict[str, object]:
-        """What `GET /api/agents` says of the agent."""
-        return {"name": self.name, "description": self.description, "tools": self.registry.specs()}
+    def info(self, tools: ToolRegistry | None = None) -> dict[str, object]:
+        """What `GET /api/agents` says of the agent; pass `await agent.registry.load()` as `tools` to
+        list its MCP servers' tools too, and which server offers which (or why it offers none)."""
+        tools = tools if tools is not None else self.registry
+        info: dict[str, object] = {"name": self.name, "description": self.description, "tools": tools.specs()}
+        if tools.listings:
+            info["mcp_servers"] = [
+                {"name": listing.name, "tools": list(listing.tools)}
+                | ({"error": listing.error} if listing.error else {})
+                for listing in tools.listings
+            ]
+        return info
 
 
 class Agents:

@@ -88,7 +88,9 @@ async def start_run(
     a run (nothing is written then).
     """
     store = runtime.get_store()
-    if clashes := [tool.name for tool in request.tools if tool.name in agent.registry]:
+    # Listing MCP servers' tools (cached) only when there are client tools to check against them.
+    server_tools = await agent.registry.load() if request.tools else agent.registry
+    if clashes := [tool.name for tool in request.tools if tool.name in server_tools]:
         raise InvalidRequest(
             f"Client tool name(s) {', '.join(clashes)} are taken by server tools; rename them.", code="invalid_tools"
         )
@@ -145,7 +147,7 @@ async def submit_tool_results(
         state = "cancelling" if run.status is RunStatus.RUNNING else run.status.value
         raise RunNotWaiting(f"Run '{run_id}' is {state}: it takes no tool results.")
     messages = await store.get_messages(thread_id)
-    server_tools = (await owner_of(store, thread_id)).registry
+    server_tools = await (await owner_of(store, thread_id)).registry.load()
     calls: dict[str, int] = {}
     for message in messages:
         index = model_step_index(run_id, message["id"]) if message["role"] == "assistant" else None

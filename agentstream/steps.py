@@ -109,6 +109,8 @@ async def _run_model_step(
     run = await ctx.store.get_run(ctx.thread_id, ctx.run_id)
     if run is None or run.cancel_requested or run.status is not RunStatus.RUNNING:
         return CANCELLED
+    # MCP servers' tools, listed before the step opens: a slow listing leaves nothing half-written.
+    tools = await tools.load()
     if record is not None and record.status is StepStatus.STARTED:
         await discard_attempt(ctx, record)
     attempt = record.attempt + 1 if record is not None else 1
@@ -186,7 +188,8 @@ async def _run_tool_step(
     function = call["function"]
     try:
         context = ToolContext(ctx.thread_id, ctx.run_id, agent, call["id"])
-        message = tool_message(call["id"], await tools.get(function["name"]).call(function["arguments"], context))
+        server_tool = (await tools.load()).get(function["name"])
+        message = tool_message(call["id"], await server_tool.call(function["arguments"], context))
     except Exception as exc:
         # The model can correct itself (other arguments, another tool) if it reads what went wrong.
         # The error's type only: its text may quote the arguments, which are conversation content.

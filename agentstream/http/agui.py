@@ -122,7 +122,7 @@ async def _answer(
             frames = join_frames(hub, thread_id, run.run_id, run.start_seq)
             return _agui_response(frames, thread_id, run.run_id, release)
         replay_id = agui.run_id or new_id()
-        replay = replay_frames(thread_id, replay_id, stored, agent.registry)
+        replay = replay_frames(thread_id, replay_id, stored, await agent.registry.load())
         return _agui_response(replay, thread_id, replay_id, release)
     if active_run_id is not None:
         raise RunAlreadyActive(thread_id, active_run_id)

@@ -111,7 +111,8 @@ def agent_named(name: str | None) -> Agent:
 
 @caller_endpoint
 async def list_agents(request: Request) -> Response:
-    return JSONResponse({"agents": [agent.info() for agent in runtime.get_agents()]})
+    # MCP servers' tools are listed too, through the same per-process cache the runs use.
+    return JSONResponse({"agents": [agent.info(await agent.registry.load()) for agent in runtime.get_agents()]})
 
 
 @caller_endpoint

@@ -132,8 +132,9 @@ class MCPServer(ToolSource):
         """
         if self._listed is not None and time.monotonic() - self._listed[0] < self.cache_seconds:
             return self._listed[1]
+        headers = await self._headers()
         try:
-            async with asyncio.timeout(self.timeout), self._session() as client:
+            async with asyncio.timeout(self.timeout), self._session(headers) as client:
                 listed = await _list_all(client)
         except Exception as exc:
             raise MCPServerError(f"MCP server '{self.name}' could not list its tools: {_describe(exc)}.") from None
@@ -146,8 +147,9 @@ class MCPServer(ToolSource):
 
         Raises MCPServerError when the server fails, MCPToolError when the tool answers with an error.
         """
+        headers = await self._headers()
         try:
-            async with asyncio.timeout(self.call_timeout), self._session() as client:
+            async with asyncio.timeout(self.call_timeout), self._session(headers) as client:
                 result = await client.call_tool(name, arguments)
         except Exception as exc:
             raise MCPServerError(f"MCP server '{self.name}' failed to run '{name}': {_describe(exc)}.") from None
@@ -157,18 +159,19 @@ class MCPServer(ToolSource):
         return text
 
     @asynccontextmanager
-    async def _session(self) -> AsyncIterator[Client]:
+    async def _session(self, headers: dict[str, str]) -> AsyncIterator[Client]:
         import httpx2
         from mcp import Client
         from mcp.client.streamable_http import streamable_http_client
 
         async with (
-            httpx2.AsyncClient(headers=await self._headers(), timeout=httpx2.Timeout(self.timeout, read=None)) as http,
+            httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(self.timeout, read=None)) as http,
             Client(streamable_http_client(self.url, http_client=http)) as client,
         ):
             yield client
 
     async def _headers(self) -> dict[str, str]:
+        """Read before a session opens: a missing setting is a ConfigError that says so, not a server failure."""
         if self.headers is None:
             return {}
         if callable(self.headers):

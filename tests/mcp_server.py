@@ -38,6 +38,10 @@ class MCPTestServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/mcp"
 
+    @property
+    def is_running(self) -> bool:
+        return self._thread.is_alive()
+
     def start(self) -> MCPTestServer:
         self._thread.start()
         wait_until(lambda: self._server.started or not self._thread.is_alive(), timeout=10, message="the MCP server")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 from collections.abc import Iterator
 
@@ -182,6 +183,13 @@ def test_a_listed_tool_named_like_an_agent_tool_is_left_out(server: MCPTestServe
     loaded = asyncio.run(ToolRegistry([tool(add), authorized(server)]).load())
     assert loaded.get("add").spec()["description"] == "The agent's own add."
     assert [listing.tools for listing in loaded.listings] == [("forecast", "wipe_disk")]
+
+
+def test_without_the_mcp_extra_declaring_a_server_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "mcp" else real_find_spec(name))
+    with pytest.raises(ImportError, match=r"pip install 'agentstream\[mcp\]'"):
+        agentstream.MCPServer("http://127.0.0.1/mcp")
 
 
 def test_bad_configuration_is_refused_when_the_server_is_declared() -> None:

@@ -34,9 +34,12 @@ def tools() -> Iterator[MCPTestServer]:
 
 
 @pytest.fixture(scope="module")
-def fragile() -> MCPTestServer:
+def fragile() -> Iterator[MCPTestServer]:
     """Stopped by the test that uses it."""
-    return MCPTestServer().start()
+    started = MCPTestServer().start()
+    yield started
+    if started.is_running:
+        started.stop()
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +117,7 @@ def test_the_token_reaches_the_server_and_no_event_status_or_log_line(
     started, events = run_to_the_end(host, "remote", "Weather in Oslo tomorrow?")
 
     assert [e.body["content"] for e in events if e.type == "TOOL_CALL_RESULT"] == ["Sunny in Oslo"]
-    # Every request of the run's sessions (or none, if the tool list was still cached, then only the call's).
+    # The call's session, and the listing's unless the list was still cached: each request carried the token.
     assert tools.authorizations[seen_before:] and set(tools.authorizations[seen_before:]) == {f"Bearer {TOKEN}"}
     whole_thread = host.stream(f"/api/agent/stream/{started['thread_id']}")
     assert TOKEN not in json.dumps([e.body for e in whole_thread])
@@ -134,6 +137,17 @@ def test_a_tool_left_out_of_allowed_tools_cannot_be_called(
     [result] = [e.body for e in events if e.type == "TOOL_CALL_RESULT"]
     assert result["content"] == "Error: UnknownTool: No server tool named 'wipe_disk'. Known tools: add, forecast."
     assert ("wipe_disk", {}) not in tools.calls
+
+
+def test_a_client_tool_may_not_take_the_name_of_a_server_s_tool(host: Devhost, server: OpenAIServer) -> None:
+    declared = {"name": "forecast", "description": "The browser's forecast.", "parameters": {"type": "object"}}
+    response = requests.post(
+        f"{host.url}/api/agents/remote/run", json={"message": "Forecast?", "tools": [declared]}, timeout=30
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_tools"
+    assert "forecast" in response.json()["error"]["message"]
+    assert server.chat_requests() == []
 
 
 def test_the_agents_route_lists_the_servers_tools(host: Devhost, tools: MCPTestServer) -> None:

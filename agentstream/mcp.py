@@ -98,7 +98,7 @@ class MCPServer(ToolSource):
         headers: Headers | None = None,
         allowed_tools: Collection[str] | None = None,
         approval: Approval | Collection[str] = "never",
-        timeout: float = 30.0,
+        timeout: float = 10.0,
         call_timeout: float = 300.0,
         cache_seconds: float = 60.0,
     ) -> None:

@@ -17,9 +17,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .agents import Agent, RunContext
+from .config import setting
 from .events import Envelope, NewEvent
 from .exceptions import AgentStreamError, APIError, ConfigError, StoreUnavailable
 from .llm import AzureOpenAIModel, DemoModel, ModelClient, OpenAIModel
+from .mcp import MCPServer
 from .tools import Tool, ToolContext, tool
 
 if TYPE_CHECKING:
@@ -44,6 +46,7 @@ __all__ = [
     "ConfigError",
     "DemoModel",
     "Envelope",
+    "MCPServer",
     "ModelClient",
     "NewEvent",
     "OpenAIModel",
@@ -51,5 +54,6 @@ __all__ = [
     "StoreUnavailable",
     "Tool",
     "ToolContext",
+    "setting",
     "tool",
 ]

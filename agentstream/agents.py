@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from .exceptions import AgentNotFound
 from .llm.base import ModelClient
-from .tools import Tool, ToolRegistry
+from .tools import Tool, ToolRegistry, ToolSource
 
 AGENT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -44,7 +44,7 @@ Instructions = str | Callable[[RunContext], str | Awaitable[str]]
 class Agent:
     name: str
     instructions: Instructions = ""
-    tools: Sequence[Tool] = ()
+    tools: Sequence[Tool | ToolSource] = ()
     model: ModelClient | None = None
     description: str = ""
     #: "per_tool": each tool's own `approval` decides; "always": every server tool needs a person's
@@ -67,25 +67,9 @@ class Agent:
         object.__setattr__(self, "registry", ToolRegistry(self.tools))
         if self.approval not in ("per_tool", "always"):
             raise ValueError(f"Agent '{self.name}': approval must be 'per_tool' or 'always', not {self.approval!r}.")
-        if unknown := [name for name in self.approval_exempt if name not in self.registry]:
+        unknown = [name for name in self.approval_exempt if name not in self.registry]
+        if unknown and not self.registry.has_sources:
             raise ValueError(f"Agent '{self.name}': approval_exempt names unknown tools: {', '.join(unknown)}.")
-
-    def initial_state(self) -> dict[str, Any] | None:
-        """A new thread's state: the state_type's defaults, if it has them all."""
-        if self.state_type is None:
-            return None
-        try:
-            return self.state_type().model_dump(mode="json")
-        except ValidationError:
-            return None
-
-    def needs_approval(self, tool_name: str) -> bool:
-        """Whether a call of this server tool waits for a person first."""
-        if tool_name not in self.registry:
-            return False
-        if self.approval == "always":
-            return tool_name not in self.approval_exempt
-        return self.registry.get(tool_name).approval == "always"
 
     async def system_prompt(self, context: RunContext) -> str:
         """The instructions for this run: the string, or what the function makes of the context."""
@@ -98,9 +82,35 @@ class Agent:
             raise TypeError(f"Agent '{self.name}': the instructions function returned {type(text).__name__}, not str.")
         return text
 
-    def info(self) -> dict[str, object]:
-        """What `GET /api/agents` says of the agent."""
-        return {"name": self.name, "description": self.description, "tools": self.registry.specs()}
+    def initial_state(self) -> dict[str, Any] | None:
+        """A new thread's state: the state_type's defaults, if it has them all."""
+        if self.state_type is None:
+            return None
+        try:
+            return self.state_type().model_dump(mode="json")
+        except ValidationError:
+            return None
+
+    def needs_approval(self, tool_name: str, tools: ToolRegistry) -> bool:
+        """Whether a call of this server tool waits for a person first; `tools`: the loaded registry."""
+        if tool_name not in tools:
+            return False
+        if self.approval == "always":
+            return tool_name not in self.approval_exempt
+        return tools.get(tool_name).approval == "always"
+
+    def info(self, tools: ToolRegistry | None = None) -> dict[str, object]:
+        """What `GET /api/agents` says of the agent; pass `await agent.registry.load()` as `tools` to
+        list its MCP servers' tools too, and which server offers which (or why it offers none)."""
+        tools = tools if tools is not None else self.registry
+        info: dict[str, object] = {"name": self.name, "description": self.description, "tools": tools.specs()}
+        if tools.listings:
+            info["mcp_servers"] = [
+                {"name": listing.name, "tools": list(listing.tools)}
+                | ({"error": listing.error} if listing.error else {})
+                for listing in tools.listings
+            ]
+        return info
 
 
 class Agents:

@@ -26,9 +26,9 @@ from typing import Any
 from ag_ui.core import Interrupt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .agents import Agent
 from .exceptions import InterruptExpired, InterruptNotFound, InvalidRequest
 from .stores.base import EventStore, RunInfo, RunStatus
+from .tools import ToolRegistry
 
 REASON = "tool_call"
 DECLINED = "Declined: the user did not approve this call, so it did not run."
@@ -84,12 +84,16 @@ def resume_run_id(interrupted_run_id: str) -> str:
     return hashlib.sha256(f"resume:{interrupted_run_id}".encode()).hexdigest()[:32]
 
 
-def interrupts_for(run_id: str, calls: list[dict[str, Any]], agent: Agent, now: dt.datetime) -> list[dict[str, Any]]:
-    """The interrupts for tool calls that wait for approval, as RUN_FINISHED's outcome lists them."""
+def interrupts_for(
+    run_id: str, calls: list[dict[str, Any]], tools: ToolRegistry, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """The interrupts for tool calls that wait for approval, as RUN_FINISHED's outcome lists them.
+
+    `tools`: the agent's loaded registry (its MCP servers' tools included)."""
     interrupts = []
     for call in calls:
         name, arguments = call["function"]["name"], call["function"]["arguments"]
-        tool = agent.registry.get(name)
+        tool = tools.get(name)
         interrupt = Interrupt(
             id=interrupt_id(run_id, call["id"]),
             reason=REASON,
@@ -134,7 +138,7 @@ async def _interrupts_of(store: EventStore, thread_id: str, run: RunInfo) -> lis
 
 
 def decide(
-    thread_id: str, entries: list[ResumeEntry], open_: list[OpenInterrupt], agent: Agent, now: dt.datetime
+    thread_id: str, entries: list[ResumeEntry], open_: list[OpenInterrupt], tools: ToolRegistry, now: dt.datetime
 ) -> list[Decision]:
     """Check a resume against the open interrupts; what to do with each call.
 
@@ -163,7 +167,7 @@ def decide(
             if expires_at is not None and dt.datetime.fromisoformat(expires_at) <= now:
                 raise InterruptExpired(interrupt, expires_at)
             if approval.arguments is not None:
-                call = _with_arguments(call, approval.arguments, agent)
+                call = _with_arguments(call, approval.arguments, tools)
         decisions.append(Decision(call, approval.approved))
     return decisions
 
@@ -188,16 +192,20 @@ def _approval(entry: ResumeEntry) -> Approval:
         ) from None
 
 
-def _with_arguments(call: dict[str, Any], arguments: dict[str, Any], agent: Agent) -> dict[str, Any]:
+def _with_arguments(call: dict[str, Any], arguments: dict[str, Any], tools: ToolRegistry) -> dict[str, Any]:
     """The call with arguments a person edited, checked against the tool's schema first."""
     name = call["function"]["name"]
     encoded = json.dumps(arguments, ensure_ascii=False)
     try:
-        agent.registry.get(name).arguments.model_validate_json(encoded)
+        tools.get(name).check_arguments(encoded)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(part) for part in first["loc"]) or "arguments"
         raise InvalidRequest(
             f"The edited arguments of {name} do not validate: {where}: {first['msg']}.", code="invalid_arguments"
+        ) from None
+    except ValueError as exc:
+        raise InvalidRequest(
+            f"The edited arguments of {name} do not validate: {exc}.", code="invalid_arguments"
         ) from None
     return {**call, "function": {"name": name, "arguments": encoded}}

@@ -223,6 +223,26 @@ def read_purge_schedule(env: Mapping[str, str] | None = None) -> str:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """An app setting read each time it is used, so the value never sits in code or in an object's repr,
+    and a rotated secret (e.g. a Key Vault reference) is picked up. Made by `setting()`."""
+
+    name: str
+    prefix: str = ""
+
+    def read(self, env: Mapping[str, str] | None = None) -> str:
+        value = (os.environ if env is None else env).get(self.name, "").strip()
+        if not value:
+            raise ConfigError(f"Config '{self.name}' is not set. Set it in the app settings (or local.settings.json).")
+        return self.prefix + value
+
+
+def setting(name: str, *, prefix: str = "") -> Setting:
+    """The app setting `name` as a value read when it is needed: `setting("MCP_TOKEN", prefix="Bearer ")`."""
+    return Setting(name, prefix)
+
+
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 

@@ -8,6 +8,8 @@ The hierarchy:
   + RunOver                  -- an append to a run that is cancelled or finished
   + CancelRequested          -- a run told `cancelling` finishing any other way than cancelled
   + StepSuperseded           -- a write from a step attempt that a newer attempt replaced
+  + MCPServerError           -- an MCP server could not be reached, or refused a request
+  + MCPToolError             -- an MCP server's tool answered with an error
   + APIError                 -- an error with an HTTP status, rendered as {"error": {"code", "message"}}
     x InvalidRequest         400
     x Unauthorized           401  (a missing, forged or expired credential)
@@ -58,6 +60,14 @@ class CancelRequested(AgentStreamError):
 
 class StepSuperseded(AgentStreamError):
     """A newer attempt of the step took over (or it committed): this attempt's writes are refused."""
+
+
+class MCPServerError(AgentStreamError):
+    """An MCP server could not be reached, did not answer in time, or refused a request."""
+
+
+class MCPToolError(AgentStreamError):
+    """An MCP server's tool answered with an error result; the message is what the tool said."""
 
 
 class APIError(AgentStreamError):

@@ -97,7 +97,9 @@ async def start_run(
     a run (nothing is written then).
     """
     store = runtime.get_store()
-    if clashes := [tool.name for tool in request.tools if tool.name in agent.registry]:
+    # Listing MCP servers' tools (cached) only when there are client tools to check against them.
+    server_tools = await agent.registry.load() if request.tools else agent.registry
+    if clashes := [tool.name for tool in request.tools if tool.name in server_tools]:
         raise InvalidRequest(
             f"Client tool name(s) {', '.join(clashes)} are taken by server tools; rename them.", code="invalid_tools"
         )
@@ -112,7 +114,8 @@ async def start_run(
     if request.resume is not None:
         if not waiting:
             return await _resumed_already(store, thread_id, request)
-        decisions = approvals.decide(thread_id, request.resume, waiting, agent, dt.datetime.now(dt.UTC))
+        tools = await agent.registry.load()
+        decisions = approvals.decide(thread_id, request.resume, waiting, tools, dt.datetime.now(dt.UTC))
         run_id = approvals.resume_run_id(approvals.interrupted_run_of(waiting[0].interrupt["id"]))
     elif waiting:
         raise InterruptPending(thread_id, [item.interrupt["id"] for item in waiting])
@@ -212,7 +215,7 @@ async def submit_tool_results(
         described = "cancelling" if run.status is RunStatus.RUNNING else run.status.value
         raise RunNotWaiting(f"Run '{run_id}' is {described}: it takes no tool results.")
     messages = await store.get_messages(thread_id)
-    server_tools = (await owner_of(store, thread_id)).registry
+    server_tools = await (await owner_of(store, thread_id)).registry.load()
     calls: dict[str, int] = {}
     for message in messages:
         index = model_step_index(run_id, message["id"]) if message["role"] == "assistant" else None

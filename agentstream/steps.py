@@ -111,6 +111,8 @@ async def _run_model_step(
     run = await ctx.store.get_run(ctx.thread_id, ctx.run_id)
     if run is None or run.cancel_requested or run.status is not RunStatus.RUNNING:
         return CANCELLED
+    # MCP servers' tools, listed before the step opens: a slow listing leaves nothing half-written.
+    tools = await tools.load()
     if record is not None and record.status is StepStatus.STARTED:
         await discard_attempt(ctx, record)
     attempt = record.attempt + 1 if record is not None else 1
@@ -209,7 +211,8 @@ async def _run_tool_step(
         if declined:
             raise _Declined
         context = ToolContext(ctx.thread_id, ctx.run_id, agent, call["id"], updates)
-        message = tool_message(call["id"], await tools.get(function["name"]).call(function["arguments"], context))
+        server_tool = (await tools.load()).get(function["name"])
+        message = tool_message(call["id"], await server_tool.call(function["arguments"], context))
     except _Declined:
         message = tool_message(call["id"], DECLINED)
     except Exception as exc:

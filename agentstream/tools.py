@@ -13,22 +13,29 @@ returns is what the model reads: a string as it is, anything else as JSON.
 
 The explicit form `Tool(name, description, ArgumentsModel, function)` takes a pydantic model and
 calls `function(arguments)` with the validated model instance.
+
+An agent's tools may also come from a `ToolSource`, such as an MCP server (`agentstream.MCPServer`),
+which lists them at run time: `ToolRegistry.load()` gives the tools a step has.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import copy
 import inspect
 import json
+import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 from pydantic import BaseModel
 
 from .signatures import read_signature, tool_schema
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .state import StateUpdates
@@ -94,6 +101,9 @@ class Tool:
         """The AG-UI tool shape: name, description, JSON-schema parameters."""
         return {"name": self.name, "description": self.description, "parameters": self._schema}
 
+    def check_arguments(self, arguments_json: str) -> None:
+        self.arguments.model_validate_json(arguments_json or "{}")
+
     async def call(self, arguments_json: str, context: ToolContext) -> str:
         """Validate the model's arguments, run the function, and give back what the model reads."""
         arguments = self.arguments.model_validate_json(arguments_json or "{}")
@@ -156,33 +166,115 @@ def tool(
     return make if function is None else make(function)
 
 
+class ServerTool(Protocol):
+    """What a step needs of a tool: a `Tool`, or one a `ToolSource` listed."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def approval(self) -> Approval: ...
+
+    @property
+    def approval_expires_after(self) -> float | None: ...
+
+    def spec(self) -> dict[str, Any]: ...
+
+    def check_arguments(self, arguments_json: str) -> None:
+        """Raise ValueError (pydantic's ValidationError is one) if the tool would refuse these arguments."""
+        ...
+
+    async def call(self, arguments_json: str, context: ToolContext) -> str: ...
+
+
+class ToolSource(abc.ABC):
+    """Tools listed at run time by something outside the app, such as an MCP server."""
+
+    name: str
+
+    @abc.abstractmethod
+    async def list_tools(self) -> Sequence[ServerTool]:
+        """The tools to offer now; raises an AgentStreamError when they cannot be listed."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceListing:
+    """What one source gave a loaded registry: its tools' names, or why it gave none."""
+
+    name: str
+    tools: tuple[str, ...] = ()
+    error: str | None = None
+
+
 class UnknownTool(LookupError):
     pass
 
 
 class ToolRegistry:
-    """An agent's tools by name."""
+    """An agent's tools by name: its own, and (once loaded) those its sources list."""
 
-    def __init__(self, tools: Iterable[Tool] = ()) -> None:
-        self._tools: dict[str, Tool] = {}
+    def __init__(self, tools: Iterable[Tool | ToolSource] = ()) -> None:
+        self._tools: dict[str, ServerTool] = {}
+        self._sources: list[ToolSource] = []
+        #: Set by `load()`: what each source listed.
+        self.listings: tuple[SourceListing, ...] = ()
         for item in tools:
+            if isinstance(item, ToolSource):
+                self._sources.append(item)
+                continue
             if not isinstance(item, Tool):
-                raise TypeError(f"{item!r} is not a tool: decorate the function with @agentstream.tool.")
+                raise TypeError(
+                    f"{item!r} is not a tool: decorate the function with @agentstream.tool "
+                    "(or, for a remote server's tools, use agentstream.MCPServer)."
+                )
             if item.name in self._tools:
                 raise ValueError(f"Two tools are named '{item.name}'.")
             self._tools[item.name] = item
 
-    def get(self, name: str) -> Tool:
+    async def load(self) -> ToolRegistry:
+        """These tools with what the sources list now (each source caches its list). A source that
+        cannot list leaves its tools out; a listed tool named like an earlier one is left out."""
+        if not self._sources:
+            return self
+        loaded = ToolRegistry()
+        loaded._tools = dict(self._tools)
+        listings = []
+        results = await asyncio.gather(*(source.list_tools() for source in self._sources), return_exceptions=True)
+        for source, result in zip(self._sources, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result
+                logger.warning("Tools of '%s' left out: %s", source.name, result)
+                listings.append(SourceListing(source.name, error=str(result)))
+                continue
+            names = []
+            for item in result:
+                if item.name in loaded._tools:
+                    logger.warning("Tool '%s' of '%s' left out: another tool has that name", item.name, source.name)
+                    continue
+                loaded._tools[item.name] = item
+                names.append(item.name)
+            listings.append(SourceListing(source.name, tuple(names)))
+        loaded.listings = tuple(listings)
+        return loaded
+
+    def get(self, name: str) -> ServerTool:
         try:
             return self._tools[name]
         except KeyError:
             known = ", ".join(self._tools) or "none"
-            raise UnknownTool(f"No server tool named '{name}'. Known tools: {known}.") from None
+            missing = "".join(f" {listing.error}" for listing in self.listings if listing.error)
+            raise UnknownTool(f"No server tool named '{name}'. Known tools: {known}.{missing}") from None
+
+    @property
+    def has_sources(self) -> bool:
+        """Whether tools come at run time too (an MCP server), so its names are known only once loaded."""
+        return bool(self._sources)
 
     def __contains__(self, name: object) -> bool:
         return name in self._tools
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[ServerTool]:
         return iter(self._tools.values())
 
     def specs(self) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ import secrets
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -52,6 +53,7 @@ class Reply:
     chunk_delay: float = 0.0  # seconds between chunks, to pace a stream
     prompt_tokens: int = 11
     completion_tokens: int | None = None  # default: one per delta
+    before: Callable[[], None] | None = None  # run when the request arrives, before anything is sent
 
 
 @dataclass
@@ -150,6 +152,8 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             if (problem := self._auth_problem(received, azure)) is not None:
                 return self._json(401, {"error": {"message": problem, "type": "invalid_request_error", "code": "401"}})
             reply = server._next_reply(body)
+            if reply.before is not None:
+                reply.before()
             if reply.status != 200:
                 return self._error(reply)
             self._stream(reply, body, azure=azure is not None)

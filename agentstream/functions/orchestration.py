@@ -187,7 +187,9 @@ async def model_step(step: dict) -> dict[str, Any]:
         max_attempts=get_settings().step_max_attempts,
     )
     # Decided here, not in the orchestrator: the answer is then in the durable history for replays.
-    if waiting := [c["id"] for c in result.get("toolCalls", []) if agent.needs_approval(c["function"]["name"])]:
+    calls = result.get("toolCalls", [])
+    tools = await agent.registry.load() if calls else agent.registry
+    if waiting := [c["id"] for c in calls if agent.needs_approval(c["function"]["name"], tools)]:
         return {**result, "approvals": waiting}
     return result
 
@@ -212,7 +214,8 @@ async def finish_run(step: dict) -> None:
     ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
     interrupts = None
     if calls := step.get("interrupts"):
-        interrupts = approvals.interrupts_for(ctx.run_id, calls, _agent_of(step), dt.datetime.now(dt.UTC))
+        tools = await _agent_of(step).registry.load()
+        interrupts = approvals.interrupts_for(ctx.run_id, calls, tools, dt.datetime.now(dt.UTC))
     await steps.finish_run(
         ctx,
         step["error"],

@@ -156,7 +156,7 @@ async def _answer(
         replay_id = agui.run_id or new_id()
         waiting = [item.interrupt for item in await approvals.open_interrupts(store, thread_id)] if head else []
         shared = await state.thread_state(store, thread_id) if head else None
-        replay = replay_frames(thread_id, replay_id, stored, agent.registry, waiting, shared)
+        replay = replay_frames(thread_id, replay_id, stored, await agent.registry.load(), waiting, shared)
         return _agui_response(replay, thread_id, replay_id, release)
     if active_run_id is not None:
         raise RunAlreadyActive(thread_id, active_run_id)

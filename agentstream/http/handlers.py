@@ -7,6 +7,7 @@ knows nothing of Azure Functions.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import logging
@@ -117,7 +118,10 @@ def agent_named(name: str | None) -> Agent:
 
 @caller_endpoint
 async def list_agents(request: Request) -> Response:
-    return JSONResponse({"agents": [agent.info() for agent in runtime.get_agents()]})
+    # MCP servers' tools are listed too (all agents' servers at once), through the cache the runs use.
+    agents = list(runtime.get_agents())
+    tools = await asyncio.gather(*(agent.registry.load() for agent in agents))
+    return JSONResponse({"agents": [agent.info(loaded) for agent, loaded in zip(agents, tools, strict=True)]})
 
 
 @caller_endpoint

@@ -291,13 +291,13 @@ def test_the_ag_ui_endpoint_interrupts_and_resumes_with_no_validator_findings(
     thread_id = f"agui-{uuid.uuid4().hex[:8]}"
     # Some text first: a turn of tool calls alone names a parent message the stream never opened,
     # which ag-ui-validate's AGUI208 reports (AG-UI clients create that message themselves).
-    server.script(Reply(text="Let me ask first.", tool_calls=[("refund", REFUND_ARGS)]))
+    server.script(Reply(text="Let me ask first.", tool_calls=[("refund", REFUND_ARGS)], chunk_delay=0.02))
     first = {"threadId": thread_id, "runId": "ask", "messages": [{"id": "u1", "role": "user", "content": "Refund A-1"}]}
     asked = validate(url, input=first)
     assert_no_findings(asked, at_least=6)
     outcome = host.status(thread_id)["interrupts"]
     [interrupt] = outcome
-    server.script(Reply(text="Refunded."))
+    server.script(Reply(text="Refunded the whole amount.", chunk_delay=0.02))
     messages = host.status(thread_id)["messages"]
     second = {
         "threadId": thread_id,

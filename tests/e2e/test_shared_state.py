@@ -117,7 +117,11 @@ def test_a_thread_without_state_streams_no_state_events(host: Devhost, server: O
 def test_ag_ui_state_with_no_validator_findings_and_a_hydrated_join(host: Devhost, server: OpenAIServer) -> None:
     url = f"{host.url}/api/agents/planner/ag-ui"
     thread_id = f"state-{uuid.uuid4().hex[:8]}"
-    server.script(Reply(text="Let me add that.", tool_calls=[("add_steps", '{"steps": ["pack"]}')]), Reply(text="Ok."))
+    # Paced, so the answer streams in several chunks, as the validator's AGUI507 expects of a live response.
+    server.script(
+        Reply(text="Let me add that.", tool_calls=[("add_steps", '{"steps": ["pack"]}')], chunk_delay=0.02),
+        Reply(text="Ok, packing is on the plan.", chunk_delay=0.02),
+    )
     body = {
         "threadId": thread_id,
         "runId": "plan",

@@ -7,6 +7,8 @@ support = Agent(name="support", instructions="You are Contoso's support agent.",
 `instructions` is a string, or a function of the run's `RunContext` (sync or async) returning
 one; it is sent to the model as the first, system message of every model call, and never stored
 in the thread. Without `model`, the app settings (MODEL_PROVIDER and friends) choose the model.
+With `output_type` (a pydantic model), the final answer is JSON of that type, validated, and the
+run's `result` (see `agentstream.output`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+
+from pydantic import BaseModel
 
 from .exceptions import AgentNotFound
 from .llm.base import ModelClient
@@ -44,6 +48,7 @@ class Agent:
     tools: Sequence[Tool] = ()
     model: ModelClient | None = None
     description: str = ""
+    output_type: type[BaseModel] | None = None
     registry: ToolRegistry = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -54,6 +59,13 @@ class Agent:
             )
         if not isinstance(self.instructions, str) and not callable(self.instructions):
             raise TypeError(f"Agent '{self.name}': instructions must be a string or a function of the RunContext.")
+        if self.output_type is not None and not (
+            isinstance(self.output_type, type) and issubclass(self.output_type, BaseModel)
+        ):
+            raise TypeError(
+                f"Agent '{self.name}': output_type must be a pydantic model class (a BaseModel subclass), "
+                f"not {self.output_type!r}."
+            )
         object.__setattr__(self, "registry", ToolRegistry(self.tools))
 
     async def system_prompt(self, context: RunContext) -> str:

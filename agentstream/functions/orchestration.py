@@ -67,6 +67,7 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
     error: dict[str, str] | None = None
     cancelled = False
     pending: list[str] = []
+    output: Any = None
     phase = "model"
     try:
         for index in range(settings.max_model_steps):
@@ -82,6 +83,7 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
                 break
             calls = _outcome(model)["toolCalls"]
             if not calls:
+                output = _outcome(model).get("output")
                 break
             phase = "tool"
             server_calls = [c for c in calls if c["function"]["name"] not in client_names]
@@ -132,6 +134,8 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
     # quickly, then again on durable timers, which cost nothing while they wait.
     finish_retry = df.RetryOptions(settings.step_retry_interval_ms, max(10, settings.step_max_attempts))
     finish = {**ids, "error": error, "cancelled": cancelled, "pending": pending}
+    if output is not None:
+        finish["output"] = output
     for delay in _finish_backoff(settings.step_retry_interval_ms / 1000):
         try:
             yield context.call_activity_with_retry("finish_run", finish_retry, finish)
@@ -158,6 +162,7 @@ async def model_step(step: dict) -> dict[str, Any]:
         client_tools=step.get("tools"),
         instructions=instructions,
         max_attempts=get_settings().step_max_attempts,
+        output_type=agent.output_type,
     )
 
 
@@ -171,7 +176,13 @@ async def tool_step(step: dict) -> dict[str, Any]:
 @bp.activity_trigger(input_name="step")
 async def finish_run(step: dict) -> None:
     ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
-    await steps.finish_run(ctx, step["error"], cancelled=step["cancelled"], pending_tool_call_ids=step.get("pending"))
+    await steps.finish_run(
+        ctx,
+        step["error"],
+        cancelled=step["cancelled"],
+        pending_tool_call_ids=step.get("pending"),
+        output=step.get("output"),
+    )
 
 
 def _agent_of(step: dict[str, Any]) -> Agent:

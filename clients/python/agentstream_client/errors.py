@@ -6,6 +6,7 @@ The hierarchy:
   + StreamGapError             -- the stream skipped event ids: events were lost
   + ProtocolError              -- the server answered something that is not our stream
   + DisconnectedError          -- the server stayed unreachable through every reconnect attempt
+  + NoOutputError              -- a run asked for its structured result ended without one
   + APIStatusError             -- a 4xx/5xx answer, carrying the server's {"error": {"code", "message"}}
     x BadRequestError          400
     x AuthenticationError      401
@@ -49,6 +50,20 @@ class ProtocolError(ClientError):
 
 class DisconnectedError(ClientError):
     """The stream could not be re-established within the reconnect policy's attempts."""
+
+
+class NoOutputError(ClientError):
+    """`Run.result(output_type)` found no structured result: the run failed, was cancelled or gave none.
+
+    `result` is how the run ended (its `outcome` and `error` say why).
+    """
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+        reason = f"ended with {result.error['code']}" if result.error else f"ended as {result.outcome}"
+        if result.ok:
+            reason = "gave no structured result (does its agent have an output_type?)"
+        super().__init__(f"Run '{result.run_id}' {reason}.")
 
 
 class APIStatusError(ClientError):

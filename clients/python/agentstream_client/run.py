@@ -7,9 +7,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from .errors import ConflictError, NotFoundError
+from pydantic import TypeAdapter
+
+from .errors import ConflictError, NoOutputError, NotFoundError
 from .events import StreamEvent
 from .stream import TERMINAL_TYPES, EventStream
 from .tools import ClientTool
@@ -24,6 +26,8 @@ STEP_DISCARDED = "agentstream.step_discarded"
 # cancelled) meanwhile, or the call belonged to a step attempt that was discarded.
 _STALE_ANSWER_CODES = frozenset({"tool_call_answered", "run_not_waiting", "tool_call_not_found"})
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, kw_only=True)
 class RunResult:
@@ -33,6 +37,7 @@ class RunResult:
     message). `text` is the run's assistant text, one line per message, without what discarded
     step attempts streamed. `messages` is the thread's whole conversation after the run, as the
     server committed it. `usage` is the run's token usage (`inputTokens`, `outputTokens`, ...).
+    `output` is the structured result of an agent with an output type, as JSON (None otherwise).
     """
 
     thread_id: str
@@ -42,6 +47,7 @@ class RunResult:
     messages: list[dict[str, Any]] = field(repr=False)
     usage: dict[str, int]
     error: dict[str, str] | None = None
+    output: Any = None
 
     @property
     def ok(self) -> bool:
@@ -127,13 +133,28 @@ class Run:
                 on_text(delta)
         return self.result()
 
-    def result(self) -> RunResult:
-        """Wait for the run to end and return how it ended."""
+    @overload
+    def result(self) -> RunResult: ...
+
+    @overload
+    def result(self, output_type: type[T]) -> T: ...
+
+    def result(self, output_type: type[T] | None = None) -> RunResult | T:
+        """Wait for the run to end and return how it ended.
+
+        Given the agent's output type (a pydantic model, say), return the run's structured result
+        as that type instead; a run that ended without one raises NoOutputError, which carries
+        the RunResult.
+        """
         for _ in self:
             pass
         if self._result is None:
             self._result = self._build_result()
-        return self._result
+        if output_type is None:
+            return self._result
+        if not self._result.ok or self._result.output is None:
+            raise NoOutputError(self._result)
+        return TypeAdapter(output_type).validate_python(self._result.output)
 
     def cancel(self) -> dict[str, Any]:
         """Ask the server to cancel the run (idempotent). The stream goes on to the run's terminal event."""
@@ -229,6 +250,7 @@ class Run:
             messages=list(status.get("messages", [])),
             usage=dict(run.get("usage") or self._event_usage()),
             error=error,
+            output=run.get("result", self.terminal.body.get("result") if self.terminal is not None else None),
         )
 
     def _outcome(self, run: dict[str, Any]) -> tuple[str, dict[str, str] | None]:

@@ -6,8 +6,9 @@ What it does with the last user message:
 - "calculate <expression>" → calls the calculator;
 - the name of any other tool it was given (a client-side tool, say) → calls it, with arguments made
   from its JSON schema: the message for required strings, 1 for numbers, true for booleans;
-- "think" → streams a summary of its reasoning (REASONING_*) before the answer, and hands over its
-  reasoning encrypted (an opaque value the thread keeps for the next call), as reasoning models do;
+- "think" → streams its reasoning (REASONING_*) before the answer; with `[encrypted-reasoning]` also, it
+  hands over that reasoning encrypted (an opaque value the thread keeps for the next call), as
+  reasoning models do on the Responses API;
 - with an agent's `output_type`, the final answer is JSON in its schema (strings quote the message);
   `[fail:output]` → an answer that is not JSON, every time (the run ends with `invalid_output`);
   `[fail:output:once]` → not JSON at first, valid JSON once told what was wrong;
@@ -82,7 +83,7 @@ class DemoModel:
             await pace.next()
             yield ReasoningDelta(word)
             output_tokens += 1
-        if reasoning:
+        if reasoning and "[encrypted-reasoning]" in request:
             sealed = base64.b64encode(json.dumps({"demo_reasoning": reasoning}).encode()).decode()
             yield EncryptedReasoning(0, f"rs_demo_{secrets.token_hex(8)}", sealed)
         fail_after = 3 if "[fail:model]" in str(last.get("content") or "") else None

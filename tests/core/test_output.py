@@ -102,7 +102,7 @@ def test_an_answer_invalid_twice_ends_with_invalid_output(tmp_path: Path) -> Non
 
 def test_the_demo_hands_over_encrypted_reasoning_that_never_shows_as_text(tmp_path: Path) -> None:
     async def main() -> None:
-        ctx = await context(tmp_path, "Think about it.")
+        ctx = await context(tmp_path, "Think about it. [encrypted-reasoning]")
         await run_model_step(ctx, DemoModel(tokens_per_second=0), ToolRegistry([]), 0, max_attempts=3)
         events = [e.body() for e in await ctx.store.read("t", after=0)]
         reasoning, answer = (await ctx.store.get_messages("t"))[1:]

@@ -15,6 +15,8 @@ from agentstream.output import output_schema
 from agentstream.steps import StepContext, run_model_step
 from agentstream.stores.sqlite import SQLiteEventStore
 from agentstream.tools import ToolRegistry
+from tests.core.test_docs_examples import python_blocks, run_outside_the_repository
+from tests.harness import ROOT
 from tests.responses_wire import strict_schema_problem
 
 
@@ -114,3 +116,16 @@ def test_the_demo_hands_over_encrypted_reasoning_that_never_shows_as_text(tmp_pa
         assert sealed not in reasoning["content"] + answer["content"]
 
     asyncio.run(main())
+
+
+def test_the_guide_s_structured_output_example_builds_with_a_strict_schema(tmp_path: Path) -> None:
+    [example] = [block for block in python_blocks(ROOT / "docs" / "models.md") if "output_type=Forecast" in block]
+    check = (
+        "\nimport json\n"
+        "from agentstream.output import output_schema\n"
+        "print(json.dumps(output_schema(app.agents.get('forecaster').output_type).schema))\n"
+    )
+    schema = json.loads(run_outside_the_repository(tmp_path, example + check))
+    assert strict_schema_problem(schema) is None
+    assert schema["required"] == ["city", "high_c", "conditions", "warning"]
+    assert schema["properties"]["high_c"]["description"] == "Today's high in °C"

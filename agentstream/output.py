@@ -42,13 +42,17 @@ def validate_output(output_type: type[BaseModel], text: str) -> dict[str, Any]:
     return output_type.model_validate_json(text).model_dump(mode="json")
 
 
-def correction_text(error: ValidationError) -> str:
-    """What the model is told when its answer did not validate."""
-    problems = "; ".join(
+def validation_problems(error: ValidationError) -> str:
+    """What is wrong with an answer, one `field: problem` after the other."""
+    return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or 'the answer'}: {e['msg']}" for e in error.errors(include_url=False)
     )
+
+
+def correction_text(error: ValidationError) -> str:
+    """What the model is told when its answer did not validate."""
     return (
-        f"Your answer does not match the required JSON schema ({problems}). "
+        f"Your answer does not match the required JSON schema ({validation_problems(error)}). "
         "Answer again with only the JSON object, following the schema exactly."
     )
 

@@ -35,7 +35,7 @@ from . import telemetry
 from .events import NewEvent, OpenConstructs, now_ms, step_discarded
 from .exceptions import RunOver, StepSuperseded
 from .llm.base import ModelClient, ModelError
-from .output import CORRECTION_SUFFIX, correction_text, output_schema, validate_output
+from .output import CORRECTION_SUFFIX, correction_text, output_schema, validate_output, validation_problems
 from .stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
 from .tools import ToolContext, ToolRegistry
 from .turn import AssistantTurn
@@ -139,7 +139,9 @@ async def _run_model_step(
     if not isinstance(outcome, _InvalidOutput):
         return outcome
     assert output_type is not None
-    message = f"The model's answer did not validate as {output_type.__name__}, twice: {correction_text(outcome.error)}"
+    message = (
+        f"The model's answer did not validate as {output_type.__name__}, twice: {validation_problems(outcome.error)}"
+    )
     return {"toolCalls": [], "error": {"code": "invalid_output", "message": message}}
 
 

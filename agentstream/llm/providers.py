@@ -33,7 +33,7 @@ AZURE_OPENAI_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 
 class _SDKModel(abc.ABC):
-    """A ModelClient whose Chat Completions client is built on first use."""
+    """A ModelClient whose API client (Chat Completions or Responses) is built on first use."""
 
     def __init__(self, options: ModelOptions, api: str | None) -> None:
         if api is not None and api not in MODEL_APIS:

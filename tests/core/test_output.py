@@ -97,7 +97,7 @@ def test_an_answer_invalid_twice_ends_with_invalid_output(tmp_path: Path) -> Non
     result, events, messages = run_step(tmp_path, "Plan a trip. [fail:output]")
     assert result["toolCalls"] == [] and result["error"]["code"] == "invalid_output"
     assert result["error"]["message"].startswith("The model's answer did not validate as Trip, twice: ")
-    assert "Invalid JSON" in result["error"]["message"]
+    assert result["error"]["message"].endswith("twice: the answer: Invalid JSON: expected value at line 1 column 1")
     assert [e["value"]["attempt"] for e in events if e["type"] == "CUSTOM"] == [1, 2]
     assert [m["id"] for m in messages] == ["u"]
 

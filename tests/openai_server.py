@@ -60,14 +60,14 @@ class Reply:
     prompt_tokens: int = 11
     completion_tokens: int | None = None  # default: one per delta
     refusal: str | None = None
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
     # The Responses API only:
     summary_parts: list[str] = field(default_factory=list)  # reasoning summary parts (default: [reasoning])
     encrypted: bool = False  # a reasoning item with no summary, only encrypted content (when asked for)
     failed_code: str | None = None  # end with response.failed carrying this error code
     error_event: str | None = None  # an `error` event with this code right after response.in_progress
     incomplete_reason: str | None = None  # end with response.incomplete for this reason
-    reasoning_tokens: int = 0
-    cached_tokens: int = 0
 
 
 @dataclass
@@ -321,8 +321,8 @@ def _chunks(reply: Reply, body: dict[str, Any], *, azure: bool) -> list[str]:
             "prompt_tokens": reply.prompt_tokens,
             "completion_tokens": completion,
             "total_tokens": reply.prompt_tokens + completion,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": reply.cached_tokens, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens, "audio_tokens": 0},
         }
         out.append(json.dumps({**base, "choices": [], "usage": usage}, separators=(",", ":")))
     out.append("[DONE]")

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from .exceptions import AgentNotFound
 from .llm.base import ModelClient
+from .output import output_schema
 from .tools import Tool, ToolRegistry
 
 AGENT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -80,8 +81,11 @@ class Agent:
         return text
 
     def info(self) -> dict[str, object]:
-        """What `GET /api/agents` says of the agent."""
-        return {"name": self.name, "description": self.description, "tools": self.registry.specs()}
+        """What `GET /api/agents` says of the agent: with an output type, also its result's JSON schema."""
+        info: dict[str, object] = {"name": self.name, "description": self.description, "tools": self.registry.specs()}
+        if self.output_type is not None:
+            info["output_schema"] = output_schema(self.output_type).schema
+        return info
 
 
 class Agents:

@@ -214,6 +214,9 @@ def test_a_valid_structured_answer_reaches_result_typed(host: Devhost, server: O
     assert run.terminal is not None and run.terminal.body["result"] == FORECAST
     status = host.status(run.thread_id)
     assert status["runs"][0]["result"] == FORECAST and status["messages"][-1]["content"] == json.dumps(FORECAST)
+    agents = {a["name"]: a for a in AgentStreamClient(host.url).agents()}
+    assert agents["forecaster"]["output_schema"]["required"] == ["city", "high_c", "conditions", "warning"]
+    assert "output_schema" not in agents["assistant"]
     for request in server.requests:
         body = request.body
         schema = body["response_format"]["json_schema"] if "response_format" in body else body["text"]["format"]

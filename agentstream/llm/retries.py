@@ -88,11 +88,12 @@ def status_error(exc: openai.APIStatusError) -> ModelError:
 def stream_error(code: str | None, message: str) -> ModelError:
     """An error reported in the body of a stream (the Responses API's `error` and `response.failed`)."""
     detail = f"{code or 'error'} from the model API: {message}"
-    if code in ("rate_limit_exceeded", "rate_limited"):
+    if code == "rate_limit_exceeded":
         return ModelError(f"Rate limited: {detail}", code="rate_limited")
-    if code in ("server_error", "server_is_overloaded", "slow_down") or code is None:
+    if code == "server_error" or code is None:
         return ModelError(f"The model API failed: {detail}", code="model_unavailable")
-    if code == "content_filter" or "content_policy" in code:
+    # The safety codes: content_filter, bio_policy, image_content_policy_violation.
+    if code == "content_filter" or "policy" in code:
         return ModelError(f"The request was refused by a content filter ({detail}).", code="content_filter", final=True)
     return ModelError(f"The model API refused the request: {detail}", final=True)
 

@@ -258,10 +258,18 @@ def test_a_stream_cut_after_deltas_is_raised_not_retried(server: OpenAIServer) -
         (Reply(refusal="I can't help with that."), "refusal"),
         (Reply(text="Something I", incomplete_reason="content_filter"), "content_filter"),
         (Reply(status=400, error_code="content_filter"), "content_filter"),
+        (Reply(failed_code="bio_policy"), "content_filter"),
         (Reply(failed_code="invalid_prompt"), "model_error"),
         (Reply(error_event="invalid_request_error"), "model_error"),
     ],
-    ids=["refusal", "incomplete content_filter", "400 content filter", "failed invalid_prompt", "error event"],
+    ids=[
+        "refusal",
+        "incomplete content_filter",
+        "400 content filter",
+        "failed bio_policy",
+        "failed invalid_prompt",
+        "error event",
+    ],
 )
 def test_final_errors_are_not_retried(server: OpenAIServer, reply: Reply, code: str) -> None:
     server.script(reply)

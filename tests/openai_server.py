@@ -60,13 +60,15 @@ class Reply:
     prompt_tokens: int = 11
     completion_tokens: int | None = None  # default: one per delta
     refusal: str | None = None
+    # An error in the stream once it started: Chat Completions sends `{"error": {...}}` after its first
+    # chunk, the Responses API an `error` event after response.in_progress.
+    error_event: str | None = None
     reasoning_tokens: int = 0
     cached_tokens: int = 0
     # The Responses API only:
     summary_parts: list[str] = field(default_factory=list)  # reasoning summary parts (default: [reasoning])
     encrypted: bool = False  # a reasoning item with no summary, only encrypted content (when asked for)
     failed_code: str | None = None  # end with response.failed carrying this error code
-    error_event: str | None = None  # an `error` event with this code right after response.in_progress
     incomplete_reason: str | None = None  # end with response.incomplete for this reason
 
 
@@ -296,6 +298,9 @@ def _chunks(reply: Reply, body: dict[str, Any], *, azure: bool) -> list[str]:
         out.append(chunk({"role": "assistant", "content": None, "refusal": None}))
     else:
         out.append(chunk({"role": "assistant", "content": "", "refusal": None}))
+    if reply.error_event is not None:
+        error = {"message": f"Scripted {reply.error_event}", "type": "server_error", "param": None}
+        return [*out, json.dumps({"error": {**error, "code": reply.error_event}})]
     for word in _WORDS.findall(reply.reasoning):
         out.append(chunk({"reasoning_content": word}))
         deltas += 1

@@ -101,8 +101,9 @@ def test_reasoning_deltas_come_before_the_text(server: OpenAIServer) -> None:
         Reply(status=500),
         Reply(status=503),
         Reply(text="never arrives", hang_after=1),
+        Reply(error_event="server_error"),
     ],
-    ids=["429 retry-after-ms", "429 retry-after", "500", "503", "hang"],
+    ids=["429 retry-after-ms", "429 retry-after", "500", "503", "hang", "error in the stream"],
 )
 def test_a_failure_before_anything_streamed_is_retried_with_backoff(server: OpenAIServer, failure: Reply) -> None:
     server.script(failure, Reply(text="Fine now."))
@@ -146,8 +147,9 @@ def test_retries_give_up_after_the_attempts_with_the_failure_code(
         (Reply(status=400, error_code="invalid_value"), "model_error"),
         (Reply(status=404, error_code="model_not_found"), "model_error"),
         (Reply(refusal="I can't help with that."), "refusal"),
+        (Reply(error_event="invalid_request_error"), "model_error"),
     ],
-    ids=["400 content filter", "finish_reason content_filter", "400", "404", "refusal"],
+    ids=["400 content filter", "finish_reason content_filter", "400", "404", "refusal", "error in the stream"],
 )
 def test_final_errors_are_not_retried(server: OpenAIServer, reply: Reply, code: str) -> None:
     server.script(reply)

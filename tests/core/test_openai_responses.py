@@ -380,3 +380,20 @@ def test_an_agent_model_chooses_its_api_over_the_setting(server: OpenAIServer, m
         assert [r.path for r in server.requests] == ["/v1/responses", "/v1/chat/completions"]
     finally:
         get_settings.cache_clear()
+
+
+def test_reasoning_with_no_summary_is_still_carried_to_the_next_call(server: OpenAIServer) -> None:
+    server.script(Reply(encrypted=True, text="Hi."), Reply(text="Hi again."))
+    turn = AssistantTurn("m")
+    first = asyncio.run(collect(responses_model(server, MODEL_REASONING_EFFORT="minimal")))
+    events = [e.type for chunk in first for e in turn.feed(chunk)] + [e.type for e in turn.finish()]
+    assert not [c for c in first if isinstance(c, ReasoningDelta)]
+    assert "REASONING_START" not in events and "REASONING_ENCRYPTED_VALUE" in events
+    reasoning, answer = turn.messages()
+    [sealed] = server.issued_reasoning
+    assert (reasoning["content"], reasoning["encryptedValue"]) == ("", sealed)
+    follow_up = {"id": "u2", "role": "user", "content": "Again?"}
+    model = responses_model(server, MODEL_REASONING_EFFORT="minimal")
+    assert text_of(asyncio.run(collect(model, [*USER, reasoning, answer, follow_up]))) == "Hi again."
+    reasoning_item = server.responses_requests()[1]["input"][1]
+    assert reasoning_item["summary"] == [] and reasoning_item["encrypted_content"] == sealed

@@ -77,7 +77,8 @@ class DemoModel:
             text, calls = _plan(request, tools)
             reasoning = _REASONING if _THINK.search(request) else ""
         if output is not None and not calls:
-            text = _structured_answer(output, request, correcting)
+            asked = next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
+            text = _structured_answer(output, request, failing=_fails_output(asked, correcting))
         output_tokens = 0
         for word in _WORDS.findall(reasoning):
             await pace.next()
@@ -169,8 +170,12 @@ def _arguments_for(schema: dict[str, Any], message: str) -> dict[str, Any]:
     return arguments
 
 
-def _structured_answer(output: OutputSchema, request: str, correcting: bool) -> str:
-    if "[fail:output]" in request or ("[fail:output:once]" in request and not correcting):
+def _fails_output(asked: str, correcting: bool) -> bool:
+    return "[fail:output]" in asked or ("[fail:output:once]" in asked and not correcting)
+
+
+def _structured_answer(output: OutputSchema, request: str, *, failing: bool) -> str:
+    if failing:
         return _NOT_JSON
     quoted = " ".join(request.split())
     return json.dumps(_sample(output.schema, output.schema.get("$defs") or {}, quoted))

@@ -253,3 +253,26 @@ def test_an_answer_invalid_twice_ends_with_invalid_output(host: Devhost, server:
     assert len(run.discarded_ids) == 2 and result.text == ""
     status = host.status(run.thread_id)
     assert status["runs"][0]["result"] is None and [m["role"] for m in status["messages"]] == ["user"]
+
+
+@pytest.fixture(scope="module")
+def demo_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devhost]:
+    data = tmp_path_factory.mktemp("demo") / "data"
+    started = Devhost(
+        data, {"MODEL_PROVIDER": "demo", "TEST_ENTRA_TOKEN": "unused"}, app="tests.e2e.models_app"
+    ).start()
+    yield started
+    started.stop()
+
+
+def test_offline_the_demo_model_answers_in_the_schema_after_a_tool_and_a_retry(demo_host: Devhost) -> None:
+    run = AgentStreamClient(demo_host.url).run(
+        "Think about the weather in Oslo. [fail:output:once]", agent="forecaster"
+    )
+    forecast = run.result(Forecast)
+    assert forecast.city.startswith("Here is what I found: Oslo: ") and forecast.conditions == [forecast.city]
+    events = list(run)
+    assert [e.type for e in events].count("TOOL_CALL_RESULT") == 1 and len(run.discarded_ids) == 1
+    assert "".join(run.reasoning()).startswith("The user wants me to think first.")
+    status = demo_host.status(run.thread_id)
+    assert status["runs"][0]["result"] == forecast.model_dump(mode="json")

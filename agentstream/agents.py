@@ -7,6 +7,8 @@ support = Agent(name="support", instructions="You are Contoso's support agent.",
 `instructions` is a string, or a function of the run's `RunContext` (sync or async) returning
 one; it is sent to the model as the first, system message of every model call, and never stored
 in the thread. Without `model`, the app settings (MODEL_PROVIDER and friends) choose the model.
+With `output_type` (a pydantic model), the final answer is JSON of that type, validated, and the
+run's `result` (see `agentstream.output`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from .exceptions import AgentNotFound
 from .llm.base import ModelClient
+from .output import output_schema
 from .tools import Tool, ToolRegistry, ToolSource
 
 AGENT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -54,6 +57,8 @@ class Agent:
     #: A pydantic model for the thread's shared state: it validates what clients send (400
     #: invalid_state) and what tools set, and its defaults are a new thread's state.
     state_type: type[BaseModel] | None = None
+    #: A pydantic model of the final answer: requested as structured output and validated.
+    output_type: type[BaseModel] | None = None
     registry: ToolRegistry = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -64,6 +69,13 @@ class Agent:
             )
         if not isinstance(self.instructions, str) and not callable(self.instructions):
             raise TypeError(f"Agent '{self.name}': instructions must be a string or a function of the RunContext.")
+        if self.output_type is not None and not (
+            isinstance(self.output_type, type) and issubclass(self.output_type, BaseModel)
+        ):
+            raise TypeError(
+                f"Agent '{self.name}': output_type must be a pydantic model class (a BaseModel subclass), "
+                f"not {self.output_type!r}."
+            )
         object.__setattr__(self, "registry", ToolRegistry(self.tools))
         if self.approval not in ("per_tool", "always"):
             raise ValueError(f"Agent '{self.name}': approval must be 'per_tool' or 'always', not {self.approval!r}.")
@@ -110,6 +122,8 @@ class Agent:
                 | ({"error": listing.error} if listing.error else {})
                 for listing in tools.listings
             ]
+        if self.output_type is not None:
+            info["output_schema"] = output_schema(self.output_type).schema
         return info
 
 

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from .exceptions import ConfigError
 
 MODEL_PROVIDERS = ("demo", "openai", "azure_openai")
+MODEL_APIS = ("chat", "responses")
+REASONING_EFFORTS = ("minimal", "low", "medium", "high")
 API_AUTH_MODES = ("none", "function_key", "entra")
 STREAM_TOKEN_SECRET_MIN_CHARS = 32
 
@@ -34,6 +36,8 @@ class Settings:
     event_retention: float = 7 * 86400.0
     redis_url: str = "redis://127.0.0.1:6379/0"
     model_provider: str = "demo"
+    model_api: str = "chat"
+    model_reasoning_effort: str | None = None
     demo_tokens_per_second: float = 40.0
     openai_api_key: str | None = field(default=None, repr=False)
     openai_model: str = "gpt-4o-mini"
@@ -80,6 +84,8 @@ class Settings:
             event_retention=reader.duration("EVENT_RETENTION", cls.event_retention),
             redis_url=reader.text("REDIS_URL", cls.redis_url),
             model_provider=reader.choice("MODEL_PROVIDER", cls.model_provider, MODEL_PROVIDERS),
+            model_api=reader.choice("MODEL_API", cls.model_api, MODEL_APIS),
+            model_reasoning_effort=reader.optional_choice("MODEL_REASONING_EFFORT", REASONING_EFFORTS),
             demo_tokens_per_second=reader.number("DEMO_TOKENS_PER_SECOND", cls.demo_tokens_per_second),
             openai_api_key=reader.optional("OPENAI_API_KEY"),
             openai_model=reader.text("OPENAI_MODEL", cls.openai_model),
@@ -277,6 +283,9 @@ class _Reader:
         if value not in choices:
             raise ConfigError(f"Config '{name}' has value '{value}'. Expected one of {', '.join(choices)}.")
         return value
+
+    def optional_choice(self, name: str, choices: tuple[str, ...]) -> str | None:
+        return self.choice(name, "", choices) if self.optional(name) else None
 
     def origins(self, name: str) -> tuple[str, ...]:
         """Comma-separated origins (`scheme://host[:port]`), or `*` for any."""

@@ -126,5 +126,12 @@ def token_usage(usage: dict[str, int]) -> list[TokenUsage]:
     list of TokenUsage entries (camelCase on the wire), here one entry with the run's totals."""
     input_tokens, output_tokens = usage.get("inputTokens", 0), usage.get("outputTokens", 0)
     return [
-        TokenUsage(input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=input_tokens + output_tokens)
+        TokenUsage(
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            total_tokens=input_tokens + output_tokens,
+            # Reported only once a model gives them (the Responses API, some Chat Completions servers).
+            reasoning_tokens=usage.get("reasoningTokens"),
+            cached_input_tokens=usage.get("cachedInputTokens"),
+        )
     ]

@@ -54,8 +54,16 @@ from .exceptions import (
 )
 from .http.inputs import RunRequest, ToolResult
 from .reconcile import OrchestrationState, OrchestrationStatus, reconcile_run
-from .steps import StepContext, finish_run, model_step_index, tool_message, tool_result_event, tool_step_id
-from .stores.base import EventStore, RunStatus
+from .steps import (
+    StepContext,
+    finish_run,
+    model_step_id,
+    model_step_index,
+    tool_message,
+    tool_result_event,
+    tool_step_id,
+)
+from .stores.base import EventStore, RunInfo, RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -304,6 +312,27 @@ async def owner_of(store: EventStore, thread_id: str) -> Agent:
     head = await store.head(thread_id)
     agents = runtime.get_agents()
     return agents.get(head.agent) if head is not None and head.agent else agents.default
+
+
+async def run_results(
+    store: EventStore, thread_id: str, runs: list[RunInfo], messages: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The structured results of succeeded runs, by run id: what the final model step of each
+    committed as its "output", along with the answer it is the JSON of."""
+    final_steps: dict[str, int] = {}
+    succeeded = {run.run_id for run in runs if run.status is RunStatus.SUCCEEDED}
+    for message in messages:
+        run_id = message["id"].partition(".m")[0]
+        if message["role"] == "assistant" and run_id in succeeded:
+            index = model_step_index(run_id, message["id"])
+            if index is not None:
+                final_steps[run_id] = index
+    results: dict[str, Any] = {}
+    for run_id, index in final_steps.items():
+        record = await store.get_step(thread_id, model_step_id(run_id, index))
+        if record is not None and isinstance(record.result, dict) and "output" in record.result:
+            results[run_id] = record.result["output"]
+    return results
 
 
 async def missing_run(store: EventStore, thread_id: str, run_id: str) -> ThreadNotFound | RunNotFound:

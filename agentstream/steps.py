@@ -3,6 +3,8 @@
 - A model step that already committed returns its stored result without calling the model.
 - A model step cut off mid-stream (a crash, a failed write, a model error) is closed and marked
   discarded before it is redone; only committed output reaches the thread's messages.
+- An agent's structured answer that fails validation is discarded the same way and asked for once
+  more, with the validation error; a second failure ends the run with `invalid_output`.
 - A tool step commits its result and the TOOL_CALL_RESULT event in one write. A tool that raises,
   or arguments the model got wrong, give the model an error result to act on, not a failed run.
 - Finishing a run writes exactly one terminal event, after everything it reports is committed.
@@ -34,6 +36,7 @@ from .approvals import DECLINED
 from .events import NewEvent, OpenConstructs, now_ms, step_discarded, token_usage
 from .exceptions import CancelRequested, RunOver, StepSuperseded
 from .llm.base import ModelClient, ModelError
+from .output import CORRECTION_SUFFIX, correction_text, output_schema, validate_output, validation_problems
 from .state import State, StateUpdates, run_state, snapshot_event
 from .stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
 from .tools import ToolContext, ToolRegistry
@@ -79,6 +82,7 @@ async def run_model_step(
     *,
     instructions: str = "",
     max_attempts: int,
+    output_type: type[BaseModel] | None = None,
 ) -> dict[str, Any]:
     """Stream one assistant turn into the log; the model may call server tools and `client_tools`.
 
@@ -86,11 +90,19 @@ async def run_model_step(
 
     Returns {"toolCalls": [...]} (empty when the turn is final), or CANCELLED. A model error that
     is final, or that hits the step's last attempt (`max_attempts`), returns {"toolCalls": [],
-    "error": {"code", "message"}}, so the run ends with the model's own error code.
+    "error": {"code", "message"}}, so the run ends with the model's own error code. With an
+    `output_type`, a final turn also returns its validated answer as "output".
     """
     with telemetry.span("agentstream.model_step", thread_id=ctx.thread_id, run_id=ctx.run_id, step=str(index)):
         return await _run_model_step(
-            ctx, model, tools, index, client_tools, instructions=instructions, max_attempts=max_attempts
+            ctx,
+            model,
+            tools,
+            index,
+            client_tools,
+            instructions=instructions,
+            max_attempts=max_attempts,
+            output_type=output_type,
         )
 
 
@@ -103,6 +115,7 @@ async def _run_model_step(
     *,
     instructions: str,
     max_attempts: int,
+    output_type: type[BaseModel] | None,
 ) -> dict[str, Any]:
     step_id = model_step_id(ctx.run_id, index)
     record = await ctx.store.get_step(ctx.thread_id, step_id)
@@ -116,6 +129,50 @@ async def _run_model_step(
     if record is not None and record.status is StepStatus.STARTED:
         await discard_attempt(ctx, record)
     attempt = record.attempt + 1 if record is not None else 1
+    prompt = [{"id": f"{step_id}.instructions", "role": "system", "content": instructions}] if instructions else []
+    request = _StepRequest(step_id, [*tools.specs(), *(client_tools or [])], prompt, output_type)
+    outcome = await _model_attempt(ctx, model, request, attempt, max_attempts)
+    if not isinstance(outcome, _InvalidOutput):
+        return outcome
+    # The model reads what was wrong with its answer, once; the thread keeps neither.
+    request.prompt_after = [
+        {"id": f"{step_id}.{attempt}.answer", "role": "assistant", "content": outcome.answer},
+        {"id": f"{step_id}.{attempt}{CORRECTION_SUFFIX}", "role": "user", "content": correction_text(outcome.error)},
+    ]
+    outcome = await _model_attempt(ctx, model, request, attempt + 1, max_attempts)
+    if not isinstance(outcome, _InvalidOutput):
+        return outcome
+    assert output_type is not None
+    message = (
+        f"The model's answer did not validate as {output_type.__name__}, twice: {validation_problems(outcome.error)}"
+    )
+    return {"toolCalls": [], "error": {"code": "invalid_output", "message": message}}
+
+
+@dataclass
+class _StepRequest:
+    """What every attempt of one model step asks the model."""
+
+    step_id: str
+    specs: list[dict[str, Any]]
+    prompt: list[dict[str, Any]]
+    output_type: type[BaseModel] | None
+    prompt_after: list[dict[str, Any]] | None = None
+
+
+class _InvalidOutput(Exception):
+    """The model's final answer did not validate against the agent's output type."""
+
+    def __init__(self, answer: str, error: ValidationError) -> None:
+        super().__init__(str(error))
+        self.answer = answer
+        self.error = error
+
+
+async def _model_attempt(
+    ctx: StepContext, model: ModelClient, step: _StepRequest, attempt: int, max_attempts: int
+) -> dict[str, Any] | _InvalidOutput:
+    step_id = step.step_id
     current = await ctx.store.begin_step(ctx.thread_id, ctx.run_id, step_id, attempt)
     writer = EventWriter(
         ctx.store, ctx.thread_id, ctx.run_id, key=f"{step_id}.{attempt}", attempt=StepAttempt(step_id, attempt)
@@ -125,16 +182,24 @@ async def _run_model_step(
         taken = {call["id"] for m in messages for call in m.get("toolCalls", [])}
         turn = AssistantTurn(f"{step_id}.{attempt}", taken_call_ids=taken)
         pace = _Pace()
-        prompt = [{"id": f"{step_id}.instructions", "role": "system", "content": instructions}] if instructions else []
-        specs = [*tools.specs(), *(client_tools or [])]
-        async with contextlib.aclosing(model.stream([*prompt, *messages], specs)) as chunks:
+        conversation = [*step.prompt, *messages, *(step.prompt_after or [])]
+        if step.output_type is None:
+            stream = model.stream(conversation, step.specs)
+        else:
+            stream = model.stream(conversation, step.specs, output=output_schema(step.output_type))
+        async with contextlib.aclosing(stream) as chunks:
             async for chunk in chunks:
                 for event in turn.feed(chunk):
                     pace.output()
                     writer.emit(event)
         pace.finish(turn.usage.get("outputTokens", 0))
+        result: dict[str, Any] = {"toolCalls": turn.tool_calls}
+        if step.output_type is not None and not turn.tool_calls:
+            try:
+                result["output"] = validate_output(step.output_type, turn.text)
+            except ValidationError as exc:
+                raise _InvalidOutput(turn.text, exc) from exc
         unwritten = await writer.close()
-        result = {"toolCalls": turn.tool_calls}
         await ctx.store.commit_step(
             ctx.thread_id,
             ctx.run_id,
@@ -157,6 +222,13 @@ async def _run_model_step(
         with contextlib.suppress(RunOver):  # the run may already be over: then it was closed for us
             await discard_attempt(ctx, current, unwritten=await writer.abandon())
         return CANCELLED
+    except _InvalidOutput as invalid:
+        # Discarded before the next attempt begins; if that fails, the activity's retry discards it.
+        try:
+            await discard_attempt(ctx, current, unwritten=await writer.abandon())
+        except RunOver:
+            return CANCELLED
+        return invalid
     except BaseException as exc:
         # Close what this attempt opened now, so readers see it end before any retry starts.
         try:
@@ -311,11 +383,12 @@ async def finish_run(
     cancelled: bool = False,
     pending_tool_call_ids: list[str] | None = None,
     interrupts: list[dict[str, Any]] | None = None,
+    output: Any = None,
 ) -> None:
     """Write the run's closing events: a MESSAGES_SNAPSHOT of the thread's conversation, then its one
     terminal event: RUN_FINISHED with usage (its outcome `cancelled` when it was, `interrupt` with
     the tool calls waiting for a person, or naming the client-side tool calls left for the client
-    to answer), or RUN_ERROR with a code.
+    to answer) and the structured `output` as its `result`, or RUN_ERROR with a code.
 
     A run whose cancel was requested ends cancelled whatever it was finishing with: the store
     decides that in the finishing write itself, so it holds against a cancel landing at the end."""
@@ -324,11 +397,16 @@ async def finish_run(
             await discard_attempt(ctx, record)
         try:
             await _write_ending(
-                ctx, error, cancelled=cancelled, pending_tool_call_ids=pending_tool_call_ids, interrupts=interrupts
+                ctx,
+                error,
+                cancelled=cancelled,
+                pending_tool_call_ids=pending_tool_call_ids,
+                interrupts=interrupts,
+                output=output,
             )
         except CancelRequested:
             error, cancelled = None, True
-            await _write_ending(ctx, None, cancelled=True, pending_tool_call_ids=None, interrupts=None)
+            await _write_ending(ctx, None, cancelled=True, pending_tool_call_ids=None, interrupts=None, output=None)
     outcome = "failed: " + error["code"] if error is not None else ("cancelled" if cancelled else "succeeded")
     telemetry.run_logger(logger, ctx.thread_id, ctx.run_id).info("Run %s ended %s", ctx.run_id, outcome)
 
@@ -340,6 +418,7 @@ async def _write_ending(
     cancelled: bool,
     pending_tool_call_ids: list[str] | None,
     interrupts: list[dict[str, Any]] | None,
+    output: Any,
 ) -> None:
     closing_state = await _state_of(ctx)
     snapshot = NewEvent(
@@ -368,6 +447,7 @@ async def _write_ending(
         thread_id=ctx.thread_id,
         run_id=ctx.run_id,
         outcome=outcome,
+        result=None if cancelled else output,
         usage=token_usage(run.usage if run is not None else {}),
     )
     await ctx.store.finish_run(ctx.thread_id, ctx.run_id, status, [*snapshots, NewEvent.of(finished)])

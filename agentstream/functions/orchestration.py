@@ -68,6 +68,7 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
     cancelled = False
     pending: list[str] = []
     interrupted: list[dict[str, Any]] = []
+    output: Any = None
     phase = "model"
     try:
         for index in range(settings.max_model_steps):
@@ -100,6 +101,7 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
                 break
             calls = _outcome(model)["toolCalls"]
             if not calls:
+                output = _outcome(model).get("output")
                 break
             phase = "tool"
             # Calls waiting for approval run in a later, resumed run, once a person decides.
@@ -158,6 +160,8 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
     finish = {**ids, "error": error, "cancelled": cancelled, "pending": pending}
     if interrupted and error is None and not cancelled:
         finish.update(agent, interrupts=interrupted)
+    if output is not None:
+        finish["output"] = output
     for delay in _finish_backoff(settings.step_retry_interval_ms / 1000):
         try:
             yield context.call_activity_with_retry("finish_run", finish_retry, finish)
@@ -185,6 +189,7 @@ async def model_step(step: dict) -> dict[str, Any]:
         client_tools=step.get("tools"),
         instructions=instructions,
         max_attempts=get_settings().step_max_attempts,
+        output_type=agent.output_type,
     )
     # Decided here, not in the orchestrator: the answer is then in the durable history for replays.
     calls = result.get("toolCalls", [])
@@ -222,6 +227,7 @@ async def finish_run(step: dict) -> None:
         cancelled=step["cancelled"],
         pending_tool_call_ids=step.get("pending"),
         interrupts=interrupts,
+        output=step.get("output"),
     )
 
 

@@ -303,6 +303,11 @@ async def get_thread(request: Request, thread_id: str, orchestration_status: Orc
         store, thread_id, thread.active_run_id, orchestration_status
     ):
         thread = await store.get_thread(thread_id) or thread
+    messages = await store.get_messages(thread_id)
+    # Only an agent with an output type has results to look up.
+    agents = {agent.name: agent for agent in runtime.get_agents()}
+    owner = agents.get(thread.agent) if thread.agent else runtime.get_agents().default
+    results = await runs.run_results(store, thread_id, thread.runs, messages) if owner and owner.output_type else {}
     return JSONResponse(
         {
             "thread_id": thread.thread_id,
@@ -311,10 +316,10 @@ async def get_thread(request: Request, thread_id: str, orchestration_status: Orc
             "updated_at": _iso(thread.updated_at),
             "last_event_id": thread.last_seq,
             "active_run_id": thread.active_run_id,
-            "runs": [_run_body(run) for run in thread.runs],
+            "runs": [_run_body(run, results.get(run.run_id)) for run in thread.runs],
             "interrupts": [item.interrupt for item in await approvals.open_interrupts(store, thread_id)],
             "state": await state.thread_state(store, thread_id),
-            "messages": await store.get_messages(thread_id),
+            "messages": messages,
         }
     )
 
@@ -391,7 +396,7 @@ def _iso(timestamp: float | None) -> str | None:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _run_body(run: RunInfo) -> dict[str, Any]:
+def _run_body(run: RunInfo, result: Any) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "status": run.status.value,
@@ -401,5 +406,6 @@ def _run_body(run: RunInfo) -> dict[str, Any]:
         "last_event_id": run.end_seq,
         "usage": [entry.model_dump(by_alias=True, exclude_none=True) for entry in token_usage(run.usage)],
         "error": run.error,
+        "result": result,
         "active": run.status is RunStatus.RUNNING,
     }

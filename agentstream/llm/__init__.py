@@ -5,7 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..config import Settings
-from .base import Chunk, ModelClient, ModelError, ModelOptions, ReasoningDelta, TextDelta, ToolCallDelta, Usage
+from .base import (
+    Chunk,
+    EncryptedReasoning,
+    ModelClient,
+    ModelError,
+    ModelOptions,
+    OutputSchema,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
 from .demo import DemoModel
 from .providers import AZURE_OPENAI_SCOPE, AzureOpenAIModel, OpenAIModel
 
@@ -24,18 +35,22 @@ def create_model(settings: Settings, *, azure_credential: AsyncTokenCredential |
     if settings.model_provider == "openai":
         return OpenAIModel(
             settings.openai_model,
+            api=settings.model_api,
             api_key=settings.openai_api_key,
             base_url=settings.openai_base_url,
             timeout=settings.model_timeout_seconds,
+            reasoning_effort=settings.model_reasoning_effort,
         )
     assert settings.azure_openai_deployment is not None  # checked by Settings.from_env
     return AzureOpenAIModel(
         settings.azure_openai_deployment,
+        api=settings.model_api,
         endpoint=settings.azure_openai_endpoint,
         api_key=settings.azure_openai_api_key,
         api_version=settings.azure_openai_api_version,
         credential=azure_credential,
         timeout=settings.model_timeout_seconds,
+        reasoning_effort=settings.model_reasoning_effort,
     )
 
 
@@ -44,10 +59,12 @@ __all__ = [
     "AzureOpenAIModel",
     "Chunk",
     "DemoModel",
+    "EncryptedReasoning",
     "ModelClient",
     "ModelError",
     "ModelOptions",
     "OpenAIModel",
+    "OutputSchema",
     "ReasoningDelta",
     "TextDelta",
     "ToolCallDelta",

@@ -14,7 +14,27 @@ class TextDelta:
 
 @dataclass(frozen=True, slots=True)
 class ReasoningDelta:
+    """A piece of the model's reasoning (or of its summary); `index` ties the pieces of one reasoning item
+    together when a turn has several."""
+
     text: str
+    index: int = 0
+
+
+#: Where a reasoning message keeps the provider's id of its encrypted reasoning item (in its `metadata`).
+ITEM_ID = "providerItemId"
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedReasoning:
+    """A reasoning item as the provider encrypted it, to send back on the next call; never shown as text.
+
+    `item_id` is the provider's id of the item, which it needs along with the value.
+    """
+
+    index: int
+    item_id: str
+    value: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +49,24 @@ class ToolCallDelta:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """Tokens of one model call. `reasoning_tokens` are part of `output_tokens`, `cached_input_tokens`
+    part of `input_tokens`."""
+
     input_tokens: int
     output_tokens: int
+    reasoning_tokens: int = 0
+    cached_input_tokens: int = 0
 
 
-Chunk = TextDelta | ReasoningDelta | ToolCallDelta | Usage
+Chunk = TextDelta | ReasoningDelta | EncryptedReasoning | ToolCallDelta | Usage
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSchema:
+    """The JSON schema the model's final answer must follow (an agent's `output_type`)."""
+
+    name: str
+    schema: dict[str, Any]
 
 
 class ModelError(Exception):
@@ -71,8 +104,27 @@ class ModelOptions:
             fields["reasoning_effort"] = self.reasoning_effort
         return fields
 
+    def responses_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if self.temperature is not None:
+            fields["temperature"] = self.temperature
+        if self.max_output_tokens is not None:
+            fields["max_output_tokens"] = self.max_output_tokens
+        if self.reasoning_effort is not None:
+            # Only reasoning models take these (others refuse encrypted reasoning), so they follow the effort.
+            fields["reasoning"] = {"effort": self.reasoning_effort, "summary": "auto"}
+            fields["include"] = ["reasoning.encrypted_content"]
+        return fields
+
 
 class ModelClient(Protocol):
-    def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AsyncGenerator[Chunk, None]:
-        """Stream one assistant turn for a conversation of AG-UI messages (camelCase dicts)."""
+    def stream(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, output: OutputSchema | None = None
+    ) -> AsyncGenerator[Chunk, None]:
+        """Stream one assistant turn for a conversation of AG-UI messages (camelCase dicts).
+
+        With `output`, the model's final answer (a turn without tool calls) is JSON following it.
+        It is only passed when an agent has an `output_type`, so a client that never serves one
+        may leave the parameter out.
+        """
         ...

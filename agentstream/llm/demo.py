@@ -6,7 +6,12 @@ What it does with the last user message:
 - "calculate <expression>" → calls the calculator;
 - the name of any other tool it was given (a client-side tool, say) → calls it, with arguments made
   from its JSON schema: the message for required strings, 1 for numbers, true for booleans;
-- "think" → streams its reasoning (REASONING_*) before the answer;
+- "think" → streams its reasoning (REASONING_*) before the answer; with `[encrypted-reasoning]` also, it
+  hands over that reasoning encrypted (an opaque value the thread keeps for the next call), as
+  reasoning models do on the Responses API;
+- with an agent's `output_type`, the final answer is JSON in its schema (strings quote the message);
+  `[fail:output]` → an answer that is not JSON, every time (the run ends with `invalid_output`);
+  `[fail:output:once]` → not JSON at first, valid JSON once told what was wrong;
 - `[fail:model]` → streams a few tokens, then fails (to try error handling and retries);
 - `[fail:tool]` → asks the calculator to divide by zero: the model gets an error result;
 - `[stamps:N]` → the text is N deltas, each the wall-clock time it was produced (`time.time_ns()` and a
@@ -17,6 +22,7 @@ What it does with the last user message:
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import secrets
@@ -24,7 +30,8 @@ import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from .base import Chunk, ModelError, ReasoningDelta, TextDelta, ToolCallDelta, Usage
+from ..output import CORRECTION_SUFFIX
+from .base import Chunk, EncryptedReasoning, ModelError, OutputSchema, ReasoningDelta, TextDelta, ToolCallDelta, Usage
 
 _REPLY = (
     "This answer comes from agentstream's offline demo model. Every token you see was appended to the "
@@ -39,6 +46,7 @@ _REASONING = (
     "The user wants me to think first. I will read the message, check whether a tool can help, and then answer plainly."
 )
 _STAMPS = re.compile(r"\[stamps:(\d{1,7})\]")
+_NOT_JSON = "This is not JSON."
 
 
 class DemoModelError(ModelError):
@@ -49,23 +57,36 @@ class DemoModel:
     def __init__(self, *, tokens_per_second: float = 40.0) -> None:
         self.tokens_per_second = tokens_per_second
 
-    async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AsyncGenerator[Chunk, None]:
+    async def stream(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, output: OutputSchema | None = None
+    ) -> AsyncGenerator[Chunk, None]:
         pace = _Pace(self.tokens_per_second)
         prompt_tokens = sum(len(_WORDS.findall(str(m.get("content") or ""))) for m in messages)
+        correcting = bool(messages) and str(messages[-1].get("id", "")).endswith(CORRECTION_SUFFIX)
+        if correcting:
+            # Asked again after an answer that did not validate: answer the request before it.
+            messages = messages[:-2]
         last = messages[-1] if messages else {"role": "user", "content": ""}
         calls: list[tuple[str, str, dict[str, Any]]] = []
         reasoning = ""
         if last.get("role") == "tool":
             text = _answer_from_results(messages)
+            request = text
         else:
-            content = str(last.get("content") or "")
-            text, calls = _plan(content, tools)
-            reasoning = _REASONING if _THINK.search(content) else ""
+            request = str(last.get("content") or "")
+            text, calls = _plan(request, tools)
+            reasoning = _REASONING if _THINK.search(request) else ""
+        if output is not None and not calls:
+            asked = next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
+            text = _structured_answer(output, request, failing=_fails_output(asked, correcting))
         output_tokens = 0
         for word in _WORDS.findall(reasoning):
             await pace.next()
             yield ReasoningDelta(word)
             output_tokens += 1
+        if reasoning and "[encrypted-reasoning]" in request:
+            sealed = base64.b64encode(json.dumps({"demo_reasoning": reasoning}).encode()).decode()
+            yield EncryptedReasoning(0, f"rs_demo_{secrets.token_hex(8)}", sealed)
         fail_after = 3 if "[fail:model]" in str(last.get("content") or "") else None
         stamps = _STAMPS.search(str(last.get("content") or "")) if last.get("role") == "user" else None
         words = [""] * int(stamps.group(1)) if stamps is not None else _WORDS.findall(text)
@@ -85,7 +106,9 @@ class DemoModel:
                 await pace.next()
                 yield ToolCallDelta(index, arguments=piece)
                 output_tokens += 1
-        yield Usage(input_tokens=prompt_tokens, output_tokens=output_tokens)
+        yield Usage(
+            input_tokens=prompt_tokens, output_tokens=output_tokens, reasoning_tokens=len(_WORDS.findall(reasoning))
+        )
 
 
 class _Pace:
@@ -146,6 +169,36 @@ def _arguments_for(schema: dict[str, Any], message: str) -> dict[str, Any]:
         kind = prop.get("type", "string")
         arguments[name] = samples.get(kind[0] if isinstance(kind, list) else kind)
     return arguments
+
+
+def _fails_output(asked: str, correcting: bool) -> bool:
+    return "[fail:output]" in asked or ("[fail:output:once]" in asked and not correcting)
+
+
+def _structured_answer(output: OutputSchema, request: str, *, failing: bool) -> str:
+    if failing:
+        return _NOT_JSON
+    quoted = " ".join(request.split())
+    return json.dumps(_sample(output.schema, output.schema.get("$defs") or {}, quoted))
+
+
+def _sample(schema: dict[str, Any], defs: dict[str, Any], text: str) -> Any:
+    """A value that fits a JSON schema, the same every time: `text` for strings, 1 for numbers."""
+    if "$ref" in schema:
+        return _sample(defs[schema["$ref"].rsplit("/", 1)[-1]], defs, text)
+    if "anyOf" in schema:
+        options = [option for option in schema["anyOf"] if option.get("type") != "null"]
+        return _sample(options[0], defs, text) if options else None
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    kind = schema.get("type", "object")
+    if kind == "object":
+        return {name: _sample(sub, defs, text) for name, sub in (schema.get("properties") or {}).items()}
+    if kind == "array":
+        return [_sample(schema.get("items") or {}, defs, text)]
+    return {"string": text, "integer": 1, "number": 1, "boolean": True}.get(kind)
 
 
 def _answer_from_results(messages: list[dict[str, Any]]) -> str:

@@ -1,36 +1,24 @@
 """Streaming Chat Completions over the `openai` SDK: OpenAI, Azure OpenAI, any compatible server.
 
-Retries are ours, not the SDK's (it is built with `max_retries=0`), so they follow one rule: a
-call that failed before anything was streamed (429, honouring `retry-after`; 5xx; a timeout; a
-refused connection) is tried again here with backoff. Once a delta went out, a failure is raised
-instead: the step closes and discards what it streamed and is redone as a whole. Errors that no
-retry can fix (a content filter, a request the API refuses) are final and end the run.
+Failures follow the rule in `retries`: retried here before anything streamed, raised after.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator
 from typing import Any
 
-import httpx
 import openai
 from openai.types.chat import ChatCompletionChunk
 
-from .base import Chunk, ModelError, ModelOptions, ReasoningDelta, TextDelta, ToolCallDelta, Usage
+from .base import Chunk, ModelError, ModelOptions, OutputSchema, ReasoningDelta, TextDelta, ToolCallDelta, Usage
+from .retries import ATTEMPTS, Sleep, StreamBroken, stream_with_retries
 
 logger = logging.getLogger(__name__)
 
-ATTEMPTS = 3
-BACKOFF_SECONDS = 0.5
-MAX_BACKOFF_SECONDS = 8.0
-MAX_RETRY_AFTER_SECONDS = 60.0
 UNANSWERED = "No result: this tool call was not answered."
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 class OpenAIChatModel:
@@ -54,7 +42,9 @@ class OpenAIChatModel:
         self.attempts = attempts
         self._sleep = sleep
 
-    async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AsyncGenerator[Chunk, None]:
+    def stream(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, output: OutputSchema | None = None
+    ) -> AsyncGenerator[Chunk, None]:
         request: dict[str, Any] = {
             "model": self.model,
             "messages": to_openai_messages(messages),
@@ -64,41 +54,27 @@ class OpenAIChatModel:
         }
         if tools:
             request["tools"] = [{"type": "function", "function": tool} for tool in tools]
-        for attempt in range(1, self.attempts + 1):
-            streamed = False
-            try:
-                response = await self.client.chat.completions.create(**request)
-                finished = False
-                try:
-                    async for chunk in response:
-                        finished = finished or any(choice.finish_reason for choice in chunk.choices)
-                        for item in _chunks_of(chunk):
-                            streamed = True
-                            yield item
-                finally:
-                    await response.close()
-                if not finished:
-                    raise _StreamBroken("The model's stream ended without a finish reason.")
-                return
-            except openai.APIStatusError as exc:
-                error, delay = _status_error(exc), _retry_after(exc)
-            # The SDK wraps transport errors of the request, but (since openai 2) not those of reading the stream.
-            except (openai.APITimeoutError, httpx.TimeoutException) as exc:
-                error, delay = ModelError(f"The model did not answer in time: {exc}", code="model_timeout"), None
-            except (openai.APIConnectionError, httpx.TransportError, _StreamBroken) as exc:
-                error, delay = ModelError(f"The model connection failed: {exc}", code="model_unavailable"), None
-            if streamed or error.final or attempt == self.attempts:
-                raise error
-            wait = min(BACKOFF_SECONDS * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS) if delay is None else delay
-            logger.warning(
-                "Model call failed before streaming (%s, attempt %d of %d); retrying in %.2f s: %s",
-                error.code,
-                attempt,
-                self.attempts,
-                wait,
-                error,
-            )
-            await self._sleep(wait)
+        if output is not None:
+            request["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": output.name, "schema": output.schema, "strict": True},
+            }
+        return stream_with_retries(
+            lambda: self._attempt(request), attempts=self.attempts, sleep=self._sleep, logger=logger
+        )
+
+    async def _attempt(self, request: dict[str, Any]) -> AsyncGenerator[Chunk, None]:
+        response = await self.client.chat.completions.create(**request)
+        finished = False
+        try:
+            async for chunk in response:
+                finished = finished or any(choice.finish_reason for choice in chunk.choices)
+                for item in _chunks_of(chunk):
+                    yield item
+        finally:
+            await response.close()
+        if not finished:
+            raise StreamBroken("The model's stream ended without a finish reason.")
 
 
 def to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -139,10 +115,6 @@ def to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-class _StreamBroken(Exception):
-    """The response stream ended before the model finished (a proxy closed it cleanly, say)."""
-
-
 def _chunks_of(chunk: ChatCompletionChunk) -> list[Chunk]:
     items: list[Chunk] = []
     for choice in chunk.choices:
@@ -153,6 +125,8 @@ def _chunks_of(chunk: ChatCompletionChunk) -> list[Chunk]:
             items.append(ReasoningDelta(reasoning))
         if delta.content:
             items.append(TextDelta(delta.content))
+        if delta.refusal:
+            raise ModelError(f"The model refused to answer: {delta.refusal}", code="refusal", final=True)
         for call in delta.tool_calls or []:
             function = call.function
             items.append(
@@ -166,44 +140,13 @@ def _chunks_of(chunk: ChatCompletionChunk) -> list[Chunk]:
         if choice.finish_reason == "content_filter":
             raise ModelError("The model's answer was withheld by a content filter.", code="content_filter", final=True)
     if chunk.usage is not None:
-        items.append(Usage(input_tokens=chunk.usage.prompt_tokens, output_tokens=chunk.usage.completion_tokens))
+        prompt, completion = chunk.usage.prompt_tokens_details, chunk.usage.completion_tokens_details
+        items.append(
+            Usage(
+                input_tokens=chunk.usage.prompt_tokens,
+                output_tokens=chunk.usage.completion_tokens,
+                reasoning_tokens=(completion.reasoning_tokens or 0) if completion else 0,
+                cached_input_tokens=(prompt.cached_tokens or 0) if prompt else 0,
+            )
+        )
     return items
-
-
-def _status_error(exc: openai.APIStatusError) -> ModelError:
-    detail = f"{exc.status_code} from the model API: {exc.message}"
-    if exc.code == "content_filter" or _inner_code(exc.body) == "ResponsibleAIPolicyViolation":
-        return ModelError(f"The request was refused by a content filter ({detail}).", code="content_filter", final=True)
-    if exc.status_code == 429:
-        return ModelError(f"Rate limited: {detail}", code="rate_limited")
-    if exc.status_code >= 500 or exc.status_code in (408, 409):
-        return ModelError(f"The model API failed: {detail}", code="model_unavailable")
-    return ModelError(f"The model API refused the request: {detail}", final=True)
-
-
-def _inner_code(body: object) -> str | None:
-    if isinstance(body, dict):
-        inner = body.get("innererror")
-        if isinstance(inner, dict) and isinstance(inner.get("code"), str):
-            return str(inner["code"])
-    return None
-
-
-def _retry_after(exc: openai.APIStatusError) -> float | None:
-    """The wait the server asked for: `retry-after-ms`, then `retry-after` (seconds or an HTTP date)."""
-    headers = exc.response.headers
-    seconds: float | None = None
-    try:
-        if (ms := headers.get("retry-after-ms")) is not None:
-            seconds = float(ms) / 1000
-        elif (value := headers.get("retry-after")) is not None:
-            try:
-                seconds = float(value)
-            except ValueError:
-                when = email.utils.parsedate_to_datetime(value)
-                seconds = when.timestamp() - time.time()
-    except (ValueError, TypeError):
-        return None
-    if seconds is None:
-        return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)

@@ -3,7 +3,12 @@
 ```python
 Agent(name="support", model=OpenAIModel("gpt-4o", temperature=0.2), ...)
 Agent(name="triage", model=AzureOpenAIModel("gpt-4o-mini-prod"), ...)
+Agent(name="planner", model=OpenAIModel("o4-mini", api="responses", reasoning_effort="low"), ...)
 ```
+
+`api` is "chat" (Chat Completions) or "responses" (the Responses API); unset, MODEL_API decides.
+On Azure OpenAI the Responses API is served by the v1 endpoint (`{endpoint}/openai/v1/`), which
+takes no api-version.
 
 What an agent leaves unset comes from the app settings (OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT...),
 read when the model is first used. The SDK client is built then too, in a worker thread: loading
@@ -15,11 +20,11 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ..config import get_settings
-from .base import Chunk, ModelClient, ModelOptions
+from ..config import MODEL_APIS, get_settings
+from .base import Chunk, ModelClient, ModelOptions, OutputSchema
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
@@ -28,10 +33,13 @@ AZURE_OPENAI_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 
 class _SDKModel(abc.ABC):
-    """A ModelClient whose Chat Completions client is built on first use."""
+    """A ModelClient whose API client (Chat Completions or Responses) is built on first use."""
 
-    def __init__(self, options: ModelOptions) -> None:
+    def __init__(self, options: ModelOptions, api: str | None) -> None:
+        if api is not None and api not in MODEL_APIS:
+            raise ValueError(f"api='{api}' is not a model API. Expected one of {', '.join(MODEL_APIS)}.")
         self.options = options
+        self.api = api
         self._client: ModelClient | None = None
 
     @abc.abstractmethod
@@ -43,9 +51,15 @@ class _SDKModel(abc.ABC):
             self._client = await asyncio.to_thread(self._build)
         return self._client
 
-    async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AsyncGenerator[Chunk, None]:
+    def _api(self) -> str:
+        return self.api or get_settings().model_api
+
+    async def stream(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, output: OutputSchema | None = None
+    ) -> AsyncGenerator[Chunk, None]:
         client = await self.client()
-        async with contextlib.aclosing(client.stream(messages, tools)) as chunks:
+        chunks = client.stream(messages, tools, output=output) if output is not None else client.stream(messages, tools)
+        async with contextlib.aclosing(chunks):
             async for chunk in chunks:
                 yield chunk
 
@@ -61,6 +75,7 @@ class OpenAIModel(_SDKModel):
         self,
         model: str,
         *,
+        api: str | None = None,
         api_key: str | None = None,
         base_url: str | None = None,
         timeout: float | None = None,
@@ -71,7 +86,8 @@ class OpenAIModel(_SDKModel):
         super().__init__(
             ModelOptions(
                 temperature=temperature, max_output_tokens=max_output_tokens, reasoning_effort=reasoning_effort
-            )
+            ),
+            api,
         )
         self.model = model
         self.api_key = api_key
@@ -79,12 +95,13 @@ class OpenAIModel(_SDKModel):
         self.timeout = timeout
 
     def __repr__(self) -> str:
-        return f"OpenAIModel({self.model!r}, base_url={self.base_url!r})"
+        return f"OpenAIModel({self.model!r}, api={self.api!r}, base_url={self.base_url!r})"
 
     def _build(self) -> ModelClient:
         import openai
 
         from .openai_chat import OpenAIChatModel
+        from .openai_responses import OpenAIResponsesModel
 
         settings = get_settings()
         client = openai.AsyncOpenAI(
@@ -94,6 +111,8 @@ class OpenAIModel(_SDKModel):
             timeout=self.timeout or settings.model_timeout_seconds,
             max_retries=0,
         )
+        if self._api() == "responses":
+            return OpenAIResponsesModel(client, model=self.model, options=self.options)
         return OpenAIChatModel(client, model=self.model, options=self.options)
 
 
@@ -110,6 +129,7 @@ class AzureOpenAIModel(_SDKModel):
         self,
         deployment: str,
         *,
+        api: str | None = None,
         endpoint: str | None = None,
         api_key: str | None = None,
         api_version: str | None = None,
@@ -122,7 +142,8 @@ class AzureOpenAIModel(_SDKModel):
         super().__init__(
             ModelOptions(
                 temperature=temperature, max_output_tokens=max_output_tokens, reasoning_effort=reasoning_effort
-            )
+            ),
+            api,
         )
         self.deployment = deployment
         self.endpoint = endpoint
@@ -132,7 +153,7 @@ class AzureOpenAIModel(_SDKModel):
         self.timeout = timeout
 
     def __repr__(self) -> str:
-        return f"AzureOpenAIModel({self.deployment!r}, endpoint={self.endpoint!r})"
+        return f"AzureOpenAIModel({self.deployment!r}, api={self.api!r}, endpoint={self.endpoint!r})"
 
     def _build(self) -> ModelClient:
         import openai
@@ -148,19 +169,47 @@ class AzureOpenAIModel(_SDKModel):
                 "AZURE_OPENAI_ENDPOINT."
             )
         api_key = self.api_key or settings.azure_openai_api_key
-        if api_key is not None:
-            auth: dict[str, Any] = {"api_key": api_key}
-        else:
+        token_provider = None
+        if api_key is None:
             from azure.identity.aio import DefaultAzureCredential, get_bearer_token_provider
 
             credential = self.credential or DefaultAzureCredential(managed_identity_client_id=settings.azure_client_id)
-            auth = {"azure_ad_token_provider": get_bearer_token_provider(credential, AZURE_OPENAI_SCOPE)}
+            token_provider = get_bearer_token_provider(credential, AZURE_OPENAI_SCOPE)
+        timeout = self.timeout or settings.model_timeout_seconds
+        if self._api() == "responses":
+            return self._build_responses(endpoint, api_key, token_provider, timeout)
+        auth: dict[str, Any] = (
+            {"api_key": api_key} if token_provider is None else {"azure_ad_token_provider": token_provider}
+        )
         client = openai.AsyncAzureOpenAI(
             **auth,
             azure_endpoint=endpoint,
             azure_deployment=self.deployment,
             api_version=self.api_version or settings.azure_openai_api_version,
-            timeout=self.timeout or settings.model_timeout_seconds,
+            timeout=timeout,
             max_retries=0,
         )
         return OpenAIChatModel(client, model=self.deployment, options=self.options)
+
+    def _build_responses(
+        self, endpoint: str, api_key: str | None, token_provider: Callable[[], Awaitable[str]] | None, timeout: float
+    ) -> ModelClient:
+        import openai
+
+        from .openai_responses import OpenAIResponsesModel
+
+        base_url = endpoint.rstrip("/") + "/openai/v1/"
+        if token_provider is not None:
+            client = openai.AsyncOpenAI(api_key=token_provider, base_url=base_url, timeout=timeout, max_retries=0)
+            return OpenAIResponsesModel(client, model=self.deployment, options=self.options)
+        # A key goes in Azure's `api-key` header, with no bearer token beside it.
+        client = openai.AsyncOpenAI(
+            api_key="unused",
+            base_url=base_url,
+            default_headers={"api-key": api_key or ""},
+            timeout=timeout,
+            max_retries=0,
+        )
+        return OpenAIResponsesModel(
+            client, model=self.deployment, options=self.options, extra_headers={"Authorization": openai.Omit()}
+        )

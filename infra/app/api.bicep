@@ -130,6 +130,8 @@ var agentSettings = {
   EVENT_RETENTION: eventRetention
   EVENT_TABLE_PREFIX: 'agentstream'
   MODEL_PROVIDER: empty(openAiEndpoint) ? 'demo' : 'azure_openai'
+  MODEL_API: 'chat'
+  MODEL_REASONING_EFFORT: ''
   DEMO_TOKENS_PER_SECOND: '40'
   MODEL_TIMEOUT_SECONDS: '60'
   CLIENT_TOOL_TIMEOUT_SECONDS: '300'

@@ -77,11 +77,20 @@ def test_two_tool_calls_split_mid_argument_are_assembled_exactly(server: OpenAIS
 
 
 def test_reasoning_deltas_come_before_the_text(server: OpenAIServer) -> None:
-    server.script(Reply(reasoning="First I consider it.", text="The answer."))
+    server.script(
+        Reply(
+            reasoning="First I consider it.",
+            text="The answer.",
+            completion_tokens=30,
+            reasoning_tokens=24,
+            cached_tokens=3,
+        )
+    )
     chunks = asyncio.run(collect(openai_model(server)))
     assert [type(c).__name__ for c in chunks[:4]] == ["ReasoningDelta"] * 4
     assert "".join(c.text for c in chunks if isinstance(c, ReasoningDelta)) == "First I consider it."
     assert "".join(c.text for c in chunks if isinstance(c, TextDelta)) == "The answer."
+    assert chunks[-1] == Usage(input_tokens=11, output_tokens=30, reasoning_tokens=24, cached_input_tokens=3)
 
 
 @pytest.mark.parametrize(
@@ -92,8 +101,9 @@ def test_reasoning_deltas_come_before_the_text(server: OpenAIServer) -> None:
         Reply(status=500),
         Reply(status=503),
         Reply(text="never arrives", hang_after=1),
+        Reply(error_event="server_error"),
     ],
-    ids=["429 retry-after-ms", "429 retry-after", "500", "503", "hang"],
+    ids=["429 retry-after-ms", "429 retry-after", "500", "503", "hang", "error in the stream"],
 )
 def test_a_failure_before_anything_streamed_is_retried_with_backoff(server: OpenAIServer, failure: Reply) -> None:
     server.script(failure, Reply(text="Fine now."))
@@ -136,8 +146,10 @@ def test_retries_give_up_after_the_attempts_with_the_failure_code(
         (Reply(text="Something I should not", finish_reason="content_filter"), "content_filter"),
         (Reply(status=400, error_code="invalid_value"), "model_error"),
         (Reply(status=404, error_code="model_not_found"), "model_error"),
+        (Reply(refusal="I can't help with that."), "refusal"),
+        (Reply(error_event="invalid_request_error"), "model_error"),
     ],
-    ids=["400 content filter", "finish_reason content_filter", "400", "404"],
+    ids=["400 content filter", "finish_reason content_filter", "400", "404", "refusal", "error in the stream"],
 )
 def test_final_errors_are_not_retried(server: OpenAIServer, reply: Reply, code: str) -> None:
     server.script(reply)

@@ -11,15 +11,19 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter
 
 from ._cursor import TERMINAL_TYPES
-from .errors import APIStatusError, ConflictError, NotFoundError
+from .errors import APIStatusError, ConflictError, NoOutputError, NotFoundError
 from .events import StreamEvent
 from .interrupts import Interrupt
 from .tools import ClientTool
 
 logger = logging.getLogger("agentstream_client.run")
+
+T = TypeVar("T")
 
 STEP_DISCARDED = "agentstream.step_discarded"
 # Answers that lost a race, not failures: the call was answered already, the run ended (or was
@@ -36,7 +40,8 @@ class RunResult:
     run's assistant text, one line per message, without what discarded step attempts streamed.
     `messages` is the thread's whole conversation after the run, as the server committed it.
     `usage` is the run's token usage, its entries added up into one TokenUsage shape
-    (`inputTokens`, `outputTokens`, `totalTokens`).
+    (`inputTokens`, `outputTokens`, `totalTokens`). `output` is the structured result of an agent
+    with an output type, as JSON (None otherwise).
     """
 
     thread_id: str
@@ -48,10 +53,17 @@ class RunResult:
     error: dict[str, str] | None = None
     interrupts: list[Interrupt] = field(default_factory=list)
     """With outcome "interrupt": the tool calls waiting for a decision; resume with `client.run(resume=...)`."""
+    output: Any = None
 
     @property
     def ok(self) -> bool:
         return self.outcome == "success"
+
+    def typed_output(self, output_type: type[T]) -> T:
+        """The structured result as `output_type`; NoOutputError if the run gave none."""
+        if not self.ok or self.output is None:
+            raise NoOutputError(self)
+        return TypeAdapter(output_type).validate_python(self.output)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +197,7 @@ class BaseRun:
             usage=_sum_usage(run.get("usage") or (self.terminal.body.get("usage") if self.terminal else None)),
             error=error,
             interrupts=self.interrupts,
+            output=run.get("result", self.terminal.body.get("result") if self.terminal is not None else None),
         )
 
     def _outcome(self, run: dict[str, Any]) -> tuple[str, dict[str, str] | None]:

@@ -7,6 +7,7 @@ The hierarchy:
   + ProtocolError              -- the server answered something that is not our stream
   + DisconnectedError          -- the server stayed unreachable through every reconnect attempt
   + RunFailedError             -- the run ended with RUN_ERROR (the async client's `result()`)
+  + NoOutputError              -- a run asked for its structured result ended without one
   + APIStatusError             -- a 4xx/5xx answer, carrying the server's {"error": {"code", "message"}}
     x BadRequestError          400
     x AuthenticationError      401
@@ -63,6 +64,20 @@ class RunFailedError(ClientError):
         self.code = error.get("code", "")
         self.message = error.get("message", "")
         super().__init__(f"Run {result.run_id} of thread {result.thread_id} failed: {self.code}: {self.message}")
+
+
+class NoOutputError(ClientError):
+    """`Run.result(output_type)` found no structured result: the run failed, was cancelled or gave none.
+
+    `result` is how the run ended (its `outcome` and `error` say why).
+    """
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+        reason = f"ended with {result.error['code']}" if result.error else f"ended as {result.outcome}"
+        if result.ok:
+            reason = "gave no structured result (does its agent have an output_type?)"
+        super().__init__(f"Run '{result.run_id}' {reason}.")
 
 
 class APIStatusError(ClientError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._base_run import BaseRun, RunResult, ToolCall
 from .errors import APIStatusError
@@ -14,6 +14,9 @@ from .tools import ClientTool
 
 if TYPE_CHECKING:
     from .client import AgentStreamClient
+
+
+T = TypeVar("T")
 
 
 class Run(BaseRun):
@@ -86,13 +89,24 @@ class Run(BaseRun):
                 on_text(delta)
         return self.result()
 
-    def result(self) -> RunResult:
-        """Wait for the run to end and return how it ended (a failed run too: see `RunResult.error`)."""
+    @overload
+    def result(self) -> RunResult: ...
+
+    @overload
+    def result(self, output_type: type[T]) -> T: ...
+
+    def result(self, output_type: type[T] | None = None) -> RunResult | T:
+        """Wait for the run to end and return how it ended (a failed run too: see `RunResult.error`).
+
+        Given the agent's output type (a pydantic model, say), return the run's structured result
+        as that type instead; a run that ended without one raises NoOutputError, which carries
+        the RunResult.
+        """
         for _ in self:
             pass
         if self._result is None:
             self._result = self._result_from(self._client.thread(self.thread_id, stream_token=self.stream_token))
-        return self._result
+        return self._result if output_type is None else self._result.typed_output(output_type)
 
     def cancel(self) -> dict[str, Any]:
         """Ask the server to cancel the run (idempotent). The stream goes on to the run's terminal event."""

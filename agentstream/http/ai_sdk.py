@@ -1,0 +1,225 @@
+"""The Vercel AI SDK's chat routes: `useChat` with `DefaultChatTransport` talks to an agent directly.
+
+- `POST /agents/{name}/chat`: the transport's body (`id` = the chat id = the thread id, `messages`
+  as UIMessages, `trigger`, `messageId`, and optionally `tools`: client-side tool declarations)
+  starts a run with what is new and answers its UI message stream.
+- `GET /agents/{name}/chat/{chatId}/stream`: while a run is active, its stream from its start
+  (the AI SDK's resume contract, `resume: true`); otherwise 204.
+- `POST /agents/{name}/chat/{chatId}/stop`: cancels the active run (202), or 204 when none is.
+- `GET /agents/{name}/chat/{chatId}`: the chat's messages as UIMessages, to load a chat.
+
+Client-side tools go the AI SDK way: the run ends with the call (`finishReason: "tool-calls"`);
+the client's `addToolOutput` and `sendAutomaticallyWhen` send the output in the next request's
+messages, which starts a run that continues the same UIMessage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .. import runs, runtime
+from ..agents import Agent
+from ..agui.stream import read_run
+from ..aisdk import stream
+from ..aisdk.messages import new_messages, run_of, to_ui_messages, trailing_turn, turn_id, turn_parts
+from ..config import get_settings
+from ..exceptions import (
+    AgentMismatch,
+    InvalidRequest,
+    PayloadTooLarge,
+    RunAlreadyActive,
+    ThreadNotFound,
+    UnsupportedMediaType,
+)
+from ..stores.base import RunStatus, ThreadHead
+from .handlers import STREAM_HEADERS, RunSignal, agent_named, caller_endpoint, take_stream_slot
+from .inputs import RunRequest, ToolDeclaration, read_body, validate_id
+from .slots import SlotStreamingResponse
+
+logger = logging.getLogger(__name__)
+
+
+class UIMessageInput(BaseModel):
+    """A UIMessage as the client holds it; its parts are read by `aisdk.messages`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1, max_length=128)
+    role: Literal["system", "user", "assistant"]
+    parts: list[dict[str, Any]]
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: str
+    messages: list[UIMessageInput] = Field(min_length=1)
+    trigger: Literal["submit-message", "regenerate-message"] = "submit-message"
+    message_id: str | None = Field(default=None, alias="messageId")
+    tools: list[ToolDeclaration] = Field(default_factory=list, max_length=128)
+
+
+async def read_chat_request(request: Request, *, max_bytes: int) -> ChatRequest:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType(f"Content-Type '{media_type or '(none)'}' is not accepted: send application/json.")
+    try:
+        data = json.loads(await read_body(request, max_bytes))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
+    try:
+        chat = ChatRequest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        code = "invalid_tools" if first["loc"][:1] == ("tools",) else "invalid_body"
+        raise InvalidRequest(f"{where}: {first['msg']}" if where else str(first["msg"]), code=code) from None
+    validate_id(chat.id, "chat id")
+    if chat.trigger == "regenerate-message":
+        raise InvalidRequest(
+            "Regenerating a message is not supported: a thread's log is append-only. Send a new message.",
+            code="unsupported_trigger",
+        )
+    return chat
+
+
+@caller_endpoint
+async def chat(request: Request, start_orchestration: runs.OrchestrationStarter, agent_name: str) -> Response:
+    """POST /agents/{agent_name}/chat."""
+    agent = agent_named(agent_name)
+    settings = get_settings()
+    body = await read_chat_request(request, max_bytes=settings.max_request_bytes)
+    store = runtime.get_store()
+    head = await _owned_head(body.id, agent)
+    if head is not None and head.active_run_id is not None:
+        raise RunAlreadyActive(body.id, head.active_run_id)
+    stored = await store.get_messages(body.id) if head is not None else []
+    fresh = new_messages([m.model_dump() for m in body.messages], stored, agent.registry)
+    if not fresh:
+        raise InvalidRequest(
+            "The messages hold nothing the chat does not have: send a new user message or tool outputs "
+            "(editing or regenerating a sent message is not supported).",
+            code="nothing_to_answer",
+        )
+    run_request = _run_request(body.id, fresh, body.tools, max_message_chars=settings.max_message_chars)
+    release = take_stream_slot()
+    try:
+        started = await runs.start_run(
+            run_request, agent, start_orchestration, client_tools="finish", create_thread=True
+        )
+        turn = trailing_turn(stored + fresh)
+        # Tool outputs continue the client's assistant UIMessage; a user message begins a new one.
+        message_id = turn_id(turn) if turn else started.run_id
+        projection = stream.UIMessageProjection(started.run_id, message_id)
+        frames = stream.ui_message_frames(
+            runtime.get_hub(), body.id, projection, after=started.first_seq - 1, prelude=[]
+        )
+        return _stream_response(frames, body.id, started.run_id, release)
+    except BaseException:
+        release()
+        raise
+
+
+@caller_endpoint
+async def resume_stream(request: Request, chat_id: str, agent_name: str) -> Response:
+    """GET /agents/{agent_name}/chat/{chat_id}/stream: the active run from its start, or 204."""
+    agent = agent_named(agent_name)
+    validate_id(chat_id, "chat id")
+    store = runtime.get_store()
+    head = await _owned_head(chat_id, agent)
+    run = await store.get_run(chat_id, head.active_run_id) if head and head.active_run_id else None
+    if run is None:
+        return Response(status_code=204, headers={"x-thread-id": chat_id})
+    release = take_stream_slot()
+    try:
+        stored = await store.get_messages(chat_id)
+        backlog, _ = await read_run(store, chat_id, run.run_id, run.start_seq)
+        made_here = {body["toolCallId"] for body in (e.body() for e in backlog) if body["type"] == "TOOL_CALL_START"}
+        before = [
+            m
+            for m in stored
+            if run_of(m["id"]) != run.run_id and not (m["role"] == "tool" and m["toolCallId"] in made_here)
+        ]
+        turn = trailing_turn(before)
+        # A replay restarts the client's message from scratch: the earlier runs' share of it comes first.
+        prelude = stream.turn_chunks(turn_parts(turn)) if turn else []
+        projection = stream.UIMessageProjection(run.run_id, turn_id(turn) if turn else run.run_id)
+        frames = stream.ui_message_frames(
+            runtime.get_hub(), chat_id, projection, after=run.start_seq - 1, prelude=prelude
+        )
+        return _stream_response(frames, chat_id, run.run_id, release)
+    except BaseException:
+        release()
+        raise
+
+
+@caller_endpoint
+async def stop(request: Request, chat_id: str, agent_name: str, signal_cancel: RunSignal) -> Response:
+    """POST /agents/{agent_name}/chat/{chat_id}/stop: cancel the active run (202), or 204 when none is."""
+    agent = agent_named(agent_name)
+    validate_id(chat_id, "chat id")
+    head = await _owned_head(chat_id, agent)
+    if head is None or head.active_run_id is None:
+        return Response(status_code=204, headers={"x-thread-id": chat_id})
+    run_id = head.active_run_id
+    run = await runtime.get_store().request_cancel(chat_id, run_id)
+    if run is None or run.status is not RunStatus.RUNNING:
+        return Response(status_code=204, headers={"x-thread-id": chat_id})
+    try:
+        await signal_cancel(chat_id, run_id)
+    except Exception:
+        # The flag is set: the run's next write is refused and it winds down by itself.
+        logger.warning("Could not signal the cancellation of run %s", run_id, exc_info=True)
+    return JSONResponse({"chat_id": chat_id, "run_id": run_id, "status": "cancelling"}, status_code=202)
+
+
+@caller_endpoint
+async def get_chat(request: Request, chat_id: str, agent_name: str) -> Response:
+    """GET /agents/{agent_name}/chat/{chat_id}: the conversation as UIMessages."""
+    agent = agent_named(agent_name)
+    validate_id(chat_id, "chat id")
+    head = await _owned_head(chat_id, agent)
+    if head is None:
+        raise ThreadNotFound(chat_id)
+    messages = await runtime.get_store().get_messages(chat_id)
+    return JSONResponse(
+        {"id": chat_id, "messages": to_ui_messages(messages), "active_run_id": head.active_run_id},
+        headers={"x-thread-id": chat_id},
+    )
+
+
+async def _owned_head(chat_id: str, agent: Agent) -> ThreadHead | None:
+    head = await runtime.get_store().head(chat_id)
+    if head is not None and head.agent is not None and head.agent != agent.name:
+        raise AgentMismatch(chat_id, head.agent, agent.name)
+    return head
+
+
+def _run_request(
+    thread_id: str, messages: list[dict[str, Any]], tools: list[ToolDeclaration], *, max_message_chars: int
+) -> RunRequest:
+    try:
+        run_request = RunRequest.model_validate({"threadId": thread_id, "messages": messages, "tools": tools})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidRequest(
+            f"{where}: {first['msg'].removeprefix('Value error, ')}", code="invalid_messages"
+        ) from None
+    if run_request.characters > max_message_chars:
+        raise PayloadTooLarge(
+            f"The new messages are {run_request.characters} characters; the limit is {max_message_chars}."
+        )
+    return run_request
+
+
+def _stream_response(frames: AsyncIterator[str], chat_id: str, run_id: str, release: Callable[[], None]) -> Response:
+    headers = {**STREAM_HEADERS, **stream.HEADERS, "x-thread-id": chat_id, "x-run-id": run_id}
+    return SlotStreamingResponse(frames, media_type="text/event-stream", headers=headers, release=release)

@@ -62,7 +62,8 @@ def to_ui_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             ui.append({"id": turn_id(turn), "role": "assistant", "parts": turn_parts(turn)})
             turn = []
         if message is not None:
-            ui.append({"id": message["id"], "role": message["role"], "parts": [text_part(message.get("content"))]})
+            text = {"type": "text", "text": message.get("content") or ""}
+            ui.append({"id": message["id"], "role": message["role"], "parts": [text]})
     return ui
 
 

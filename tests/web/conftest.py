@@ -8,7 +8,16 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 from tests.harness import Devhost
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# No traffic of Chromium's own (updates, sync, first-run pings): tests reach loopback only.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")

@@ -75,15 +75,19 @@ def copilotkit_url(
         process.wait(timeout=10)
 
 
-def open_page(browser: Browser, url: str, *, pages: Path | None = None, origin: str = "") -> Page:
-    """A fresh browser context on `url`; with `pages`, `origin/pages/*` is served from the built pages."""
+def open_page(browser: Browser, url: str, *, pages: Path | None = None, origin: str = "") -> tuple[Page, list[str]]:
+    """A fresh browser context on `url`, and the list of the requests it tried beyond loopback (refused).
+
+    With `pages`, `origin/pages/*` is served from the built pages.
+    """
     context = browser.new_context(viewport={"width": 1100, "height": 800})
-    context.route("**/*", _loopback_only)
+    refused: list[str] = []
+    context.route("**/*", lambda route: _loopback_only(route, refused))
     if pages is not None:
         context.route(f"{origin}/pages/**", lambda route: _serve(route, pages))
     page = context.new_page()
     page.goto(url)
-    return page
+    return page, refused
 
 
 def wait_idle(page: Page, host: Devhost, thread_id: str, *, timeout: float = 60) -> dict[str, Any]:
@@ -99,10 +103,11 @@ def wait_idle(page: Page, host: Devhost, thread_id: str, *, timeout: float = 60)
     return status
 
 
-def _loopback_only(route: Route) -> None:
+def _loopback_only(route: Route, refused: list[str]) -> None:
     if route.request.url.startswith(LOOPBACK):
         route.fallback()
     else:
+        refused.append(route.request.url)
         route.abort()
 
 

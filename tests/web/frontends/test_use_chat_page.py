@@ -18,7 +18,7 @@ def test_a_reload_mid_answer_resumes_and_ends_with_the_full_answer_once(
 ) -> None:
     chat = f"page-{uuid.uuid4().hex[:8]}"
     url = f"{frontend_host.url}/pages/ai-sdk.html?chat={chat}&api=/api/agents/assistant/chat"
-    page = open_page(browser, url, pages=built_pages, origin=frontend_host.url)
+    page, refused = open_page(browser, url, pages=built_pages, origin=frontend_host.url)
     try:
         page.wait_for_selector("body[data-status=ready]", timeout=TIMEOUT_MS)
         page.fill("#prompt", " ".join(["resume"] * 40))
@@ -42,5 +42,6 @@ def test_a_reload_mid_answer_resumes_and_ends_with_the_full_answer_once(
         assert page.locator(".msg.assistant").all_inner_texts() == [answer]
         assert page.locator("#error").count() == 0
         assert resumes == [200], "the reloaded page should have resumed the run's stream"
+        assert refused == []
     finally:
         page.context.close()

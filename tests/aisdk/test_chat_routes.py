@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -74,3 +75,26 @@ def test_resume_and_stop_of_an_idle_or_unknown_chat_answer_204(chat_host: Devhos
     assert requests.post(chat_url(chat_host), json=body(chat), timeout=30).status_code == 200
     assert requests.get(f"{chat_url(chat_host, chat)}/stream", timeout=10).status_code == 204
     assert requests.post(f"{chat_url(chat_host, chat)}/stop", timeout=10).status_code == 204
+
+
+def test_a_run_longer_than_one_response_ends_it_without_done_and_resume_replays_it_to_the_finish(
+    make_devhost,
+) -> None:
+    host: Devhost = make_devhost({"STREAM_MAX_SECONDS": "0.5", "DEMO_TOKENS_PER_SECOND": "60"})
+    chat = f"long-{uuid.uuid4().hex[:8]}"
+    first = requests.post(chat_url(host), json=body(chat, "x " * 60), timeout=30)
+    assert first.status_code == 200 and "data: [DONE]" not in first.text
+    replays: list[list[dict[str, Any]]] = []
+    while (resumed := requests.get(f"{chat_url(host, chat)}/stream", timeout=30)).status_code == 200:
+        frames = [f.removeprefix("data: ") for f in resumed.text.split("\n\n") if f.startswith("data: ")]
+        replays.append([json.loads(f) for f in frames if f != "[DONE]"])
+        assert len(replays) < 40, "the run should have finished"
+    assert resumed.status_code == 204 and replays, "the run should outlast the first response"
+    answer = host.status(chat)["messages"][-1]["content"]
+    # Each replay starts the message over under the same id, with the answer so far and nothing twice.
+    for replay in replays:
+        assert replay[0] == {"type": "start", "messageId": replays[0][0]["messageId"]}
+        assert answer.startswith("".join(c["delta"] for c in replay if c["type"] == "text-delta"))
+    # A run that ends between two responses is not replayed (204): the chat's messages hold its end.
+    loaded = requests.get(chat_url(host, chat), timeout=10).json()["messages"]
+    assert loaded[-1]["parts"][-1]["text"] == answer

@@ -95,6 +95,13 @@ def test_tool_outputs_on_the_known_assistant_message_answer_the_pending_client_c
     assert new_messages(client, STORED, server_tools={"confirm"}) == []
 
 
+def test_an_output_error_answers_the_call_as_an_error_result() -> None:
+    client = to_ui_messages(STORED)
+    client[1]["parts"][2].update(state="output-error", errorText="The user closed the dialog.")
+    [answer] = new_messages(client, STORED, server_tools=set())
+    assert answer["error"] == answer["content"] == "The user closed the dialog."
+
+
 def test_a_new_chat_seeded_with_an_assistant_turn_stores_it_step_by_step() -> None:
     history = [
         {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "hi"}]},

@@ -6,7 +6,7 @@ NODE_STAMP := node_modules/.installed
 TOOLS_VENV := .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
-.PHONY: install run test check lint clean bench
+.PHONY: install run test test-fast system-packages check lint clean bench openapi
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml clients/python/py
 	touch $(STAMP)
 
 # Node tools for the tests only (Azurite, the AG-UI client): `make run` does not need them.
-$(NODE_STAMP): package.json package-lock.json
+$(NODE_STAMP): package.json package-lock.json | system-packages
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
@@ -35,12 +35,25 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m devhost $(ARGS)
 
-test: $(STAMP) $(NODE_STAMP) $(TOOLS_STAMP)
+# Every test. Sets up what they need first: system packages, Node packages, the tool venvs.
+test: system-packages $(STAMP) $(NODE_STAMP) $(TOOLS_STAMP)
 	$(BIN)/python -m pytest $(ARGS)
+
+# The tests that need no Node, Redis, Chromium or tool venv (markers in pyproject.toml), e.g.
+# `make test-fast ARGS=tests/e2e/test_run_stream.py` runs that file on the SQLite store only.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not (node or redis or chromium or tools)" $(ARGS)
+
+system-packages:
+	@scripts/system-packages
 
 # Performance against the design's targets; ARGS=--quick for a short run.
 bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench $(ARGS)
+
+# The OpenAPI document the app serves at /api/openapi.json, checked in (a test keeps the two equal).
+openapi: $(STAMP)
+	$(BIN)/python -m agentstream.http.openapi > docs/openapi.json
 
 check: $(STAMP)
 	$(BIN)/ruff format --check .

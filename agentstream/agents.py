@@ -16,6 +16,9 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
 
 from .exceptions import AgentNotFound
 from .llm.base import ModelClient
@@ -44,6 +47,13 @@ class Agent:
     tools: Sequence[Tool] = ()
     model: ModelClient | None = None
     description: str = ""
+    #: "per_tool": each tool's own `approval` decides; "always": every server tool needs a person's
+    #: approval, except those named in `approval_exempt`.
+    approval: Literal["per_tool", "always"] = "per_tool"
+    approval_exempt: Sequence[str] = ()
+    #: A pydantic model for the thread's shared state: it validates what clients send (400
+    #: invalid_state) and what tools set, and its defaults are a new thread's state.
+    state_type: type[BaseModel] | None = None
     registry: ToolRegistry = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -55,6 +65,27 @@ class Agent:
         if not isinstance(self.instructions, str) and not callable(self.instructions):
             raise TypeError(f"Agent '{self.name}': instructions must be a string or a function of the RunContext.")
         object.__setattr__(self, "registry", ToolRegistry(self.tools))
+        if self.approval not in ("per_tool", "always"):
+            raise ValueError(f"Agent '{self.name}': approval must be 'per_tool' or 'always', not {self.approval!r}.")
+        if unknown := [name for name in self.approval_exempt if name not in self.registry]:
+            raise ValueError(f"Agent '{self.name}': approval_exempt names unknown tools: {', '.join(unknown)}.")
+
+    def initial_state(self) -> dict[str, Any] | None:
+        """A new thread's state: the state_type's defaults, if it has them all."""
+        if self.state_type is None:
+            return None
+        try:
+            return self.state_type().model_dump(mode="json")
+        except ValidationError:
+            return None
+
+    def needs_approval(self, tool_name: str) -> bool:
+        """Whether a call of this server tool waits for a person first."""
+        if tool_name not in self.registry:
+            return False
+        if self.approval == "always":
+            return tool_name not in self.approval_exempt
+        return self.registry.get(tool_name).approval == "always"
 
     async def system_prompt(self, context: RunContext) -> str:
         """The instructions for this run: the string, or what the function makes of the context."""

@@ -49,10 +49,12 @@ class Settings:
     step_retry_interval_ms: int = 1000
     stream_max_seconds: float = 200.0
     stream_heartbeat_seconds: float = 15.0
+    stream_write_timeout_seconds: float = 5.0
     stream_retry_ms: int = 1000
     max_request_bytes: int = 1_048_576
     max_message_chars: int = 32_000
     client_tool_timeout_seconds: float = 300.0
+    orchestration_start_grace_seconds: float = 60.0
     api_auth: str = "none"
     stream_token_secret: str = field(default="", repr=False)
     stream_token_ttl_seconds: float = 3600.0
@@ -95,11 +97,17 @@ class Settings:
             stream_heartbeat_seconds=reader.number(
                 "STREAM_HEARTBEAT_SECONDS", cls.stream_heartbeat_seconds, minimum=0.1
             ),
+            stream_write_timeout_seconds=reader.number(
+                "STREAM_WRITE_TIMEOUT_SECONDS", cls.stream_write_timeout_seconds, minimum=0.1
+            ),
             stream_retry_ms=int(reader.number("STREAM_RETRY_MS", cls.stream_retry_ms, minimum=0)),
             max_request_bytes=int(reader.number("MAX_REQUEST_BYTES", cls.max_request_bytes, minimum=1)),
             max_message_chars=int(reader.number("MAX_MESSAGE_CHARS", cls.max_message_chars, minimum=1)),
             client_tool_timeout_seconds=reader.number(
                 "CLIENT_TOOL_TIMEOUT_SECONDS", cls.client_tool_timeout_seconds, minimum=0.1
+            ),
+            orchestration_start_grace_seconds=reader.number(
+                "ORCHESTRATION_START_GRACE_SECONDS", cls.orchestration_start_grace_seconds
             ),
             api_auth=read_api_auth(env),
             stream_token_secret=env.get("STREAM_TOKEN_SECRET", "").strip(),

@@ -19,6 +19,7 @@ from ag_ui.core import (
     ReasoningEndEvent,
     ReasoningMessageEndEvent,
     TextMessageEndEvent,
+    TokenUsage,
     ToolCallEndEvent,
 )
 
@@ -118,3 +119,12 @@ def step_discarded(step_id: str, attempt: int, message_ids: list[str], tool_call
             },
         )
     )
+
+
+def token_usage(usage: dict[str, int]) -> list[TokenUsage]:
+    """A run's usage in its one public shape, on RUN_FINISHED and in thread status alike: AG-UI's
+    list of TokenUsage entries (camelCase on the wire), here one entry with the run's totals."""
+    input_tokens, output_tokens = usage.get("inputTokens", 0), usage.get("outputTokens", 0)
+    return [
+        TokenUsage(input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=input_tokens + output_tokens)
+    ]

@@ -6,18 +6,23 @@ The hierarchy:
   + ConfigError              -- a setting has a value we cannot use
   + StoreUnavailable         -- the event store cannot be reached
   + RunOver                  -- an append to a run that is cancelled or finished
+  + CancelRequested          -- a run told `cancelling` finishing any other way than cancelled
   + StepSuperseded           -- a write from a step attempt that a newer attempt replaced
   + APIError                 -- an error with an HTTP status, rendered as {"error": {"code", "message"}}
     x InvalidRequest         400
     x Unauthorized           401  (a missing, forged or expired credential)
     x Forbidden              403  (a valid credential for something else)
-    x NotFound               404  (ThreadNotFound, RunNotFound, ToolCallNotFound, AgentNotFound)
+    x NotFound               404  (ThreadNotFound, RunNotFound, ToolCallNotFound, AgentNotFound,
+                                   InterruptNotFound)
+    x MethodNotAllowed       405
     x AgentMismatch          409
+    x InterruptPending       409
     x RunAlreadyActive       409
     x RunFinished            409
     x RunNotWaiting          409
     x ToolCallAnswered       409
     x CursorExpired          410
+    x InterruptExpired       410
     x PayloadTooLarge        413
     x UnsupportedMediaType   415
     x ServiceUnavailable     503
@@ -45,6 +50,10 @@ class StoreUnavailable(AgentStreamError):
 
 class RunOver(AgentStreamError):
     """The run is cancelled or finished: nothing more may be appended to it."""
+
+
+class CancelRequested(AgentStreamError):
+    """The run was asked to cancel (and the caller told so): it may only finish as cancelled."""
 
 
 class StepSuperseded(AgentStreamError):
@@ -142,6 +151,11 @@ class AgentMismatch(APIError):
         super().__init__(f"Thread '{thread_id}' belongs to agent '{owner}', not '{agent}'.")
 
 
+class MethodNotAllowed(APIError):
+    status_code = 405
+    code = "method_not_allowed"
+
+
 class RunAlreadyActive(APIError):
     status_code = 409
     code = "run_active"
@@ -172,6 +186,38 @@ class ToolCallAnswered(APIError):
 
     def __init__(self, tool_call_id: str) -> None:
         super().__init__(f"Tool call '{tool_call_id[:128]}' already has a result.")
+
+
+class InterruptNotFound(NotFound):
+    code = "interrupt_not_found"
+
+    def __init__(self, thread_id: str, interrupt_id: str) -> None:
+        super().__init__(f"Thread '{thread_id}' has no open interrupt '{interrupt_id[:200]}'.")
+
+
+class InterruptPending(APIError):
+    """The thread's last run stopped for a person's decision: only a `resume` answering it continues it."""
+
+    status_code = 409
+    code = "interrupt_pending"
+
+    def __init__(self, thread_id: str, interrupt_ids: list[str]) -> None:
+        self.interrupt_ids = interrupt_ids
+        super().__init__(
+            f"Thread '{thread_id}' waits for a decision on interrupt(s) {', '.join(interrupt_ids)}. "
+            'Send "resume": [{"interruptId", "status", "payload"}] answering each before new input.'
+        )
+
+
+class InterruptExpired(APIError):
+    status_code = 410
+    code = "interrupt_expired"
+
+    def __init__(self, interrupt_id: str, expired_at: str) -> None:
+        super().__init__(
+            f"Interrupt '{interrupt_id}' expired at {expired_at}: it can only be declined now "
+            '("status": "cancelled", or "payload": {"approved": false}).'
+        )
 
 
 class CursorExpired(APIError):

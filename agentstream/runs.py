@@ -10,12 +10,15 @@ client declared (`client_tools`):
   (`pendingToolCallIds`); a later run on the thread whose messages include a `tool` message
   answering them continues the conversation (the AG-UI way).
 
-The durable orchestration is started through a callback, so this module knows nothing of Azure
-Functions.
+The durable orchestration is started, and its state read, through callbacks, so this module knows
+nothing of Azure Functions. Starting is safe to repeat: the instance id is the run's, and a start
+that reports an error while its instance exists counts as done. A thread whose active run lost its
+orchestration is reconciled (`reconcile.py`) before a new run on it is refused.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -32,11 +35,15 @@ from ag_ui.core import (
     ToolCallStartEvent,
 )
 
-from . import runtime, telemetry
+from . import approvals, runtime, state, telemetry
 from .agents import Agent
 from .events import NewEvent
 from .exceptions import (
+    AgentMismatch,
+    InterruptNotFound,
+    InterruptPending,
     InvalidRequest,
+    RunAlreadyActive,
     RunNotFound,
     RunNotWaiting,
     RunOver,
@@ -46,6 +53,7 @@ from .exceptions import (
     ToolCallNotFound,
 )
 from .http.inputs import RunRequest, ToolResult
+from .reconcile import OrchestrationState, OrchestrationStatus, reconcile_run
 from .steps import StepContext, finish_run, model_step_index, tool_message, tool_result_event, tool_step_id
 from .stores.base import EventStore, RunStatus
 
@@ -76,6 +84,7 @@ async def start_run(
     agent: Agent,
     start_orchestration: OrchestrationStarter,
     *,
+    orchestration_status: OrchestrationStatus,
     client_tools: ClientToolMode = "wait",
     create_thread: bool = False,
     run_id: str | None = None,
@@ -93,17 +102,41 @@ async def start_run(
             f"Client tool name(s) {', '.join(clashes)} are taken by server tools; rename them.", code="invalid_tools"
         )
     thread_id = request.thread_id or new_id()
+    waiting: list[approvals.OpenInterrupt] = []
+    if request.thread_id is not None:
+        head = await store.head(thread_id)
+        if head is not None and head.agent is not None and head.agent != agent.name:
+            raise AgentMismatch(thread_id, head.agent, agent.name)
+        waiting = await approvals.open_interrupts(store, thread_id)
+    decisions: list[approvals.Decision] = []
+    if request.resume is not None:
+        if not waiting:
+            return await _resumed_already(store, thread_id, request)
+        decisions = approvals.decide(thread_id, request.resume, waiting, agent, dt.datetime.now(dt.UTC))
+        run_id = approvals.resume_run_id(approvals.interrupted_run_of(waiting[0].interrupt["id"]))
+    elif waiting:
+        raise InterruptPending(thread_id, [item.interrupt["id"] for item in waiting])
     run_id = run_id or new_id()
     messages = request.input_messages(run_id)
     if any(m["role"] == "tool" for m in messages):
         earlier = await store.get_messages(thread_id) if request.thread_id else []
         _check_tool_answers(earlier, messages)
     events = [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))]
+    if (opening := await _opening_state(store, request, agent)) is not None:
+        events.append(state.snapshot_event(opening))
     for message in messages:
         events += _message_events(message)
-    first = await store.start_run(
-        thread_id, run_id, events, messages, create=create_thread or request.thread_id is None, agent=agent.name
-    )
+    create = create_thread or request.thread_id is None
+    try:
+        first = await store.start_run(thread_id, run_id, events, messages, create=create, agent=agent.name)
+    except RunAlreadyActive as exc:
+        if decisions and exc.active_run_id == run_id:
+            # The same resume, sent again while its run is going: the same answer.
+            return await _resumed_already(store, thread_id, request)
+        # Unless the active run lost its orchestration: then it ends now and this one takes the thread.
+        if not await reconcile_run(store, thread_id, exc.active_run_id, orchestration_status):
+            raise
+        first = await store.start_run(thread_id, run_id, events, messages, create=create, agent=agent.name)
     run = {
         "thread_id": thread_id,
         "run_id": run_id,
@@ -111,11 +144,17 @@ async def start_run(
         "tools": [tool.spec() for tool in request.tools],
         "client_tools": client_tools,
     }
+    if decisions:
+        run["approvals"] = [decision.to_input() for decision in decisions]
     log = telemetry.run_logger(logger, thread_id, run_id)
     try:
         with telemetry.span("agentstream.start_orchestration", thread_id=thread_id, run_id=run_id):
             await start_orchestration(run)
     except Exception:
+        if await _orchestration_exists(orchestration_status, thread_id, run_id):
+            # The start landed and only its answer failed, or this start was a repeat: the run is on.
+            log.warning("Starting run %s reported an error, but its orchestration exists", run_id, exc_info=True)
+            return StartedRun(thread_id, run_id, first[0].seq)
         log.exception("Could not start the orchestration of run %s on thread %s", run_id, thread_id)
         await finish_run(
             StepContext(store, thread_id, run_id),
@@ -126,6 +165,34 @@ async def start_run(
         ) from None
     log.info("Run %s started on thread %s", run_id, thread_id)
     return StartedRun(thread_id, run_id, first[0].seq)
+
+
+async def _opening_state(store: EventStore, request: RunRequest, agent: Agent) -> state.State | None:
+    """The state a run starts with: the request's (it replaces the thread's), else the thread's,
+    else the agent's initial state for a new thread. None: the thread has no state."""
+    if request.state:
+        return state.validated(request.state, agent.state_type, source="The request's 'state'")
+    current = await state.thread_state(store, request.thread_id) if request.thread_id is not None else None
+    return current if current is not None else agent.initial_state()
+
+
+async def _orchestration_exists(orchestration_status: OrchestrationStatus, thread_id: str, run_id: str) -> bool:
+    try:
+        return await orchestration_status(thread_id, run_id) is not OrchestrationState.MISSING
+    except Exception:
+        logger.warning("Could not read the orchestration state of run %s", run_id, exc_info=True)
+        return False
+
+
+async def _resumed_already(store: EventStore, thread_id: str, request: RunRequest) -> StartedRun:
+    """A resume whose interrupts were answered: the run that answer started, or 404."""
+    assert request.resume is not None
+    interrupt = request.resume[0].interrupt_id
+    run_id = approvals.resume_run_id(approvals.interrupted_run_of(interrupt))
+    run = await store.get_run(thread_id, run_id)
+    if run is None:
+        raise InterruptNotFound(thread_id, interrupt)
+    return StartedRun(thread_id, run_id, run.start_seq)
 
 
 async def submit_tool_results(
@@ -142,8 +209,8 @@ async def submit_tool_results(
     if run is None:
         raise await missing_run(store, thread_id, run_id)
     if run.status is not RunStatus.RUNNING or run.cancel_requested:
-        state = "cancelling" if run.status is RunStatus.RUNNING else run.status.value
-        raise RunNotWaiting(f"Run '{run_id}' is {state}: it takes no tool results.")
+        described = "cancelling" if run.status is RunStatus.RUNNING else run.status.value
+        raise RunNotWaiting(f"Run '{run_id}' is {described}: it takes no tool results.")
     messages = await store.get_messages(thread_id)
     server_tools = (await owner_of(store, thread_id)).registry
     calls: dict[str, int] = {}

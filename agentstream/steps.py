@@ -23,16 +23,18 @@ from ag_ui.core import (
     RunErrorEvent,
     RunFinishedCancelledOutcome,
     RunFinishedEvent,
+    RunFinishedInterruptOutcome,
     RunFinishedSuccessOutcome,
-    TokenUsage,
     ToolCallResultEvent,
 )
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from . import telemetry
-from .events import NewEvent, OpenConstructs, now_ms, step_discarded
-from .exceptions import RunOver, StepSuperseded
+from .approvals import DECLINED
+from .events import NewEvent, OpenConstructs, now_ms, step_discarded, token_usage
+from .exceptions import CancelRequested, RunOver, StepSuperseded
 from .llm.base import ModelClient, ModelError
+from .state import State, StateUpdates, run_state, snapshot_event
 from .stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
 from .tools import ToolContext, ToolRegistry
 from .turn import AssistantTurn
@@ -60,7 +62,7 @@ def model_step_index(run_id: str, message_id: str) -> int | None:
     if not message_id.startswith(prefix):
         return None
     index, _, _attempt = message_id[len(prefix) :].partition(".")
-    return int(index) if index.isdigit() else None
+    return int(index) if index.isascii() and index.isdigit() else None
 
 
 def tool_step_id(run_id: str, index: int, call_id: str) -> str:
@@ -167,26 +169,49 @@ async def _run_model_step(
 
 
 async def run_tool_step(
-    ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any], *, agent: str
+    ctx: StepContext,
+    tools: ToolRegistry,
+    index: int,
+    call: dict[str, Any],
+    *,
+    agent: str,
+    declined: bool = False,
+    state_type: type[BaseModel] | None = None,
 ) -> dict[str, Any]:
-    """Run one server tool call of `agent` and commit its result. Returns the tool message."""
+    """Run one server tool call of `agent` and commit its result. Returns the tool message.
+
+    A `declined` call (a person did not approve it) does not run: its result says so. The tool's
+    updates of the shared state (checked against `state_type`) commit with its result, as
+    STATE_DELTA events; a tool that fails changes no state.
+    """
     with telemetry.span(
         "agentstream.tool_step", thread_id=ctx.thread_id, run_id=ctx.run_id, tool=str(call["function"]["name"])
     ):
-        return await _run_tool_step(ctx, tools, index, call, agent)
+        return await _run_tool_step(ctx, tools, index, call, agent, declined, state_type)
 
 
 async def _run_tool_step(
-    ctx: StepContext, tools: ToolRegistry, index: int, call: dict[str, Any], agent: str
+    ctx: StepContext,
+    tools: ToolRegistry,
+    index: int,
+    call: dict[str, Any],
+    agent: str,
+    declined: bool,
+    state_type: type[BaseModel] | None,
 ) -> dict[str, Any]:
     step_id = tool_step_id(ctx.run_id, index, call["id"])
     record = await ctx.store.get_step(ctx.thread_id, step_id)
     if record is not None and record.status is StepStatus.COMMITTED:
         return record.result  # type: ignore[no-any-return]
     function = call["function"]
+    updates = StateUpdates(await _state_of(ctx), state_type)
     try:
-        context = ToolContext(ctx.thread_id, ctx.run_id, agent, call["id"])
+        if declined:
+            raise _Declined
+        context = ToolContext(ctx.thread_id, ctx.run_id, agent, call["id"], updates)
         message = tool_message(call["id"], await tools.get(function["name"]).call(function["arguments"], context))
+    except _Declined:
+        message = tool_message(call["id"], DECLINED)
     except Exception as exc:
         # The model can correct itself (other arguments, another tool) if it reads what went wrong.
         # The error's type only: its text may quote the arguments, which are conversation content.
@@ -195,9 +220,16 @@ async def _run_tool_step(
         )
         error = tool_error_text(exc)
         message = tool_message(call["id"], f"Error: {error}", error=error)
+    # A tool that failed or did not run leaves the state as it was.
+    changes = updates.events() if "error" not in message and not declined else []
     try:
         written = await ctx.store.commit_step(
-            ctx.thread_id, ctx.run_id, step_id, result=message, events=[tool_result_event(message)], messages=[message]
+            ctx.thread_id,
+            ctx.run_id,
+            step_id,
+            result=message,
+            events=[*changes, tool_result_event(message)],
+            messages=[message],
         )
     except RunOver:
         return CANCELLED
@@ -207,6 +239,15 @@ async def _run_tool_step(
         if record is not None and record.result is not None:
             return record.result  # type: ignore[no-any-return]
     return message
+
+
+async def _state_of(ctx: StepContext) -> State | None:
+    run = await ctx.store.get_run(ctx.thread_id, ctx.run_id)
+    return await run_state(ctx.store, ctx.thread_id, ctx.run_id, run.start_seq) if run is not None else None
+
+
+class _Declined(Exception):
+    """A person declined the call: it does not run."""
 
 
 def tool_message(call_id: str, content: str, *, error: str | None = None) -> dict[str, Any]:
@@ -266,56 +307,67 @@ async def finish_run(
     *,
     cancelled: bool = False,
     pending_tool_call_ids: list[str] | None = None,
+    interrupts: list[dict[str, Any]] | None = None,
 ) -> None:
     """Write the run's closing events: a MESSAGES_SNAPSHOT of the thread's conversation, then its one
-    terminal event: RUN_FINISHED with usage (its outcome `cancelled` when it was, or naming the
-    client-side tool calls left for the client to answer), or RUN_ERROR with a code."""
+    terminal event: RUN_FINISHED with usage (its outcome `cancelled` when it was, `interrupt` with
+    the tool calls waiting for a person, or naming the client-side tool calls left for the client
+    to answer), or RUN_ERROR with a code.
+
+    A run whose cancel was requested ends cancelled whatever it was finishing with: the store
+    decides that in the finishing write itself, so it holds against a cancel landing at the end."""
     with telemetry.span("agentstream.finish_run", thread_id=ctx.thread_id, run_id=ctx.run_id):
-        await _finish_run(ctx, error, cancelled=cancelled, pending_tool_call_ids=pending_tool_call_ids)
+        for record in await ctx.store.open_steps(ctx.thread_id, ctx.run_id):
+            await discard_attempt(ctx, record)
+        try:
+            await _write_ending(
+                ctx, error, cancelled=cancelled, pending_tool_call_ids=pending_tool_call_ids, interrupts=interrupts
+            )
+        except CancelRequested:
+            error, cancelled = None, True
+            await _write_ending(ctx, None, cancelled=True, pending_tool_call_ids=None, interrupts=None)
     outcome = "failed: " + error["code"] if error is not None else ("cancelled" if cancelled else "succeeded")
     telemetry.run_logger(logger, ctx.thread_id, ctx.run_id).info("Run %s ended %s", ctx.run_id, outcome)
 
 
-async def _finish_run(
+async def _write_ending(
     ctx: StepContext,
     error: dict[str, str] | None,
     *,
     cancelled: bool,
     pending_tool_call_ids: list[str] | None,
+    interrupts: list[dict[str, Any]] | None,
 ) -> None:
-    for record in await ctx.store.open_steps(ctx.thread_id, ctx.run_id):
-        await discard_attempt(ctx, record)
+    closing_state = await _state_of(ctx)
     snapshot = NewEvent(
         "MESSAGES_SNAPSHOT",
         MessagesSnapshotEvent.model_validate(
             {"messages": await ctx.store.get_messages(ctx.thread_id), "timestamp": now_ms()}
         ).model_dump_json(by_alias=True, exclude_none=True),
     )
+    snapshots = [snapshot] if closing_state is None else [snapshot, snapshot_event(closing_state)]
     if error is not None:
         event = NewEvent.of(RunErrorEvent(message=error["message"], code=error["code"]))
-        await ctx.store.finish_run(ctx.thread_id, ctx.run_id, RunStatus.FAILED, [snapshot, event], error=error)
+        await ctx.store.finish_run(ctx.thread_id, ctx.run_id, RunStatus.FAILED, [*snapshots, event], error=error)
         return
     run = await ctx.store.get_run(ctx.thread_id, ctx.run_id)
-    usage = run.usage if run is not None else {}
-    outcome: RunFinishedCancelledOutcome | RunFinishedSuccessOutcome | None = None
+    outcome: RunFinishedCancelledOutcome | RunFinishedSuccessOutcome | RunFinishedInterruptOutcome | None = None
+    status = RunStatus.SUCCEEDED
     if cancelled:
         outcome = RunFinishedCancelledOutcome(type="cancelled")
+        status = RunStatus.CANCELLED
+    elif interrupts:
+        outcome = RunFinishedInterruptOutcome.model_validate({"type": "interrupt", "interrupts": interrupts})
+        status = RunStatus.INTERRUPTED
     elif pending_tool_call_ids:
         outcome = RunFinishedSuccessOutcome(type="success", pending_tool_call_ids=pending_tool_call_ids)
     finished = RunFinishedEvent(
         thread_id=ctx.thread_id,
         run_id=ctx.run_id,
         outcome=outcome,
-        usage=[
-            TokenUsage(
-                input_tokens=usage.get("inputTokens", 0),
-                output_tokens=usage.get("outputTokens", 0),
-                total_tokens=usage.get("inputTokens", 0) + usage.get("outputTokens", 0),
-            )
-        ],
+        usage=token_usage(run.usage if run is not None else {}),
     )
-    status = RunStatus.CANCELLED if cancelled else RunStatus.SUCCEEDED
-    await ctx.store.finish_run(ctx.thread_id, ctx.run_id, status, [snapshot, NewEvent.of(finished)])
+    await ctx.store.finish_run(ctx.thread_id, ctx.run_id, status, [*snapshots, NewEvent.of(finished)])
 
 
 class _Pace:

@@ -73,6 +73,7 @@ def configure(settings: TelemetrySettings) -> bool:
         from azure.identity import ManagedIdentityCredential
 
         options["credential"] = ManagedIdentityCredential(client_id=settings.entra_client_id)
+    quiet_azure_http_logging()
     configure_azure_monitor(**options)
     enable(meter_provider=metrics.get_meter_provider(), tracer_provider=trace.get_tracer_provider())
     return True
@@ -126,6 +127,18 @@ def stream_closed() -> None:
 def record_resume() -> None:
     if _instruments is not None:
         _instruments.resumes.add(1)
+
+
+# Azure SDK clients log every request and response, headers included, at INFO: with the Table store
+# that is hundreds of lines a minute, in the console and in Application Insights.
+AZURE_HTTP_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
+
+
+def quiet_azure_http_logging() -> None:
+    """Raise the Azure SDK's request logger to WARNING, unless someone set its level on purpose."""
+    azure_http = logging.getLogger(AZURE_HTTP_LOGGER)
+    if azure_http.level == logging.NOTSET:
+        azure_http.setLevel(logging.WARNING)
 
 
 def run_logger(log: logging.Logger, thread_id: str, run_id: str | None = None) -> logging.LoggerAdapter[Any]:

@@ -18,18 +18,24 @@ calls `function(arguments)` with the validated model instance.
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel
 
 from .signatures import read_signature, tool_schema
 
+if TYPE_CHECKING:
+    from .state import StateUpdates
+
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+Approval = Literal["never", "always"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,21 @@ class ToolContext:
     run_id: str
     agent: str
     tool_call_id: str
+    _state: StateUpdates | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The thread's shared state as this call sees it (a copy: change it with `update_state`)."""
+        return copy.deepcopy(self._state.state) if self._state is not None else {}
+
+    def update_state(self, state: dict[str, Any]) -> None:
+        """Replace the shared state; each update reaches readers as a STATE_DELTA with the call's result.
+
+        Raises if the thread has no state, or if the agent's `state_type` refuses the new one.
+        """
+        if self._state is None:
+            raise RuntimeError("This tool call has no shared state to update.")
+        self._state.update(state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +73,10 @@ class Tool:
     keywords: bool = False
     #: The parameter that receives the ToolContext, if the function takes one.
     context_parameter: str | None = None
+    #: "always": every call waits for a person's approval (an AG-UI interrupt) before it runs.
+    approval: Approval = "never"
+    #: Seconds an approval request stays answerable; None: until it is answered.
+    approval_expires_after: float | None = None
     _schema: dict[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -59,6 +84,10 @@ class Tool:
             raise ValueError(f"Tool name '{self.name}' must be 1-64 characters from A-Z, a-z, 0-9, '_' and '-'.")
         if not self.description:
             raise ValueError(f"Tool '{self.name}' needs a description (a docstring, or description=...).")
+        if self.approval not in ("never", "always"):
+            raise ValueError(f"Tool '{self.name}': approval must be 'never' or 'always', not {self.approval!r}.")
+        if self.approval_expires_after is not None and self.approval_expires_after <= 0:
+            raise ValueError(f"Tool '{self.name}': approval_expires_after must be a positive number of seconds.")
         object.__setattr__(self, "_schema", tool_schema(self.arguments))
 
     def spec(self) -> dict[str, Any]:
@@ -90,13 +119,25 @@ def tool(function: Callable[..., Any], /) -> Tool: ...
 
 
 @overload
-def tool(*, name: str | None = None, description: str | None = None) -> Callable[[Callable[..., Any]], Tool]: ...
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    approval: Approval = "never",
+    approval_expires_after: float | None = None,
+) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
 def tool(
-    function: Callable[..., Any] | None = None, /, *, name: str | None = None, description: str | None = None
+    function: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    approval: Approval = "never",
+    approval_expires_after: float | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
-    """Make a typed function a tool: `@tool`, or `@tool(name=..., description=...)`."""
+    """Make a typed function a tool: `@tool`, or `@tool(name=..., description=..., approval="always")`."""
 
     def make(function: Callable[..., Any]) -> Tool:
         tool_name = name or function.__name__
@@ -108,6 +149,8 @@ def tool(
             function,
             keywords=True,
             context_parameter=signature.context_parameter,
+            approval=approval,
+            approval_expires_after=approval_expires_after,
         )
 
     return make if function is None else make(function)

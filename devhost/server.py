@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import AsyncIterator
 
 from azure.functions.decorators.function_app import Function
 from azure.functions.timer import TimerRequest
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -35,16 +37,22 @@ def create_app(config: DevhostConfig) -> Starlette:
         base_url=config.base_url,
         task_hub=os.environ.get("TASK_HUB_NAME", "agentstream"),
         system_key=keys.durable_system_key,
+        master_key=keys.master_key,
     )
     invoke = Invoker(engine.client_binding)
     timers = TimerRunner(functions, invoke)
+    http_functions = sorted((fn for fn in functions if trigger_of(fn).type == "httpTrigger"), key=_route_precedence)
+    specific = [fn for fn in http_functions if not _route_precedence(fn)[0]]
+    catch_alls = [fn for fn in http_functions if _route_precedence(fn)[0]]
     routes: list[BaseRoute] = [
-        _http_route(fn, config.route_prefix, invoke, keys) for fn in functions if trigger_of(fn).type == "httpTrigger"
+        route for fn in specific for route in _http_routes(fn, config.route_prefix, invoke, keys)
     ]
+    # The host's own routes (admin API, Durable APIs) win over any function's, catch-alls included.
     routes.append(_admin_route(functions, invoke, keys))
     routes += engine.routes
     if page := _chat_page_path(functions, config.route_prefix):
         routes.append(Route("/", RedirectResponse(page), methods=["GET"]))
+    routes += [route for fn in catch_alls for route in _http_routes(fn, config.route_prefix, invoke, keys)]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -56,10 +64,36 @@ def create_app(config: DevhostConfig) -> Starlette:
             await timers.stop()
             await engine.stop()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: _json_http_error, 405: _json_http_error},
+    )
 
 
-def _http_route(fn: Function, route_prefix: str, invoke: Invoke, keys: HostKeys) -> Route:
+def _route_precedence(fn: Function) -> tuple[bool, int]:
+    """Catch-all routes (`{*path}`) after all others, the longest literal prefix first, as the host ranks them.
+
+    Starlette takes the first route that matches; the host's router takes the most specific one.
+    """
+    route = str(trigger_of(fn).route or "")
+    if "{*" not in route:
+        return (False, 0)
+    return (True, -len(route.split("{", 1)[0]))
+
+
+async def _json_http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (no route took the request) in the API's error shape."""
+    assert isinstance(exc, HTTPException)
+    code = "method_not_allowed" if exc.status_code == 405 else "route_not_found"
+    return JSONResponse(
+        {"error": {"code": code, "message": f"{request.method} {request.url.path[:200]}: {exc.detail}"}},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+def _http_routes(fn: Function, route_prefix: str, invoke: Invoke, keys: HostKeys) -> list[Route]:
     trigger = trigger_of(fn)
     methods = [str(getattr(m, "value", m)).upper() for m in trigger.methods or ["GET", "POST"]]
     auth_level = str(getattr(trigger.auth_level, "value", trigger.auth_level) or "function").lower()
@@ -76,7 +110,12 @@ def _http_route(fn: Function, route_prefix: str, invoke: Invoke, keys: HostKeys)
         return response
 
     path = starlette_path(route_prefix, str(trigger.route or fn.get_function_name()))
-    return Route(path, endpoint, methods=methods, name=fn.get_function_name())
+    name = fn.get_function_name()
+    routes = [Route(path, endpoint, methods=methods, name=name)]
+    # The host's catch-all also matches nothing at all, slash included: `ui/{*path}` takes `/api/ui`.
+    if bare := re.fullmatch(r"(.*)/\{\w+:path\}", path):
+        routes.append(Route(bare.group(1) or "/", endpoint, methods=methods, name=f"{name}_bare"))
+    return routes
 
 
 def _chat_page_path(functions: list[Function], route_prefix: str) -> str | None:

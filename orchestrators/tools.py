@@ -64,4 +64,21 @@ def calculate(
             return _OPERATORS[type(node.op)](evaluate(node.operand))
         raise ValueError(f"Unsupported expression: {expression!r}")
 
-    return f"{expression} = {evaluate(ast.parse(expression, mode='eval').body):g}"
+    # A sentence's closing period ("2*(3+4).") is not part of the expression.
+    cleaned = expression.strip().rstrip(".").rstrip()
+    try:
+        tree = ast.parse(cleaned, mode="eval")
+    except SyntaxError:
+        raise ValueError(f"Not an arithmetic expression: {expression!r}") from None
+    return f"{cleaned} = {evaluate(tree.body):g}"
+
+
+@tool(approval="always")
+def book_table(
+    restaurant: Annotated[str, "The restaurant, e.g. 'Chez Anna'."],
+    guests: Annotated[int, Field(description="How many people.", ge=1, le=20)] = 2,
+) -> str:
+    """Book a table at a restaurant. Asks you to approve first."""
+    # Deterministic, like the other demo tools: a booking reference from the request.
+    reference = hashlib.sha256(f"{restaurant.strip().lower()}:{guests}".encode()).hexdigest()[:6].upper()
+    return f"Booked a table for {guests} at {restaurant.strip()} (reference {reference})."

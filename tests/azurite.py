@@ -33,7 +33,9 @@ class Azurite:
 
     def start(self) -> Azurite:
         if not AZURITE_TABLE.exists():
-            raise AssertionError(f"{AZURITE_TABLE} is missing: run `npm ci` (make test does)")
+            raise AssertionError(
+                f"{AZURITE_TABLE} is missing: `make test` installs it (npm ci); `make test-fast` needs no Node"
+            )
         storage = ["--location", str(self.workspace)] if self.workspace else ["--inMemoryPersistence"]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:

@@ -17,14 +17,38 @@ EVERY_BACKEND = (
     "tests/e2e/test_cancel.py",
     "tests/e2e/test_recovery_and_failures.py",
     "tests/e2e/test_store_outage.py",
+    "tests/e2e/test_reconcile.py",
 )
+# The randomized kill rounds run on SQLite and Redis; Table storage gets the deterministic kills
+# of test_reconcile.py, which keeps `make test` within its time.
+KILL_ROUNDS_BACKENDS = {"tests/e2e/test_fault_injection.py": ["sqlite", "redis"]}
+
+
+# What tests need beyond `make install`, as markers (see pyproject.toml): `make test` sets it all
+# up and runs every test; `make test-fast` deselects the marked ones.
+BACKEND_NEEDS = {"table": "node", "redis": "redis"}
+BACKEND_FIXTURES = ("backend", "own_backend")
+FIXTURE_NEEDS = {"browser": "chromium", "agent_framework_python": "tools", "table": "node"}
+PATH_NEEDS = {"tests/agui/test_http_agent.py": "node", "tests/infra/test_checkov.py": "tools"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         path = metafunc.definition.path.relative_to(ROOT).as_posix()
-        names = list(BACKENDS) if path.startswith(EVERY_BACKEND) else ["sqlite"]
+        names = KILL_ROUNDS_BACKENDS.get(path) or (list(BACKENDS) if path.startswith(EVERY_BACKEND) else ["sqlite"])
         metafunc.parametrize("backend", names, indirect=True, scope="session")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        needs = {need for fixture, need in FIXTURE_NEEDS.items() if fixture in fixtures}
+        params = item.callspec.params if isinstance(item, pytest.Function) and hasattr(item, "callspec") else {}
+        needs |= {BACKEND_NEEDS[params[f]] for f in BACKEND_FIXTURES if params.get(f) in BACKEND_NEEDS}
+        if need := PATH_NEEDS.get(item.path.relative_to(ROOT).as_posix()):
+            needs.add(need)
+        for name in sorted(needs):
+            item.add_marker(name)
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Container, Iterable
 from typing import Any
 
-from ag_ui.core import RunFinishedEvent, RunFinishedSuccessOutcome, RunStartedEvent
+from ag_ui.core import RunFinishedEvent, RunFinishedInterruptOutcome, RunFinishedSuccessOutcome, RunStartedEvent
 
+from .. import state
 from ..config import get_settings
 from ..events import STEP_DISCARDED, Envelope, NewEvent
 from ..reader import ReadOptions, read_thread
@@ -39,10 +40,20 @@ PROTOCOL_VERSION = "1.0"
 class RunProjection:
     """Turns a run's envelopes into AG-UI frames, keeping the conversation a client would hold."""
 
-    def __init__(self, thread_id: str, conversation: Conversation, *, echoed: Iterable[dict[str, Any]] = ()) -> None:
-        """`echoed`: the client's messages this run was started with, whose events are left out."""
+    def __init__(
+        self,
+        thread_id: str,
+        conversation: Conversation,
+        *,
+        echoed: Iterable[dict[str, Any]] = (),
+        snapshot_first: bool = False,
+    ) -> None:
+        """`echoed`: the client's messages this run was started with, whose events are left out.
+        `snapshot_first`: a MESSAGES_SNAPSHOT follows RUN_STARTED, for a run that continues tool
+        calls an earlier run made (a resumed one), so its results tie to calls the stream showed."""
         self.thread_id = thread_id
         self.conversation = conversation
+        self.snapshot_first = snapshot_first
         self.ended = False
         self._echoed = set()
         for message in echoed:
@@ -57,7 +68,8 @@ class RunProjection:
 
     def events(self, envelope: Envelope) -> list[NewEvent]:
         if envelope.type == "RUN_STARTED":
-            return [run_started(self.thread_id, envelope.run_id)]
+            started = run_started(self.thread_id, envelope.run_id)
+            return [started, self.conversation.snapshot()] if self.snapshot_first else [started]
         body = envelope.body()
         if _echo_key(body) in self._echoed:
             return []
@@ -124,7 +136,9 @@ async def join_frames(hub: TailHub, thread_id: str, run_id: str, start_seq: int)
         events = projection.events(envelope)
         if envelope.is_terminal:
             terminal = events
-    prelude = [run_started(thread_id, run_id), conversation.snapshot(), *conversation.reopen(), *terminal]
+    current = state.fold(envelope.body() for envelope in backlog)
+    shared = [state.snapshot_event(current)] if current is not None else []
+    prelude = [run_started(thread_id, run_id), conversation.snapshot(), *shared, *conversation.reopen(), *terminal]
     yield "".join(data_frame(event.data) for event in prelude)
     if not projection.ended:
         async for frames in run_frames(hub, projection, run_id, cursor):
@@ -132,15 +146,26 @@ async def join_frames(hub: TailHub, thread_id: str, run_id: str, start_seq: int)
 
 
 def replay_frames(
-    thread_id: str, run_id: str, messages: list[dict[str, Any]], server_tools: Container[str]
+    thread_id: str,
+    run_id: str,
+    messages: list[dict[str, Any]],
+    server_tools: Container[str],
+    interrupts: list[dict[str, Any]] | None = None,
+    shared_state: state.State | None = None,
 ) -> Iterable[str]:
-    """An idle thread as one complete run that changes nothing: its conversation, and the client-side
-    tool calls still waiting for the client's answer."""
+    """An idle thread as one complete run that changes nothing: its conversation, and what it waits
+    for: the interrupts a person must answer, or else the client-side tool calls still waiting
+    for the client's answer."""
     pending = pending_tool_calls(messages, server_tools)
-    outcome = RunFinishedSuccessOutcome(pending_tool_call_ids=pending) if pending else None
+    outcome: RunFinishedSuccessOutcome | RunFinishedInterruptOutcome | None = None
+    if interrupts:
+        outcome = RunFinishedInterruptOutcome.model_validate({"type": "interrupt", "interrupts": interrupts})
+    elif pending:
+        outcome = RunFinishedSuccessOutcome(pending_tool_call_ids=pending)
     events = [
         run_started(thread_id, run_id),
         Conversation(messages).snapshot(),
+        *([state.snapshot_event(shared_state)] if shared_state is not None else []),
         NewEvent.of(RunFinishedEvent(thread_id=thread_id, run_id=run_id, outcome=outcome)),
     ]
     return [data_frame(event.data) for event in events]

@@ -129,10 +129,13 @@ def new_messages(
     if last_known >= 0 and client_messages[last_known]["role"] == "assistant":
         pending = set(pending_tool_calls(stored, server_tools))
         for part in client_messages[last_known]["parts"]:
-            if _is_tool_part(part) and part.get("toolCallId") in pending and part.get("state") in ANSWER_STATES:
+            if _is_tool_part(part) and _call_id(part) in pending and part.get("state") in ANSWER_STATES:
                 fresh.append(_answer(part))
     for message in client_messages[last_known + 1 :]:
         fresh += from_ui_message(message)
+    ids = [m["id"] for m in fresh]
+    if len(set(ids)) != len(ids):
+        raise InvalidRequest("Two new messages share one id: message ids must be unique.", code="duplicate_message_id")
     return fresh
 
 
@@ -151,12 +154,14 @@ def from_ui_message(message: dict[str, Any]) -> list[dict[str, Any]]:
             answers = []
             step = {"id": f"{message_id}.s{len(stored)}", "role": "assistant"}
             stored.append(step)
-        if kind == "text" and part.get("text"):
+        if kind == "text" and isinstance(part.get("text"), str):
             step["content"] = step.get("content", "") + part["text"]
         elif _is_tool_part(part):
-            name = part["toolName"] if kind == "dynamic-tool" else str(kind).removeprefix("tool-")
+            name = part.get("toolName") if kind == "dynamic-tool" else str(kind).removeprefix("tool-")
+            if not isinstance(name, str) or not name:
+                raise InvalidRequest(f"A tool part of message '{message_id}' names no tool.", code="invalid_messages")
             arguments = json.dumps(part.get("input") or {}, ensure_ascii=False)
-            call = {"id": part["toolCallId"], "type": "function", "function": {"name": name, "arguments": arguments}}
+            call = {"id": _call_id(part), "type": "function", "function": {"name": name, "arguments": arguments}}
             step.setdefault("toolCalls", []).append(call)
             if part.get("state") in ANSWER_STATES:
                 answers.append(_answer(part))
@@ -169,12 +174,19 @@ def _is_tool_part(part: dict[str, Any]) -> bool:
     return kind == "dynamic-tool" or kind.startswith("tool-")
 
 
+def _call_id(part: dict[str, Any]) -> str:
+    call_id = part.get("toolCallId")
+    if not isinstance(call_id, str) or not call_id:
+        raise InvalidRequest("A tool part has no 'toolCallId' string.", code="invalid_messages")
+    return call_id
+
+
 def _answer(part: dict[str, Any]) -> dict[str, Any]:
     if part["state"] == "output-error":
         error = str(part.get("errorText") or "error")
-        return tool_message(part["toolCallId"], error, error=error)
+        return tool_message(_call_id(part), error, error=error)
     output = part.get("output")
-    return tool_message(part["toolCallId"], output if isinstance(output, str) else json.dumps(output))
+    return tool_message(_call_id(part), output if isinstance(output, str) else json.dumps(output))
 
 
 def _user_text(message: dict[str, Any]) -> str:

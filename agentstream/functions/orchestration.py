@@ -18,7 +18,7 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState
 
-from agentstream import runtime, steps
+from agentstream import approvals, runtime, steps
 from agentstream.agents import Agent, RunContext
 from agentstream.config import get_settings
 from agentstream.exceptions import StoreUnavailable
@@ -67,9 +67,27 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
     error: dict[str, str] | None = None
     cancelled = False
     pending: list[str] = []
+    interrupted: list[dict[str, Any]] = []
     phase = "model"
     try:
         for index in range(settings.max_model_steps):
+            if index == 0 and run.get("approvals"):
+                # A resumed run: first the calls a person decided on (declined ones only get that answer).
+                phase = "tool"
+                decided = context.task_all(
+                    [
+                        context.call_activity_with_retry(
+                            "tool_step",
+                            retry,
+                            {**ids, **agent, "index": 0, "call": d["call"], "declined": not d["approved"]},
+                        )
+                        for d in run["approvals"]
+                    ]
+                )
+                if (yield context.task_any([decided, cancel])) is cancel:
+                    cancelled = True
+                    break
+                _outcome(decided)
             phase = "model"
             model = context.call_activity_with_retry(
                 "model_step", retry, {**ids, **agent, "index": index, "tools": client_tools}
@@ -84,7 +102,9 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
             if not calls:
                 break
             phase = "tool"
-            server_calls = [c for c in calls if c["function"]["name"] not in client_names]
+            # Calls waiting for approval run in a later, resumed run, once a person decides.
+            awaiting = set(_outcome(model).get("approvals", []))
+            server_calls = [c for c in calls if c["function"]["name"] not in client_names and c["id"] not in awaiting]
             if server_calls:
                 tools = context.task_all(
                     [
@@ -99,6 +119,10 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
                     break
                 _outcome(tools)
             client_call_ids = [c["id"] for c in calls if c["function"]["name"] in client_names]
+            if awaiting:
+                # The run stops here; the interrupt outcome wins over client calls left pending.
+                interrupted = [c for c in calls if c["id"] in awaiting]
+                break
             if not client_call_ids:
                 continue
             if run.get("client_tools") == "finish":
@@ -132,6 +156,8 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
     # quickly, then again on durable timers, which cost nothing while they wait.
     finish_retry = df.RetryOptions(settings.step_retry_interval_ms, max(10, settings.step_max_attempts))
     finish = {**ids, "error": error, "cancelled": cancelled, "pending": pending}
+    if interrupted and error is None and not cancelled:
+        finish.update(agent, interrupts=interrupted)
     for delay in _finish_backoff(settings.step_retry_interval_ms / 1000):
         try:
             yield context.call_activity_with_retry("finish_run", finish_retry, finish)
@@ -140,7 +166,8 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
             yield context.create_timer(context.current_utc_datetime + dt.timedelta(seconds=delay))
     else:
         yield context.call_activity_with_retry("finish_run", finish_retry, finish)
-    return {"error": error, "cancelled": cancelled, "pending": pending}
+    outcome = {"error": error, "cancelled": cancelled, "pending": pending}
+    return {**outcome, "interrupts": [c["id"] for c in finish["interrupts"]]} if "interrupts" in finish else outcome
 
 
 # Activity inputs are annotated plain `dict`: the worker's indexing rejects parameterized generics there.
@@ -150,7 +177,7 @@ async def model_step(step: dict) -> dict[str, Any]:
     ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
     now = dt.datetime.now(dt.UTC)
     instructions = await agent.system_prompt(RunContext(ctx.thread_id, ctx.run_id, agent.name, now))
-    return await steps.run_model_step(
+    result = await steps.run_model_step(
         ctx,
         runtime.model_of(agent),
         agent.registry,
@@ -159,19 +186,40 @@ async def model_step(step: dict) -> dict[str, Any]:
         instructions=instructions,
         max_attempts=get_settings().step_max_attempts,
     )
+    # Decided here, not in the orchestrator: the answer is then in the durable history for replays.
+    if waiting := [c["id"] for c in result.get("toolCalls", []) if agent.needs_approval(c["function"]["name"])]:
+        return {**result, "approvals": waiting}
+    return result
 
 
 @bp.activity_trigger(input_name="step")
 async def tool_step(step: dict) -> dict[str, Any]:
     agent = _agent_of(step)
     ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
-    return await steps.run_tool_step(ctx, agent.registry, step["index"], step["call"], agent=agent.name)
+    return await steps.run_tool_step(
+        ctx,
+        agent.registry,
+        step["index"],
+        step["call"],
+        agent=agent.name,
+        declined=step.get("declined", False),
+        state_type=agent.state_type,
+    )
 
 
 @bp.activity_trigger(input_name="step")
 async def finish_run(step: dict) -> None:
     ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
-    await steps.finish_run(ctx, step["error"], cancelled=step["cancelled"], pending_tool_call_ids=step.get("pending"))
+    interrupts = None
+    if calls := step.get("interrupts"):
+        interrupts = approvals.interrupts_for(ctx.run_id, calls, _agent_of(step), dt.datetime.now(dt.UTC))
+    await steps.finish_run(
+        ctx,
+        step["error"],
+        cancelled=step["cancelled"],
+        pending_tool_call_ids=step.get("pending"),
+        interrupts=interrupts,
+    )
 
 
 def _agent_of(step: dict[str, Any]) -> Agent:

@@ -1,4 +1,8 @@
-"""The retention purge as a timer trigger, on PURGE_SCHEDULE (read when the app is indexed)."""
+"""The retention purge as a timer trigger, on PURGE_SCHEDULE (read when the app is indexed).
+
+It first sweeps the active runs for any left without a live orchestration (`reconcile.py`), which
+also catches threads nobody reads or continues any more.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
-from agentstream import retention, runtime
+from agentstream import reconcile, retention, runtime
 from agentstream.config import get_settings, read_purge_schedule
+from agentstream.functions.instances import orchestration_status
 from agentstream.functions.orchestration import run_instance_id
 
 bp = df.Blueprint()
@@ -33,6 +38,7 @@ async def purge_expired_threads(timer: func.TimerRequest, client: df.DurableOrch
         result = await client.purge_instance_history_by(EPOCH, created_before, FINISHED)
         return int(result.instances_deleted)
 
+    await reconcile.reconcile_active_runs(runtime.get_store(), orchestration_status(client))
     await retention.purge_idle_threads(
         runtime.get_store(), get_settings().event_retention, purge_history, sweep_finished_histories
     )

@@ -13,8 +13,9 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from agentstream.functions.auth import CALLER_AUTH_LEVEL
+from agentstream.functions.instances import orchestration_status
 from agentstream.functions.orchestration import CANCEL_EVENT, run_instance_id, tool_result_event
-from agentstream.http import agui, ai_sdk, handlers
+from agentstream.http import agui, ai_sdk, fallback, handlers, openapi
 from agentstream.runs import OrchestrationStarter
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -24,25 +25,29 @@ WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 @bp.route(route="agent/run", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def start_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    return await handlers.start_run(req, orchestration_starter(client))
+    return await handlers.start_run(req, orchestration_starter(client), orchestration_status(client))
 
 
 @bp.route(route="agents/{name}/run", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def start_agent_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    return await handlers.start_run(req, orchestration_starter(client), req.path_params["name"])
+    return await handlers.start_run(
+        req, orchestration_starter(client), orchestration_status(client), req.path_params["name"]
+    )
 
 
 @bp.route(route="agent/ag-ui", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def run_agui(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    return await agui.run_agui(req, orchestration_starter(client))
+    return await agui.run_agui(req, orchestration_starter(client), orchestration_status(client))
 
 
 @bp.route(route="agents/{name}/ag-ui", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def run_agent_agui(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    return await agui.run_agui(req, orchestration_starter(client), req.path_params["name"])
+    return await agui.run_agui(
+        req, orchestration_starter(client), orchestration_status(client), req.path_params["name"]
+    )
 
 
 @bp.route(route="agents", methods=["GET"], auth_level=CALLER_AUTH_LEVEL)
@@ -53,12 +58,15 @@ async def list_agents(req: Request) -> Response:
 @bp.route(route="agents/{name}/chat", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def chat(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    return await ai_sdk.chat(req, orchestration_starter(client), req.path_params["name"])
+    return await ai_sdk.chat(req, orchestration_starter(client), orchestration_status(client), req.path_params["name"])
 
 
 @bp.route(route="agents/{name}/chat/{chat_id}/stream", methods=["GET"], auth_level=CALLER_AUTH_LEVEL)
-async def resume_chat(req: Request) -> Response:
-    return await ai_sdk.resume_stream(req, req.path_params["chat_id"], req.path_params["name"])
+@bp.durable_client_input(client_name="client")
+async def resume_chat(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    return await ai_sdk.resume_stream(
+        req, req.path_params["chat_id"], req.path_params["name"], orchestration_status(client)
+    )
 
 
 @bp.route(route="agents/{name}/chat/{chat_id}/stop", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
@@ -67,7 +75,9 @@ async def stop_chat(req: Request, client: df.DurableOrchestrationClient) -> Resp
     async def signal_cancel(thread_id: str, run_id: str) -> None:
         await client.raise_event(run_instance_id(thread_id, run_id), CANCEL_EVENT)
 
-    return await ai_sdk.stop(req, req.path_params["chat_id"], req.path_params["name"], signal_cancel)
+    return await ai_sdk.stop(
+        req, req.path_params["chat_id"], req.path_params["name"], signal_cancel, orchestration_status(client)
+    )
 
 
 @bp.route(route="agents/{name}/chat/{chat_id}", methods=["GET"], auth_level=CALLER_AUTH_LEVEL)
@@ -88,7 +98,9 @@ async def cancel_run(req: Request, client: df.DurableOrchestrationClient) -> Res
     async def signal_cancel(thread_id: str, run_id: str) -> None:
         await client.raise_event(run_instance_id(thread_id, run_id), CANCEL_EVENT)
 
-    return await handlers.cancel_run(req, req.path_params["thread_id"], req.path_params["run_id"], signal_cancel)
+    return await handlers.cancel_run(
+        req, req.path_params["thread_id"], req.path_params["run_id"], signal_cancel, orchestration_status(client)
+    )
 
 
 @bp.route(route="agent/threads/{thread_id}/runs/{run_id}/tool-results", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
@@ -111,8 +123,9 @@ async def stream_thread(req: Request) -> Response:
 
 
 @bp.route(route="agent/threads/{thread_id}", methods=["GET"])
-async def get_thread(req: Request) -> Response:
-    return await handlers.get_thread(req, req.path_params["thread_id"])
+@bp.durable_client_input(client_name="client")
+async def get_thread(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    return await handlers.get_thread(req, req.path_params["thread_id"], orchestration_status(client))
 
 
 @bp.route(route="health", methods=["GET"])
@@ -131,6 +144,13 @@ async def cors_preflight(req: Request) -> Response:
     return await handlers.cors_preflight(req)
 
 
-@bp.route(route="agents/{*path}", methods=["OPTIONS"])
-async def agents_cors_preflight(req: Request) -> Response:
-    return await handlers.cors_preflight(req)
+@bp.route(route="openapi.json", methods=["GET"])
+async def openapi_document(req: Request) -> Response:
+    return await openapi.serve_openapi(req)
+
+
+# The host ranks a catch-all after every other route: what reaches it matched no route (or not its method),
+# and gets a JSON 404/405 instead of the host's empty 404.
+@bp.route(route="{*path}", methods=[method.value for method in func.HttpMethod])
+async def unmatched_route(req: Request) -> Response:
+    return await fallback.unmatched_route(req, req.path_params.get("path") or "")

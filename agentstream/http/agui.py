@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,16 +18,18 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import runs, runtime
+from .. import approvals, runs, runtime, state
 from ..agents import Agent
 from ..agui.conversation import Conversation
 from ..agui.messages import new_messages
 from ..agui.stream import RunProjection, join_frames, mentioned_messages, read_run, replay_frames, run_frames
 from ..config import get_settings
 from ..exceptions import AgentMismatch, InvalidRequest, PayloadTooLarge, RunAlreadyActive, UnsupportedMediaType
+from ..reconcile import OrchestrationStatus, reconcile_run
 from ..runs import OrchestrationStarter, new_id
 from .handlers import STREAM_HEADERS, agent_named, caller_endpoint, stream_token, take_stream_slot
 from .inputs import ID_PATTERN, RunRequest, read_body, validate_id
+from .jsonbody import parse_json_object
 from .slots import SlotStreamingResponse
 
 
@@ -41,19 +42,17 @@ class AGUIRequest:
     run_id: str | None
     messages: list[Message]
     tools: list[dict[str, Any]]
+    #: Answers to the thread's open interrupts, camelCase, as the client sent them.
+    resume: list[dict[str, Any]] | None = None
+    #: The client's shared state; a non-empty object replaces the thread's.
+    state: dict[str, Any] | None = None
 
 
 async def read_agui_request(request: Request, *, max_bytes: int) -> AGUIRequest:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise UnsupportedMediaType(f"Content-Type '{media_type or '(none)'}' is not accepted: send application/json.")
-    body = await read_body(request, max_bytes)
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("The request body must be a JSON object (a RunAgentInput).", code="invalid_body")
+    data = parse_json_object(await read_body(request, max_bytes), what="a JSON object (a RunAgentInput)")
     thread_id = _pop_either(data, "threadId", "thread_id")
     run_id = _pop_either(data, "runId", "run_id")
     if thread_id is not None:
@@ -69,7 +68,10 @@ async def read_agui_request(request: Request, *, max_bytes: int) -> AGUIRequest:
     tools = [
         tool.model_dump(by_alias=True, include={"name", "description", "parameters"}) for tool in parsed.tools or []
     ]
-    return AGUIRequest(thread_id, usable_run_id, parsed.messages, tools)
+    resume = [entry.model_dump(by_alias=True, exclude_none=True) for entry in parsed.resume] if parsed.resume else None
+    if parsed.state is not None and not isinstance(parsed.state, dict):
+        raise InvalidRequest("state must be a JSON object.", code="invalid_state")
+    return AGUIRequest(thread_id, usable_run_id, parsed.messages, tools, resume, parsed.state or None)
 
 
 def _pop_either(data: dict[str, Any], camel: str, snake: str) -> Any:
@@ -86,7 +88,10 @@ def _describe(exc: ValidationError) -> str:
 
 @caller_endpoint
 async def run_agui(
-    request: Request, start_orchestration: OrchestrationStarter, agent_name: str | None = None
+    request: Request,
+    start_orchestration: OrchestrationStarter,
+    orchestration_status: OrchestrationStatus,
+    agent_name: str | None = None,
 ) -> Response:
     """POST /agent/ag-ui (the first agent) or /agents/{agent_name}/ag-ui."""
     agent = agent_named(agent_name)
@@ -95,14 +100,18 @@ async def run_agui(
     # Every answer is a stream: take its slot before anything is written.
     release = take_stream_slot()
     try:
-        return await _answer(agui, agent, start_orchestration, release)
+        return await _answer(agui, agent, start_orchestration, orchestration_status, release)
     except BaseException:
         release()
         raise
 
 
 async def _answer(
-    agui: AGUIRequest, agent: Agent, start_orchestration: OrchestrationStarter, release: Callable[[], None]
+    agui: AGUIRequest,
+    agent: Agent,
+    start_orchestration: OrchestrationStarter,
+    orchestration_status: OrchestrationStatus,
+    release: Callable[[], None],
 ) -> Response:
     settings = get_settings()
     store, hub = runtime.get_store(), runtime.get_hub()
@@ -110,6 +119,10 @@ async def _answer(
     head = await store.head(thread_id) if agui.thread_id is not None else None
     if head is not None and head.agent is not None and head.agent != agent.name:
         raise AgentMismatch(thread_id, head.agent, agent.name)
+    # A run left without its orchestration would never end: neither joined nor followed by a new one.
+    if head is not None and head.active_run_id is not None:
+        if await reconcile_run(store, thread_id, head.active_run_id, orchestration_status):
+            head = await store.head(thread_id)
     stored = await store.get_messages(thread_id) if head is not None else []
     active_run_id = head.active_run_id if head is not None else None
     run = await store.get_run(thread_id, active_run_id) if active_run_id is not None else None
@@ -117,22 +130,51 @@ async def _answer(
     if run is not None:
         streaming = mentioned_messages((await read_run(store, thread_id, run.run_id, run.start_seq))[0])
     fresh = new_messages(agui.messages, stored, streaming)
+    if agui.resume is not None:
+        if fresh:
+            raise InvalidRequest(
+                "A run that carries 'resume' takes no new messages: send them after it.", code="invalid_resume"
+            )
+        run_request = _run_request(
+            thread_id,
+            [],
+            agui.tools,
+            max_message_chars=settings.max_message_chars,
+            resume=agui.resume,
+            state=agui.state,
+        )
+        started = await runs.start_run(
+            run_request, agent, start_orchestration, orchestration_status=orchestration_status, client_tools="finish"
+        )
+        projection = RunProjection(thread_id, Conversation(stored), snapshot_first=True)
+        frames = run_frames(hub, projection, started.run_id, started.first_seq - 1)
+        return _agui_response(frames, thread_id, started.run_id, release)
     if not fresh:
         if run is not None:
             frames = join_frames(hub, thread_id, run.run_id, run.start_seq)
             return _agui_response(frames, thread_id, run.run_id, release)
         replay_id = agui.run_id or new_id()
-        replay = replay_frames(thread_id, replay_id, stored, agent.registry)
+        waiting = [item.interrupt for item in await approvals.open_interrupts(store, thread_id)] if head else []
+        shared = await state.thread_state(store, thread_id) if head else None
+        replay = replay_frames(thread_id, replay_id, stored, agent.registry, waiting, shared)
         return _agui_response(replay, thread_id, replay_id, release)
     if active_run_id is not None:
         raise RunAlreadyActive(thread_id, active_run_id)
-    run_request = _run_request(thread_id, fresh, agui.tools, max_message_chars=settings.max_message_chars)
+    run_request = _run_request(
+        thread_id, fresh, agui.tools, max_message_chars=settings.max_message_chars, state=agui.state
+    )
     run_id = agui.run_id
     if run_id is not None and head is not None and await store.get_run(thread_id, run_id) is not None:
         run_id = None  # the client reused a run id of this thread: the new run needs its own
     # Client tools the AG-UI way: the run finishes with the calls pending, the next run answers them.
     started = await runs.start_run(
-        run_request, agent, start_orchestration, client_tools="finish", create_thread=True, run_id=run_id
+        run_request,
+        agent,
+        start_orchestration,
+        orchestration_status=orchestration_status,
+        client_tools="finish",
+        create_thread=True,
+        run_id=run_id,
     )
     projection = RunProjection(thread_id, Conversation(stored + fresh), echoed=fresh)
     frames = run_frames(hub, projection, started.run_id, started.first_seq - 1)
@@ -140,12 +182,21 @@ async def _answer(
 
 
 def _run_request(
-    thread_id: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, max_message_chars: int
+    thread_id: str,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    *,
+    max_message_chars: int,
+    resume: list[dict[str, Any]] | None = None,
+    state: dict[str, Any] | None = None,
 ) -> RunRequest:
+    body: dict[str, Any] = {"threadId": thread_id, "tools": tools, "state": state}
+    body.update({"resume": resume} if resume is not None else {"messages": messages})
     try:
-        run_request = RunRequest.model_validate({"threadId": thread_id, "messages": messages, "tools": tools})
+        run_request = RunRequest.model_validate(body)
     except ValidationError as exc:
-        code = "invalid_tools" if exc.errors()[0]["loc"][:1] == ("tools",) else "invalid_body"
+        field = str(next(iter(exc.errors()[0]["loc"]), ""))
+        code = {"tools": "invalid_tools", "resume": "invalid_resume"}.get(field, "invalid_body")
         raise InvalidRequest(_describe(exc), code=code) from None
     if run_request.characters > max_message_chars:
         raise PayloadTooLarge(

@@ -15,7 +15,6 @@ messages, which starts a run that continues the same UIMessage.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
@@ -24,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .. import runs, runtime
+from .. import reconcile, runs, runtime
 from ..agents import Agent
 from ..agui.stream import read_run
 from ..aisdk import stream
@@ -38,9 +37,11 @@ from ..exceptions import (
     ThreadNotFound,
     UnsupportedMediaType,
 )
+from ..reconcile import OrchestrationStatus
 from ..stores.base import RunStatus, ThreadHead
 from .handlers import STREAM_HEADERS, RunSignal, agent_named, caller_endpoint, take_stream_slot
-from .inputs import RunRequest, ToolDeclaration, read_body, validate_id
+from .inputs import RunRequest, ToolDeclaration, read_body, reject_unknown_parameters, validate_id
+from .jsonbody import parse_json_object
 from .slots import SlotStreamingResponse
 
 logger = logging.getLogger(__name__)
@@ -70,10 +71,7 @@ async def read_chat_request(request: Request, *, max_bytes: int) -> ChatRequest:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise UnsupportedMediaType(f"Content-Type '{media_type or '(none)'}' is not accepted: send application/json.")
-    try:
-        data = json.loads(await read_body(request, max_bytes))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
+    data = parse_json_object(await read_body(request, max_bytes), what="a JSON object (useChat's request body)")
     try:
         chat = ChatRequest.model_validate(data)
     except ValidationError as exc:
@@ -91,13 +89,19 @@ async def read_chat_request(request: Request, *, max_bytes: int) -> ChatRequest:
 
 
 @caller_endpoint
-async def chat(request: Request, start_orchestration: runs.OrchestrationStarter, agent_name: str) -> Response:
+async def chat(
+    request: Request,
+    start_orchestration: runs.OrchestrationStarter,
+    orchestration_status: OrchestrationStatus,
+    agent_name: str,
+) -> Response:
     """POST /agents/{agent_name}/chat."""
+    reject_unknown_parameters(request, ())
     agent = agent_named(agent_name)
     settings = get_settings()
     body = await read_chat_request(request, max_bytes=settings.max_request_bytes)
     store = runtime.get_store()
-    head = await _owned_head(body.id, agent)
+    head = await _live_head(body.id, agent, orchestration_status)
     if head is not None and head.active_run_id is not None:
         raise RunAlreadyActive(body.id, head.active_run_id)
     stored = await store.get_messages(body.id) if head is not None else []
@@ -112,7 +116,12 @@ async def chat(request: Request, start_orchestration: runs.OrchestrationStarter,
     release = take_stream_slot()
     try:
         started = await runs.start_run(
-            run_request, agent, start_orchestration, client_tools="finish", create_thread=True
+            run_request,
+            agent,
+            start_orchestration,
+            orchestration_status=orchestration_status,
+            client_tools="finish",
+            create_thread=True,
         )
         turn = trailing_turn(stored + fresh)
         # Tool outputs continue the client's assistant UIMessage; a user message begins a new one.
@@ -128,12 +137,15 @@ async def chat(request: Request, start_orchestration: runs.OrchestrationStarter,
 
 
 @caller_endpoint
-async def resume_stream(request: Request, chat_id: str, agent_name: str) -> Response:
+async def resume_stream(
+    request: Request, chat_id: str, agent_name: str, orchestration_status: OrchestrationStatus
+) -> Response:
     """GET /agents/{agent_name}/chat/{chat_id}/stream: the active run from its start, or 204."""
+    reject_unknown_parameters(request, ())
     agent = agent_named(agent_name)
     validate_id(chat_id, "chat id")
     store = runtime.get_store()
-    head = await _owned_head(chat_id, agent)
+    head = await _live_head(chat_id, agent, orchestration_status)
     run = await store.get_run(chat_id, head.active_run_id) if head and head.active_run_id else None
     if run is None:
         return Response(status_code=204, headers={"x-thread-id": chat_id})
@@ -161,11 +173,18 @@ async def resume_stream(request: Request, chat_id: str, agent_name: str) -> Resp
 
 
 @caller_endpoint
-async def stop(request: Request, chat_id: str, agent_name: str, signal_cancel: RunSignal) -> Response:
+async def stop(
+    request: Request,
+    chat_id: str,
+    agent_name: str,
+    signal_cancel: RunSignal,
+    orchestration_status: OrchestrationStatus,
+) -> Response:
     """POST /agents/{agent_name}/chat/{chat_id}/stop: cancel the active run (202), or 204 when none is."""
+    reject_unknown_parameters(request, ())
     agent = agent_named(agent_name)
     validate_id(chat_id, "chat id")
-    head = await _owned_head(chat_id, agent)
+    head = await _live_head(chat_id, agent, orchestration_status)
     if head is None or head.active_run_id is None:
         return Response(status_code=204, headers={"x-thread-id": chat_id})
     run_id = head.active_run_id
@@ -183,6 +202,7 @@ async def stop(request: Request, chat_id: str, agent_name: str, signal_cancel: R
 @caller_endpoint
 async def get_chat(request: Request, chat_id: str, agent_name: str) -> Response:
     """GET /agents/{agent_name}/chat/{chat_id}: the conversation as UIMessages."""
+    reject_unknown_parameters(request, ())
     agent = agent_named(agent_name)
     validate_id(chat_id, "chat id")
     head = await _owned_head(chat_id, agent)
@@ -199,6 +219,16 @@ async def _owned_head(chat_id: str, agent: Agent) -> ThreadHead | None:
     head = await runtime.get_store().head(chat_id)
     if head is not None and head.agent is not None and head.agent != agent.name:
         raise AgentMismatch(chat_id, head.agent, agent.name)
+    return head
+
+
+async def _live_head(chat_id: str, agent: Agent, orchestration_status: OrchestrationStatus) -> ThreadHead | None:
+    """The chat's head, after ending an active run that lost its orchestration (it would never end)."""
+    head = await _owned_head(chat_id, agent)
+    if head is not None and head.active_run_id is not None:
+        store = runtime.get_store()
+        if await reconcile.reconcile_run(store, chat_id, head.active_run_id, orchestration_status):
+            head = await store.head(chat_id)
     return head
 
 

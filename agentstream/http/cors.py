@@ -43,8 +43,11 @@ def preflight(request: Request) -> Response:
     origin = allowed_origin(request)
     if origin is None:
         # The browser enforces CORS either way; a JSON error says why to whoever looks.
+        origin = request.headers.get("origin", "")[:200]
         raise Forbidden(
-            f"Origin '{request.headers.get('origin', '')[:200]}' is not allowed.", code="origin_not_allowed"
+            f"Origin '{origin}' is not allowed: add it to the CORS_ALLOWED_ORIGINS setting "
+            f"(comma-separated origins, e.g. CORS_ALLOWED_ORIGINS={origin or 'http://localhost:5173'}).",
+            code="origin_not_allowed",
         )
     headers = {
         "Access-Control-Allow-Origin": origin,

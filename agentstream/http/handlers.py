@@ -17,9 +17,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .. import runs, runtime, telemetry
+from .. import approvals, reconcile, runs, runtime, state, telemetry
 from ..agents import Agent
 from ..config import get_settings
+from ..events import token_usage
 from ..exceptions import (
     APIError,
     CursorExpired,
@@ -31,19 +32,22 @@ from ..exceptions import (
     ThreadNotFound,
 )
 from ..reader import ReadOptions, read_thread
+from ..reconcile import OrchestrationStatus
 from ..runs import OrchestrationStarter
-from ..sse import comment_frame, event_frame, retry_frame
+from ..sse import comment_frame, event_frames, retry_frame
 from ..stores.base import RunInfo, RunStatus
 from ..tokens import issue_stream_token
 from .auth import authorize_caller, authorize_reader
 from .cors import add_cors_headers, preflight
 from .errors import error_response
 from .inputs import (
+    InputMessage,
     parse_cursor,
     parse_flag,
     preferred_media_type,
     read_run_request,
     read_tool_results,
+    reject_unknown_parameters,
     validate_id,
 )
 from .slots import SlotStreamingResponse
@@ -57,6 +61,8 @@ Handler = Callable[..., Awaitable[Response]]
 
 STREAM_TYPES = ("text/event-stream", "text/plain")
 STREAM_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
+STREAM_PARAMETERS = ("after", "run_id", "follow", "access_token")
+STATUS_PARAMETERS = ("access_token",)
 
 
 def api_endpoint(handler: Handler) -> Handler:
@@ -116,7 +122,10 @@ async def list_agents(request: Request) -> Response:
 
 @caller_endpoint
 async def start_run(
-    request: Request, start_orchestration: OrchestrationStarter, agent_name: str | None = None
+    request: Request,
+    start_orchestration: OrchestrationStarter,
+    orchestration_status: OrchestrationStatus,
+    agent_name: str | None = None,
 ) -> Response:
     """POST /agent/run (the first agent) or /agents/{agent_name}/run."""
     agent = agent_named(agent_name)
@@ -124,11 +133,15 @@ async def start_run(
     run_request = await read_run_request(
         request, max_bytes=settings.max_request_bytes, max_message_chars=settings.max_message_chars
     )
+    if run_request.thread_id is not None and run_request.message_ids:
+        await _refuse_reused_message_ids(run_request.thread_id, run_request.messages or [])
     wanted = preferred_media_type(request.headers.get("accept", ""), ("application/json", *STREAM_TYPES))
     # A start that would stream takes its stream slot before it writes anything.
     release = take_stream_slot() if wanted in STREAM_TYPES else None
     try:
-        started = await runs.start_run(run_request, agent, start_orchestration)
+        started = await runs.start_run(
+            run_request, agent, start_orchestration, orchestration_status=orchestration_status
+        )
     except BaseException:
         if release is not None:
             release()
@@ -156,6 +169,29 @@ async def start_run(
     return JSONResponse(body, status_code=202, headers={"Location": urls["stream_url"], "x-thread-id": thread_id})
 
 
+async def _refuse_reused_message_ids(thread_id: str, messages: list[InputMessage]) -> None:
+    # A second message under a stored id would make the thread's messages ambiguous for every client.
+    stored = await runtime.get_store().get_messages(thread_id)
+    stored_ids = {message["id"] for message in stored}
+    answered = {message.get("toolCallId") for message in stored if message["role"] == "tool"}
+    reused: list[str] = sorted(
+        {
+            message.id
+            for message in messages
+            if message.id is not None
+            and message.id in stored_ids
+            # A repeated answer to a call is refused as 409 tool_call_answered by the run's own checks.
+            and not (message.role == "tool" and message.tool_call_id in answered)
+        }
+    )
+    if reused:
+        raise InvalidRequest(
+            f"Message id(s) {', '.join(r[:128] for r in reused)} are already on thread '{thread_id}'; "
+            "give new messages new ids.",
+            code="duplicate_message_id",
+        )
+
+
 def stream_token(thread_id: str) -> str | None:
     """A token for reading `thread_id`, when the app has a secret to sign it with."""
     settings = get_settings()
@@ -177,14 +213,27 @@ async def submit_tool_results(
 
 
 @caller_endpoint
-async def cancel_run(request: Request, thread_id: str, run_id: str, signal_cancel: RunSignal) -> Response:
-    """Ask a run to stop. Idempotent: 202 while it winds down, 200 once it ended cancelled."""
+async def cancel_run(
+    request: Request,
+    thread_id: str,
+    run_id: str,
+    signal_cancel: RunSignal,
+    orchestration_status: OrchestrationStatus,
+) -> Response:
+    """Ask a run to stop. Idempotent: 202 while it winds down, 200 once it ended cancelled.
+
+    The flag comes first, so a run found without a live orchestration ends cancelled, here and now.
+    """
     validate_id(thread_id, "thread id")
     validate_id(run_id, "run id")
     store = runtime.get_store()
     run = await store.request_cancel(thread_id, run_id)
     if run is None:
         raise await runs.missing_run(store, thread_id, run_id)
+    if run.status is RunStatus.RUNNING and await reconcile.reconcile_run(
+        store, thread_id, run_id, orchestration_status
+    ):
+        run = await store.get_run(thread_id, run_id) or run
     body = {"thread_id": thread_id, "run_id": run_id, "status": run.status.value}
     if run.status is RunStatus.CANCELLED:
         return JSONResponse(body)
@@ -202,6 +251,7 @@ async def cancel_run(request: Request, thread_id: str, run_id: str, signal_cance
 
 @api_endpoint
 async def stream_thread(request: Request, thread_id: str) -> Response:
+    reject_unknown_parameters(request, STREAM_PARAMETERS)
     validate_id(thread_id, "thread id")
     authorize_reader(request, thread_id, get_settings())
     cursor = parse_cursor(request)
@@ -237,13 +287,18 @@ async def stream_thread(request: Request, thread_id: str) -> Response:
 
 
 @api_endpoint
-async def get_thread(request: Request, thread_id: str) -> Response:
+async def get_thread(request: Request, thread_id: str, orchestration_status: OrchestrationStatus) -> Response:
+    reject_unknown_parameters(request, STATUS_PARAMETERS)
     validate_id(thread_id, "thread id")
     authorize_reader(request, thread_id, get_settings())
     store = runtime.get_store()
     thread = await store.get_thread(thread_id)
     if thread is None:
         raise ThreadNotFound(thread_id)
+    if thread.active_run_id is not None and await reconcile.reconcile_run(
+        store, thread_id, thread.active_run_id, orchestration_status
+    ):
+        thread = await store.get_thread(thread_id) or thread
     return JSONResponse(
         {
             "thread_id": thread.thread_id,
@@ -253,6 +308,8 @@ async def get_thread(request: Request, thread_id: str) -> Response:
             "last_event_id": thread.last_seq,
             "active_run_id": thread.active_run_id,
             "runs": [_run_body(run) for run in thread.runs],
+            "interrupts": [item.interrupt for item in await approvals.open_interrupts(store, thread_id)],
+            "state": await state.thread_state(store, thread_id),
             "messages": await store.get_messages(thread_id),
         }
     )
@@ -316,7 +373,10 @@ def _stream_response(
     async def frames() -> AsyncIterator[str]:
         yield retry_frame(get_settings().stream_retry_ms)
         async for batch in batches:
-            yield "".join(event_frame(e.seq, e.data) for e in batch) if batch else comment_frame("ping")
+            if not batch:
+                yield comment_frame("ping")
+            for chunk in event_frames((e.seq, e.data) for e in batch):
+                yield chunk
 
     return SlotStreamingResponse(frames(), media_type="text/event-stream", headers=headers, release=release)
 
@@ -335,7 +395,7 @@ def _run_body(run: RunInfo) -> dict[str, Any]:
         "finished_at": _iso(run.finished_at),
         "first_event_id": run.start_seq,
         "last_event_id": run.end_seq,
-        "usage": run.usage,
+        "usage": [entry.model_dump(by_alias=True, exclude_none=True) for entry in token_usage(run.usage)],
         "error": run.error,
         "active": run.status is RunStatus.RUNNING,
     }

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
+from collections import Counter
+from collections.abc import Collection
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from starlette.requests import Request
 
+from ..approvals import ResumeEntry
 from ..exceptions import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from .jsonbody import parse_json_object
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -137,6 +142,10 @@ class RunRequest(BaseModel):
     messages: list[InputMessage] | None = None
     thread_id: str | None = Field(default=None, alias="threadId")
     tools: list[ToolDeclaration] = Field(default_factory=list, max_length=128)
+    #: Answers to the thread's open interrupts (tool calls waiting for approval).
+    resume: list[ResumeEntry] | None = Field(default=None, min_length=1, max_length=128)
+    #: The thread's shared state from now on (a JSON object); absent or empty keeps the thread's.
+    state: dict[str, Any] | None = None
 
     @field_validator("message")
     @classmethod
@@ -155,11 +164,22 @@ class RunRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_input(self) -> RunRequest:
+        if self.resume is not None:
+            if self.thread_id is None:
+                raise ValueError("'resume' answers the interrupts of a thread: give its 'thread_id'")
+            if self.message is not None or self.messages is not None:
+                raise ValueError("a 'resume' run takes no 'message' or 'messages': send them after it")
+            return self
         if (self.message is None) == (self.messages is None):
             raise ValueError("give exactly one of 'message' (a string) or 'messages' (a list)")
         if self.messages is not None and (not self.messages or self.messages[-1].role not in ("user", "tool")):
             raise ValueError("'messages' must be a non-empty list ending with a user or tool message")
         return self
+
+    @property
+    def message_ids(self) -> list[str]:
+        """The ids the client chose for its messages (the others get fresh ones)."""
+        return [m.id for m in self.messages or [] if m.id is not None]
 
     @property
     def characters(self) -> int:
@@ -168,6 +188,8 @@ class RunRequest(BaseModel):
         return sum(m.characters for m in self.messages or [])
 
     def input_messages(self, run_id: str) -> list[dict[str, Any]]:
+        if self.resume is not None:
+            return []
         if self.message is not None:
             return [{"id": f"{run_id}.user", "role": "user", "content": self.message}]
         assert self.messages is not None
@@ -205,7 +227,7 @@ class ToolResultsRequest(BaseModel):
 
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and is_ascii_decimal(declared) and int(declared) > limit:
         raise PayloadTooLarge(f"The request body is {declared} bytes; the limit is {limit}.")
     body = bytearray()
     async for chunk in request.stream():
@@ -221,15 +243,31 @@ async def read_run_request(request: Request, *, max_bytes: int, max_message_char
         raise UnsupportedMediaType(
             f"Content-Type '{media_type or '(none)'}' is not accepted: send application/json or text/plain."
         )
-    text = await _read_text(request, max_bytes)
-    data = {"message": text} if media_type == "text/plain" else _parse_json_object(text)
+    if media_type == "text/plain":
+        data = {"message": await _read_text(request, max_bytes)}
+    else:
+        data = parse_json_object(await read_body(request, max_bytes))
+    if "message" not in data and "messages" not in data and "resume" not in data:
+        # Other APIs call it `prompt` or `input`: say which field carries the text here.
+        given = f" (the body has {', '.join(repr(k[:40]) for k in data)})" if data else ""
+        raise InvalidRequest(
+            f"Send the text as 'message' (a string) or 'messages' (a list of AG-UI messages){given}.",
+            code="invalid_body",
+        )
     try:
         run = RunRequest.model_validate(data)
     except ValidationError as exc:
-        code = "invalid_tools" if exc.errors()[0]["loc"][:1] == ("tools",) else "invalid_body"
-        raise InvalidRequest(_describe(exc), code=code) from None
+        # A whole-body error of a resume request is about the resume (what it may not be sent with).
+        field = next(iter(exc.errors()[0]["loc"]), "resume" if "resume" in data else "")
+        code = {"tools": "invalid_tools", "resume": "invalid_resume"}.get(str(field), "invalid_body")
+        raise InvalidRequest(_describe(exc, RunRequest), code=code) from None
     if run.thread_id is not None:
         validate_id(run.thread_id, "thread id")
+    if duplicates := sorted(i for i, n in Counter(run.message_ids).items() if n > 1):
+        raise InvalidRequest(
+            f"Message ids must be unique; given more than once: {', '.join(d[:128] for d in duplicates)}.",
+            code="duplicate_message_id",
+        )
     if run.characters > max_message_chars:
         raise PayloadTooLarge(f"The message is {run.characters} characters; the limit is {max_message_chars}.")
     return run
@@ -240,11 +278,11 @@ async def read_tool_results(request: Request, *, max_bytes: int) -> ToolResultsR
         raise UnsupportedMediaType(
             f"Content-Type '{_media_type(request) or '(none)'}' is not accepted: send application/json."
         )
-    data = _parse_json_object(await _read_text(request, max_bytes))
+    data = parse_json_object(await read_body(request, max_bytes))
     try:
         return ToolResultsRequest.model_validate(data)
     except ValidationError as exc:
-        raise InvalidRequest(_describe(exc), code="invalid_body") from None
+        raise InvalidRequest(_describe(exc, ToolResultsRequest), code="invalid_body") from None
 
 
 def _media_type(request: Request) -> str:
@@ -259,23 +297,49 @@ async def _read_text(request: Request, max_bytes: int) -> str:
         raise InvalidRequest("The request body is not valid UTF-8.", code="invalid_body") from None
 
 
-def _parse_json_object(text: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(
-            f"The request body is not valid JSON: {exc.msg} at position {exc.pos}.", code="invalid_json"
-        ) from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("The request body must be a JSON object.", code="invalid_body")
-    return data
-
-
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "extra_forbidden" and len(first["loc"]) == 1:
+        fields = ", ".join(f"'{name}'" for name in model.model_fields)
+        return f"Unknown field '{where[:40]}': the body takes {fields}."
     message = first["msg"].removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
+
+
+# The Functions host's key parameter: clients may send it on any route, keyed or not.
+HOST_PARAMETERS = ("code",)
+
+
+def reject_unknown_parameters(request: Request, known: Collection[str]) -> None:
+    """Refuse query parameters the route does not take, or takes once and got twice.
+
+    An ignored parameter is a silent wrong answer: `?afterr=90` or Agent Framework's `?cursor=90`
+    would replay the thread from its start to a client that believes it resumed.
+    """
+    accepted = (*known, *HOST_PARAMETERS)
+    names = [name for name, _ in request.query_params.multi_items()]
+    for name in names:
+        if name == "cursor":
+            raise InvalidRequest(
+                "Unknown query parameter 'cursor': resume with '?after=<event id>' or the 'Last-Event-ID' "
+                "header (Agent Framework's ?cursor= maps to ?after=; event ids are the SSE 'id:' values).",
+                code="unknown_parameter",
+            )
+        if name not in accepted:
+            guess = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean '{guess[0]}'? " if guess else ""
+            raise InvalidRequest(
+                f"Unknown query parameter '{name[:40]}': {hint}this route takes {', '.join(sorted(known))}.",
+                code="unknown_parameter",
+            )
+        if names.count(name) > 1:
+            raise InvalidRequest(f"Query parameter '{name}' is given more than once.", code="invalid_query")
+
+
+def is_ascii_decimal(text: str) -> bool:
+    """Only 0-9: `str.isdigit()` also accepts '²', '١' and '１', which `int()` refuses or reads as numbers."""
+    return text.isascii() and text.isdigit()
 
 
 def parse_cursor(request: Request) -> int:
@@ -287,7 +351,7 @@ def parse_cursor(request: Request) -> int:
     if raw is None or not raw.strip():
         return 0
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 18:
+    if not is_ascii_decimal(raw) or len(raw) > 18:
         raise InvalidRequest(
             f"{source} '{raw[:40]}' is not an event id (a non-negative integer).", code="invalid_cursor"
         )

@@ -38,7 +38,8 @@ def static_file(request: Request, root: Path, path: str) -> Response:
         raise NotFound(f"No file '{path[:100]}' here.")
     file = root.joinpath(*relative.parts)
     content_type = CONTENT_TYPES.get(file.suffix.lower())
-    if content_type is None or not file.is_file():
+    # A symlink may point anywhere: serve only what resolves to a file inside the folder.
+    if content_type is None or not file.is_file() or not file.resolve().is_relative_to(root.resolve()):
         raise NotFound(f"No file '{path[:100]}' here.")
     content = file.read_bytes()
     etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'

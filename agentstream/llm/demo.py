@@ -119,7 +119,8 @@ def _plan(message: str, tools: list[dict[str, Any]]) -> tuple[str, list[tuple[st
     if re.search(r"\btime\b", lowered):
         wanted.append(("get_time", {"timezone": "UTC"}))
     if (calculation := _CALCULATION.search(message)) is not None:
-        wanted.append(("calculate", {"expression": calculation.group(1).strip()}))
+        # "calculate 2*(3+4)." ends a sentence: the period is not part of the expression.
+        wanted.append(("calculate", {"expression": calculation.group(1).strip().rstrip(".").rstrip()}))
     named = {name for name, _ in wanted}
     for tool in tools:
         if tool["name"] not in named and re.search(rf"(?<![\w-]){re.escape(tool['name'])}(?![\w-])", message):
@@ -153,4 +154,5 @@ def _answer_from_results(messages: list[dict[str, Any]]) -> str:
         if message.get("role") != "tool":
             break
         results.append(str(message.get("content", "")))
-    return "Here is what I found: " + "; ".join(reversed(results)) + "."
+    answer = "Here is what I found: " + "; ".join(reversed(results))
+    return answer if answer.endswith((".", "!", "?")) else answer + "."

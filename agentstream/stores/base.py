@@ -41,6 +41,8 @@ class RunStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: Ended waiting for a person's decision on tool calls (see agentstream.approvals).
+    INTERRUPTED = "interrupted"
 
 
 class StepStatus(enum.StrEnum):
@@ -98,6 +100,12 @@ class StepRecord:
     attempt: int
     start_seq: int
     result: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveRun:
+    thread_id: str
+    run_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,8 +265,14 @@ class EventStore(abc.ABC):
     ) -> list[Envelope]:
         """Append the run's closing events, the last one terminal, and close the run, atomically.
 
-        A run already over appends nothing. The run's `end_seq` is the terminal event's seq.
+        A run already over appends nothing. The run's `end_seq` is the terminal event's seq. A run
+        with a cancel requested ends only as CANCELLED: any other `status` raises CancelRequested,
+        decided in the same atomic operation, so whoever was told `cancelling` is told the truth.
         """
+
+    @abc.abstractmethod
+    async def list_active_runs(self) -> list[ActiveRun]:
+        """Every thread's active run, for the sweep that finds runs left without an orchestration."""
 
     @abc.abstractmethod
     async def purge_idle_threads(self, idle_before: float) -> list[PurgedThread]:

@@ -35,6 +35,7 @@ from redis.backoff import NoBackoff
 from ..events import Envelope, NewEvent
 from ..exceptions import (
     AgentMismatch,
+    CancelRequested,
     CursorExpired,
     RunAlreadyActive,
     RunOver,
@@ -45,6 +46,7 @@ from ..exceptions import (
 from . import redis_scripts
 from .base import (
     DEFAULT_RETENTION,
+    ActiveRun,
     Clock,
     EventStore,
     PurgedThread,
@@ -72,6 +74,9 @@ MAX_CONNECTIONS = 50
 _UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ReadOnlyError)
 _THREAD_KEYS = ("meta", "events", "runs", "steps", "open", "messages", "dedupe", "dedupe_by_seq", "run_ids")
 _PURGE_BATCH = 100
+# The threads with an active run (a set, never expiring): what the reconciliation sweep walks. Only
+# scripts change it, so it never misses a thread whose run is active.
+_ACTIVE_KEY = f"{KEY_PREFIX}:active"
 _XReadReply = list[tuple[str, list[tuple[str, dict[str, str]]]]] | None
 
 
@@ -126,7 +131,7 @@ class RedisEventStore(EventStore):
 
     def _keys(self, thread_id: str) -> list[str]:
         base = f"{KEY_PREFIX}:t:{thread_id}"
-        return [f"{base}:{name}" for name in _THREAD_KEYS] + [f"{KEY_PREFIX}:threads"]
+        return [f"{base}:{name}" for name in _THREAD_KEYS] + [f"{KEY_PREFIX}:threads", _ACTIVE_KEY]
 
     def _events_key(self, thread_id: str) -> str:
         return f"{KEY_PREFIX}:t:{thread_id}:events"
@@ -315,6 +320,19 @@ class RedisEventStore(EventStore):
         now, first = await self._script("FINISH_RUN", thread_id, args)
         return self._committed(thread_id, self._envelopes(int(first), run_id, now, events) if first else [])
 
+    async def list_active_runs(self) -> list[ActiveRun]:
+        threads: list[str] = sorted(await self._guard(lambda: self._call("smembers", _ACTIVE_KEY)))
+
+        async def query() -> list[str | None]:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for thread_id in threads:
+                    pipe.hget(self._keys(thread_id)[0], "active")
+                return await pipe.execute()
+
+        run_ids = await self._guard(query) if threads else []
+        # A member without an active run finished since, or expired whole: the purge removes the latter.
+        return [ActiveRun(t, r) for t, r in zip(threads, run_ids, strict=True) if r]
+
     async def purge_idle_threads(self, idle_before: float) -> list[PurgedThread]:
         index = f"{KEY_PREFIX}:threads"
         purged: list[PurgedThread] = []
@@ -457,6 +475,8 @@ def _refusal(message: str, thread_id: str) -> Exception | None:
     code, _, detail = message.partition(" ")
     if code == "RUN_OVER":
         return RunOver(f"The run is {detail}.")
+    if code == "CANCEL_REQUESTED":
+        return CancelRequested(f"Run '{detail}' is cancelling: it can only end cancelled.")
     if code == "STEP_SUPERSEDED":
         return StepSuperseded(f"The attempt of step '{detail}' is no longer current.")
     if code == "AGENT_MISMATCH":

@@ -10,7 +10,7 @@ its arguments with the thread id, the writer's clock and the retention in second
 from __future__ import annotations
 
 _PRELUDE = """
-local META, EVENTS, RUNS, STEPS, OPEN, MESSAGES, DEDUPE, DEDUPE_BY_SEQ, RUN_IDS, INDEX = unpack(KEYS)
+local META, EVENTS, RUNS, STEPS, OPEN, MESSAGES, DEDUPE, DEDUPE_BY_SEQ, RUN_IDS, INDEX, ACTIVE = unpack(KEYS)
 local THREAD, NOW, RETENTION = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
 local function seq_of(id)
@@ -105,6 +105,7 @@ local last = tonumber(redis.call('HGET', META, 'last'))
 redis.call('HSET', RUNS, run_id, cjson.encode({
   status = 'running', created_at = NOW, start_seq = last + 1, usage = {}, cancel_requested = false}))
 redis.call('HSET', META, 'active', run_id, 'agent', agent)
+redis.call('SADD', ACTIVE, THREAD)
 for i = 1, nm do redis.call('RPUSH', MESSAGES, ARGV[7 + i]) end
 redis.call('SADD', RUN_IDS, run_id)
 append(run_id, events_at + 1, tonumber(ARGV[events_at]))
@@ -234,6 +235,7 @@ local raw = redis.call('HGET', RUNS, run_id)
 if not raw then return 0 end
 local run = cjson.decode(raw)
 if run.status ~= 'running' then return 0 end
+if run.cancel_requested and status ~= 'cancelled' then return redis.error_reply('CANCEL_REQUESTED ' .. run_id) end
 if missing_thread() then return redis.error_reply('THREAD_NOT_FOUND') end
 local last = append(run_id, 8, n)
 run.status = status
@@ -241,7 +243,10 @@ run.finished_at = NOW
 run.end_seq = last + n
 if err ~= '' then run.error = err end
 redis.call('HSET', RUNS, run_id, cjson.encode(run))
-if redis.call('HGET', META, 'active') == run_id then redis.call('HSET', META, 'active', '') end
+if redis.call('HGET', META, 'active') == run_id then
+  redis.call('HSET', META, 'active', '')
+  redis.call('SREM', ACTIVE, THREAD)
+end
 trim()
 touch()
 return last + 1
@@ -298,6 +303,7 @@ if not score or tonumber(score) >= tonumber(ARGV[2]) then return nil end
 local runs = redis.call('SMEMBERS', KEYS[9])
 redis.call('DEL', unpack(KEYS, 1, 9))
 redis.call('ZREM', KEYS[10], ARGV[1])
+redis.call('SREM', KEYS[11], ARGV[1])
 table.insert(runs, 1, 1)
 return runs
 """

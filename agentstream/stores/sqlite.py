@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..events import Envelope, NewEvent
 from ..exceptions import (
     AgentMismatch,
+    CancelRequested,
     CursorExpired,
     RunAlreadyActive,
     RunOver,
@@ -29,6 +30,7 @@ from ..exceptions import (
 )
 from .base import (
     DEFAULT_RETENTION,
+    ActiveRun,
     Clock,
     EventStore,
     PurgedThread,
@@ -449,10 +451,12 @@ class SQLiteEventStore(EventStore):
     ) -> list[Envelope]:
         def tx(con: sqlite3.Connection) -> list[Envelope]:
             row = con.execute(
-                "SELECT status FROM runs WHERE thread_id = ? AND run_id = ?", (thread_id, run_id)
+                "SELECT status, cancel_requested FROM runs WHERE thread_id = ? AND run_id = ?", (thread_id, run_id)
             ).fetchone()
             if row is None or row[0] != RunStatus.RUNNING.value:
                 return []
+            if row[1] and status is not RunStatus.CANCELLED:
+                raise CancelRequested(f"Run '{run_id}' is cancelling: it can only end cancelled.")
             envelopes = self._append(con, thread_id, run_id, events, finishing=True)
             con.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, end_seq = ?, error = ? "
@@ -472,6 +476,13 @@ class SQLiteEventStore(EventStore):
             return envelopes
 
         return self._committed(thread_id, await self._write(tx))
+
+    async def list_active_runs(self) -> list[ActiveRun]:
+        def query(con: sqlite3.Connection) -> list[ActiveRun]:
+            rows = con.execute("SELECT thread_id, active_run_id FROM threads WHERE active_run_id IS NOT NULL")
+            return [ActiveRun(thread_id, run_id) for thread_id, run_id in rows]
+
+        return await self._run(query)
 
     async def purge_idle_threads(self, idle_before: float) -> list[PurgedThread]:
         def tx(con: sqlite3.Connection) -> list[PurgedThread]:

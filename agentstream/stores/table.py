@@ -33,6 +33,7 @@ from ..events import Envelope, NewEvent
 from ..exceptions import (
     AgentMismatch,
     AgentStreamError,
+    CancelRequested,
     CursorExpired,
     RunAlreadyActive,
     RunOver,
@@ -42,6 +43,7 @@ from ..exceptions import (
 )
 from .base import (
     DEFAULT_RETENTION,
+    ActiveRun,
     Clock,
     EventStore,
     PurgedThread,
@@ -741,6 +743,9 @@ class TableEventStore(EventStore):
             await self._check_run(tx, head, run_id, finishing=True)
             if head is None:
                 raise ThreadNotFound(thread_id)
+            # The head carries the flag under If-Match: a cancel that lands first fails this write's match.
+            if head.active_run_id == run_id and head.cancelling and status is not RunStatus.CANCELLED:
+                raise CancelRequested(f"Run '{run_id}' is cancelling: it can only end cancelled.")
             envelopes = self._add_events(tx, head, run_id, events, page)
             info = dataclasses.replace(
                 run_info(run),
@@ -756,6 +761,20 @@ class TableEventStore(EventStore):
             return envelopes
 
         return self._committed(thread_id, await self._write(thread_id, plan))
+
+    async def list_active_runs(self) -> list[ActiveRun]:
+        table = await self._table()
+        with self._reaching():
+            # A scan of the head rows across partitions: fine for a timer, never on a request's path.
+            heads = table.query_entities(
+                "RowKey eq @head", parameters={"head": HEAD}, select=["PartitionKey", "active", "purging"]
+            )
+            active = [
+                ActiveRun(row["PartitionKey"], row["active"])
+                async for row in heads
+                if row.get("active") and not row.get("purging")
+            ]
+        return sorted(active, key=lambda run: run.thread_id)
 
     async def purge_idle_threads(self, idle_before: float) -> list[PurgedThread]:
         await self._table()

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from azure.data.tables.aio import TableServiceClient
 
+from ..telemetry import quiet_azure_http_logging
+
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
 
@@ -56,6 +58,7 @@ class TableAccount:
 
     def connect(self) -> tuple[TableServiceClient, AsyncTokenCredential | None]:
         """A service client for the running event loop, and the credential to close with it."""
+        quiet_azure_http_logging()
         if self.table_uri is not None:
             credential = self._credential()
             return TableServiceClient(self.table_uri, credential=credential, **_CLIENT_OPTIONS), credential

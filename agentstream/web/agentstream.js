@@ -108,13 +108,15 @@ export class AgentStreamClient {
    * Start a run: `{message}` or `{messages}`, optional `threadId` (continue a thread), `tools`
    * (tools the browser answers) and `state`. Resolves to `{thread_id, run_id, stream_url, ...}`.
    */
-  startRun({ message, messages, threadId, tools, state } = {}) {
+  /** Start a run; `resume` answers the thread's open interrupts (tool calls waiting for approval). */
+  startRun({ message, messages, threadId, tools, state, resume } = {}) {
     const body = {};
     if (message !== undefined) body.message = message;
     if (messages !== undefined) body.messages = messages;
     if (threadId) body.thread_id = threadId;
     if (tools !== undefined) body.tools = tools;
     if (state !== undefined) body.state = state;
+    if (resume !== undefined) body.resume = resume;
     return this._json("POST", "agent/run", body);
   }
 

@@ -125,6 +125,17 @@ function createItem(item) {
   }
   const element = document.createElement("div");
   element.dataset.id = item.id;
+  if (item.kind === "error") {
+    // Part of the transcript, so it stays when the next run replaces the status line.
+    element.className = "error-card";
+    element.setAttribute("role", "alert");
+    element.append(
+      Object.assign(document.createElement("strong"), { textContent: "This run failed" }),
+      Object.assign(document.createElement("code"), { className: "error-code" }),
+      Object.assign(document.createElement("div"), { className: "error-message" }),
+    );
+    return element;
+  }
   if (item.kind === "tool") {
     element.className = "tool";
     const head = Object.assign(document.createElement("div"), { className: "tool-head" });
@@ -135,7 +146,13 @@ function createItem(item) {
     if (item.name in BROWSER_TOOLS) {
       head.append(Object.assign(document.createElement("span"), { className: "tool-where", textContent: "answered by this browser" }));
     }
-    element.append(head, Object.assign(document.createElement("div"), { className: "tool-result" }));
+    const approval = Object.assign(document.createElement("div"), { className: "tool-approval", hidden: true });
+    const approve = Object.assign(document.createElement("button"), { type: "button", className: "approve", textContent: "Approve" });
+    const reject = Object.assign(document.createElement("button"), { type: "button", className: "reject", textContent: "Reject" });
+    approve.addEventListener("click", () => decide(item.id, true));
+    reject.addEventListener("click", () => decide(item.id, false));
+    approval.append(Object.assign(document.createElement("span"), { className: "approval-question" }), approve, reject);
+    element.append(head, approval, Object.assign(document.createElement("div"), { className: "tool-result" }));
     return element;
   }
   element.className = `msg ${item.kind}`;
@@ -150,10 +167,18 @@ function updateItem(element, item) {
   } else if (item.kind === "reasoning") {
     element.querySelector("summary").textContent = item.done ? "Reasoning" : "Thinking…";
     content.textContent = item.text;
+  } else if (item.kind === "error") {
+    element.querySelector(".error-code").textContent = item.code;
+    element.querySelector(".error-message").textContent = item.message;
   } else if (item.kind === "tool") {
     element.querySelector(".tool-args").textContent = item.args;
     element.querySelector(".tool-result").textContent = item.result ?? "";
-    element.dataset.status = item.result === null ? "running" : "done";
+    const asking = Boolean(item.interrupt) && item.result === null;
+    const approval = element.querySelector(".tool-approval");
+    approval.hidden = !asking;
+    approval.querySelector(".approval-question").textContent = item.decision ? `${item.decision}…` : "Run this tool?";
+    for (const button of approval.querySelectorAll("button")) button.disabled = Boolean(item.decision);
+    element.dataset.status = asking ? "awaiting-approval" : item.result === null ? "running" : "done";
   } else {
     content.textContent = item.text;
   }
@@ -166,7 +191,8 @@ function renderStatus() {
   document.body.dataset.runState = transcript.runState;
   view.threadId.textContent = transcript.threadId || "new";
   view.cancel.disabled = !transcript.running;
-  view.send.disabled = transcript.running;
+  // A thread waiting for approval takes no new message until the tool cards are answered.
+  view.send.disabled = transcript.running || transcript.awaitingApproval.length > 0;
   const usage = transcript.usage;
   const tokens = usage ? ` · ${usage.inputTokens ?? 0} in / ${usage.outputTokens ?? 0} out tokens` : "";
   const info = {
@@ -174,6 +200,7 @@ function renderStatus() {
     running: "answering…",
     finished: `finished${tokens}`,
     cancelled: `cancelled${tokens}`,
+    interrupted: "waiting for your approval",
     error: transcript.error ? `error: ${transcript.error.code}: ${transcript.error.message}` : "error",
   }[transcript.runState];
   view.runInfo.textContent = `${info}${transcript.cursor ? ` · last event ${transcript.cursor}` : ""}`;
@@ -197,12 +224,16 @@ function follow(run, after) {
       queueRender();
     },
     onError(error) {
-      transcript.runState = "error";
-      transcript.error = { code: error.code || error.name, message: error.message };
+      transcript.fail(error.code || error.name, serverMessage(error));
       queueSave();
       queueRender();
     },
   });
+}
+
+/** The server's own words for an error answer; the card shows its code beside them. */
+function serverMessage(error) {
+  return error.body?.error?.message ?? error.message;
 }
 
 /** Answer every call to a browser tool that has ended and has no result yet (again after a reload). */
@@ -239,10 +270,32 @@ async function sendToolResult(threadId, runId, result, attempt) {
   }
 }
 
-async function send(message) {
+/** Record a decision on a tool card; once every waiting call has one, resume the thread with them all. */
+function decide(toolCallId, approved) {
+  const item = transcript.item(toolCallId);
+  if (!item?.interrupt || item.decision) return;
+  item.decision = approved ? "approved" : "rejected";
+  item.version += 1;
+  queueSave();
+  queueRender();
+  const waiting = transcript.awaitingApproval;
+  if (waiting.some((tool) => !tool.decision)) return;
+  const resume = waiting.map((tool) => ({
+    interruptId: tool.interrupt.id,
+    status: "resolved",
+    payload: { approved: tool.decision === "approved" },
+  }));
+  start({ threadId: transcript.threadId, resume });
+}
+
+function send(message) {
+  return start({ message, threadId: transcript.threadId || undefined, tools: toolDeclarations });
+}
+
+async function start(request) {
   view.send.disabled = true;
   try {
-    const run = await client.startRun({ message, threadId: transcript.threadId || undefined, tools: toolDeclarations });
+    const run = await client.startRun(request);
     transcript.threadId = run.thread_id;
     transcript.runId = run.run_id;
     // Servers with stream tokens need it again to resume after a reload.
@@ -251,9 +304,13 @@ async function send(message) {
     save();
     follow(run, transcript.cursor);
   } catch (error) {
-    // The run never started: say why, and leave the composer usable.
-    transcript.runState = "error";
-    transcript.error = { code: error.code || "request_failed", message: error.message };
+    // The run never started: say why, and leave the composer usable (and the tool cards answerable).
+    for (const tool of transcript.awaitingApproval) {
+      tool.decision = null;
+      tool.version += 1;
+    }
+    transcript.fail(error.code || "request_failed", serverMessage(error));
+    queueSave();
   }
   queueRender();
 }

@@ -32,6 +32,11 @@ export class Transcript {
     return this.runState === "running";
   }
 
+  /** Tool calls that wait for a person's decision and have no result yet. */
+  get awaitingApproval() {
+    return this.items.filter((item) => item.kind === "tool" && item.interrupt && item.result === null);
+  }
+
   item(id) {
     return this._byId.get(id);
   }
@@ -97,17 +102,34 @@ export class Transcript {
         if (event.name === STEP_DISCARDED) this._discard([...(event.value?.messageIds || []), ...(event.value?.toolCallIds || [])]);
         break;
       case "RUN_FINISHED":
-        this.runState = event.outcome?.type === "cancelled" ? "cancelled" : "finished";
+        this.runState = { cancelled: "cancelled", interrupt: "interrupted" }[event.outcome?.type] ?? "finished";
         this.usage = sumUsage(event.usage);
+        // Tool calls waiting for a person: their cards ask, until a resumed run brings their results.
+        for (const interrupt of event.outcome?.type === "interrupt" ? event.outcome.interrupts : []) {
+          const tool = this.item(interrupt.toolCallId);
+          if (tool) {
+            tool.interrupt = { id: interrupt.id, message: interrupt.message ?? "", expiresAt: interrupt.expiresAt ?? null };
+            tool.decision = null;
+            tool.version += 1;
+          }
+        }
         break;
       case "RUN_ERROR":
         this.runState = "error";
         this.error = { code: event.code || "error", message: event.message };
+        item = this._add({ id: `${this.runId}.error`, kind: "error", ...this.error, done: true });
         break;
       default:
         break;
     }
     this._touch(item);
+  }
+
+  /** A failure outside the event log (the run could not start, the stream failed): shown like a RUN_ERROR. */
+  fail(code, message) {
+    this.runState = "error";
+    this.error = { code, message };
+    this._touch(this._add({ id: `${this.runId ?? "start"}.${this.version}.error`, kind: "error", code, message, done: true }));
   }
 
   /** A step attempt cut off (a retry, a cancel): its output stays visible but marked as not kept. */

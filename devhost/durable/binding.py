@@ -10,6 +10,11 @@ WEBHOOK_PREFIX = "/runtime/webhooks/durabletask"
 CONNECTION_NAME = "Storage"
 
 
+def rpc_path(system_key: str) -> str:
+    """Where the RPC flavour answers the app's SDK without a query key: under a path only the binding reveals."""
+    return f"{RPC_PREFIX}/{system_key}"
+
+
 def management_urls(base_url: str, task_hub: str, system_key: str, instance_id: str) -> dict[str, str]:
     """The extension's ``HttpManagementPayload`` for one instance, pointing at the public webhook API."""
     instance = f"{base_url}{WEBHOOK_PREFIX}/instances/{instance_id}"
@@ -43,7 +48,7 @@ def client_binding_json(base_url: str, task_hub: str, system_key: str) -> str:
             "managementUrls": management_urls(base_url, task_hub, system_key, INSTANCE_ID_PLACEHOLDER),
             "baseUrl": webhook,
             "requiredQueryStringParameters": f"code={system_key}",
-            "rpcBaseUrl": f"{base_url}{RPC_PREFIX}/",
+            "rpcBaseUrl": f"{base_url}{rpc_path(system_key)}/",
             "httpBaseUrl": None,
         }
     )

@@ -36,6 +36,7 @@ class DurableEngine:
         base_url: str,
         task_hub: str = "agentstream",
         system_key: str | None = None,
+        master_key: str | None = None,
     ) -> None:
         self.orchestrators: dict[str, OrchestratorHandle] = {}
         self._activities: dict[str, ActivityFunction] = {}
@@ -51,6 +52,7 @@ class DurableEngine:
         self.base_url = base_url.rstrip("/")
         self.task_hub = task_hub
         self.system_key = system_key or secrets.token_urlsafe(24)
+        self.master_key = master_key
         self._db_path = db_path
         self._store: HistoryStore | None = None
         self._work = PendingWork(self._activities, self._deliver)

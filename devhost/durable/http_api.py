@@ -1,10 +1,18 @@
 """The extension's HTTP API: the RPC flavour the SDK client calls (``/durabletask/``) and the public webhook
-flavour (``/runtime/webhooks/durabletask/``, system key required). Every body is JSON or empty because the SDK
-parses all responses with ``response.json(content_type=None)``."""
+flavour (``/runtime/webhooks/durabletask/``). Every body is JSON or empty because the SDK parses all responses
+with ``response.json(content_type=None)``.
+
+Both flavours need the system key or the master key (``?code=`` or ``x-functions-key``), as the host's
+webhook flavour does. The host serves the RPC flavour on a port only the worker on the same
+machine reaches; devhost serves everything on one port, so its RPC flavour takes the same keys, and the
+``rpcBaseUrl`` it hands the app carries the system key as a path segment (the SDK appends paths to that URL and
+adds no query string or header of its own).
+"""
 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -13,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from .binding import RPC_PREFIX, WEBHOOK_PREFIX, management_urls
+from .binding import RPC_PREFIX, WEBHOOK_PREFIX, management_urls, rpc_path
 from .events import compact_json
 from .management import Outcome, Query, StartError
 from .status import RUNNING_STATES, status_payload
@@ -196,16 +204,28 @@ def build_routes(engine: DurableEngine) -> list[BaseRoute]:
     def open_access(handler: Handler) -> Handler:
         return handler
 
+    accepted_keys = [key.encode() for key in (engine.system_key, engine.master_key) if key]
+
     def key_required(handler: Handler) -> Handler:
         async def guarded(request: Request) -> Response:
-            key = request.query_params.get("code") or request.headers.get("x-functions-key")
-            if key != engine.system_key:
-                return _empty(401)
+            key = (request.query_params.get("code") or request.headers.get("x-functions-key") or "").encode()
+            if not any(secrets.compare_digest(key, accepted) for accepted in accepted_keys):
+                return JSONResponse(
+                    {
+                        "error": {
+                            "code": "unauthorized",
+                            "message": "The Durable Functions API needs the system key or the master key "
+                            "(?code= or the x-functions-key header).",
+                        }
+                    },
+                    status_code=401,
+                )
             return await handler(request)
 
         return guarded
 
     return [
-        Mount(RPC_PREFIX, routes=api.routes(open_access)),
+        Mount(rpc_path(engine.system_key), routes=api.routes(open_access)),
+        Mount(RPC_PREFIX, routes=api.routes(key_required)),
         Mount(WEBHOOK_PREFIX, routes=api.routes(key_required)),
     ]

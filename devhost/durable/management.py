@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from .. import faults
 from . import events as ev
 from .events import Event, EventType, OrchestrationStatus
 from .history import InstanceRow
@@ -74,6 +75,7 @@ class Management:
         return [row for row in self._engine.store.list_instances() if query.matches(row)]
 
     def start(self, name: str, instance_id: str | None, input_text: str | None) -> InstanceRow:
+        faults.reached("start")
         if name not in self._engine.orchestrators:
             known = ", ".join(f"'{n}'" for n in sorted(self._engine.orchestrators))
             raise StartError(
@@ -113,6 +115,7 @@ class Management:
         return self.start(row.name, None if new_instance_id else instance_id, row.input)
 
     def raise_event(self, instance_id: str, name: str, input_text: str | None) -> Outcome:
+        faults.reached(f"event.{name}")
         row = self.get(instance_id)
         if row is None:
             return Outcome.MISSING

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from .. import faults
 from . import events as ev
 from .activities import ActivityFunction
 from .events import Event
@@ -42,7 +43,9 @@ class PendingWork:
         task.add_done_callback(lambda _t: self._running.pop(key, None))
 
     async def _run_activity(self, key: WorkKey, name: str, input_text: str) -> None:
+        await faults.areached(f"activity.{name}")
         outcome = await self._activities[name].invoke(input_text)
+        faults.reached(f"completed.{name}")
         instance_id, execution_id, task_id = key
         now = ev.utcnow()
         if outcome.reason is None:

@@ -13,14 +13,14 @@ from tests.harness import Devhost
 AGUI_PATH = "/api/agent/ag-ui"
 
 
-def post(host: Devhost, body: Any, **kwargs: Any) -> requests.Response:
-    return requests.post(f"{host.url}{AGUI_PATH}", json=body, timeout=60, **kwargs)
+def post(host: Devhost, body: Any, path: str = AGUI_PATH, **kwargs: Any) -> requests.Response:
+    return requests.post(f"{host.url}{path}", json=body, timeout=60, **kwargs)
 
 
-def iter_events(host: Devhost, body: Any) -> Iterator[dict[str, Any]]:
+def iter_events(host: Devhost, body: Any, path: str = AGUI_PATH) -> Iterator[dict[str, Any]]:
     """Each AG-UI event of the response, checking the framing on the way: `data: <json>` then a
     blank line, LF only, no other fields (heartbeat comments allowed)."""
-    with post(host, body, stream=True) as response:
+    with post(host, body, path, stream=True) as response:
         assert response.status_code == 200, response.text
         assert response.headers["content-type"].split(";")[0] == "text/event-stream"
         buffer = b""
@@ -36,8 +36,8 @@ def iter_events(host: Devhost, body: Any) -> Iterator[dict[str, Any]]:
         assert buffer == b"", buffer
 
 
-def events(host: Devhost, body: Any) -> list[dict[str, Any]]:
-    return list(iter_events(host, body))
+def events(host: Devhost, body: Any, path: str = AGUI_PATH) -> list[dict[str, Any]]:
+    return list(iter_events(host, body, path))
 
 
 def types(events: list[dict[str, Any]]) -> list[str]:

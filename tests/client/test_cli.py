@@ -36,7 +36,7 @@ def test_the_cli_prints_the_answer_tool_calls_and_stats(devhost: Devhost) -> Non
     for call_id, function in calls.items():
         assert f"→ {function['name']}({function['arguments']})\n" in done.stderr
         assert f"← {function['name']}: {tools[call_id]}\n" in done.stderr
-    usage = status["runs"][0]["usage"]
+    [usage] = status["runs"][0]["usage"]
     stats = done.stderr.strip().splitlines()[-1]
     assert f"run {status['runs'][0]['run_id']} · success" in stats
     assert re.search(r"first token \d+\.\d\d s · \d+\.\d tokens/s", stats), stats
@@ -95,5 +95,24 @@ def test_ctrl_c_cancels_the_run_and_the_cli_reads_on_to_its_end(make_devhost) ->
         process.kill()
     assert process.returncode == 2, stderr
     assert "[cancelling the run; Ctrl-C again to quit]" in stderr
+    # The answer cut off by the cancel is discarded, and not because a retry follows.
+    assert "[the run is cancelled: the step above was cut off, its output is discarded, nothing is retried]" in stderr
+    assert "retried" not in stderr.replace("nothing is retried", "")
     assert " · cancelled · " in stderr.strip().splitlines()[-1]
     assert host.status(thread_of(stderr))["runs"][0]["status"] == "cancelled"
+
+
+def test_json_piped_into_head_exits_cleanly(make_devhost) -> None:
+    # Paced, so that the CLI is still writing when head has had its five lines and gone.
+    host: Devhost = make_devhost({"DEMO_TOKENS_PER_SECOND": "40"})
+    agentstream = Path(sys.executable).parent / "agentstream"
+    done = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {agentstream} --url {host.url} --json 'Hi' | head -5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 5
+    assert done.stderr == ""

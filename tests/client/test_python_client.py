@@ -14,7 +14,6 @@ from agentstream_client import (
     AgentStreamClient,
     Backoff,
     BadRequestError,
-    ClientTool,
     ConflictError,
     CursorExpiredError,
     DisconnectedError,
@@ -23,10 +22,18 @@ from agentstream_client import (
     StreamGapError,
 )
 from tests.checks import assistant_texts
-from tests.client.servers import CuttingProxy, doctored_server, send_events, send_json, serving
+from tests.client.expectations import (
+    CUT_RUN_MESSAGE,
+    FAST,
+    TOOLS_MESSAGE,
+    check_cut_run,
+    check_tool_answers,
+    colour_and_booking,
+    proxy_mark,
+)
+from tests.client.servers import doctored_server, send_events, send_json, serving
 from tests.harness import Devhost, free_port
 
-FAST = Backoff(initial=0.01, maximum=0.05, max_attempts=5)
 STARTED = {"type": "RUN_STARTED", "threadId": "t", "runId": "r"}
 
 
@@ -34,35 +41,13 @@ def delta(text: str) -> dict[str, object]:
     return {"type": "TEXT_MESSAGE_CONTENT", "messageId": "m", "delta": text}
 
 
-@pytest.fixture(scope="module")
-def proxy(devhost: Devhost) -> Iterator[tuple[CuttingProxy, str]]:
-    cutting = CuttingProxy(devhost.url, every=4)
-    with serving(cutting.handler()) as url:
-        yield cutting, url
-
-
 def test_a_run_cut_every_four_events_yields_the_uninterrupted_event_list(devhost: Devhost, proxy) -> None:
     cutting, url = proxy
-    cuts_before = cutting.cuts
-    client = AgentStreamClient(url, backoff=FAST)
-    run = client.run("What is the weather in Paris, and what time is it?")
+    mark = proxy_mark(cutting)
+    run = AgentStreamClient(url, backoff=FAST).run(CUT_RUN_MESSAGE)
     events = list(run)
-
-    direct = devhost.stream(f"/api/agent/stream/{run.thread_id}")
-    assert [(e.id, e.body) for e in events] == [(e.id, e.body) for e in direct]
-    assert events[-1].type == "RUN_FINISHED"
-    assert cutting.cuts - cuts_before >= len(events) // 4 - 1
-    assert run.stream.connections >= len(events) // 4
-    resumed_from = [int(h["Last-Event-ID"]) for h in cutting.stream_requests if "Last-Event-ID" in h]
-    assert resumed_from == sorted(resumed_from) and len(set(resumed_from)) == len(resumed_from)
-
-    result = run.result()
-    status = devhost.status(run.thread_id)
-    assert result.ok and result.outcome == "success" and result.error is None
-    assert result.text == "\n".join(t.strip() for t in assistant_texts(status["messages"]).values())
-    assert result.messages == status["messages"]
-    assert result.usage == status["runs"][0]["usage"] and result.usage["outputTokens"] > 0
-    assert run.first_token.is_set() and run.first_token_at is not None
+    check_cut_run(devhost, cutting, mark, run, events, run.result())
+    assert run.first_token.is_set()
 
 
 def test_text_and_reasoning_views_share_one_read_of_the_stream(devhost: Devhost, proxy) -> None:
@@ -83,37 +68,8 @@ def test_client_tools_are_answered_by_their_callbacks_while_the_run_streams(devh
         asked.append(arguments)
         return {"colour": "teal", "palette": arguments["palette"]}
 
-    def confirm_booking(arguments: dict) -> str:
-        raise PermissionError("the user said no")
-
-    colour = ClientTool(
-        name="pick_colour",
-        description="Let the user pick a colour.",
-        parameters={
-            "type": "object",
-            "properties": {"palette": {"type": "string", "enum": ["warm", "cold"]}},
-            "required": ["palette"],
-        },
-        handler=pick_colour,
-    )
-    booking = ClientTool(name="confirm_booking", description="Ask the user to confirm.", handler=confirm_booking)
-    run = AgentStreamClient(url, backoff=FAST).run("Please pick_colour and confirm_booking.", tools=[colour, booking])
-    result = run.result()
-
-    assert asked == [{"palette": "warm"}]
-    assert result.ok and run.stream.connections > 1
-    contents = {r.body["toolCallId"]: r.body["content"] for r in run.events if r.type == "TOOL_CALL_RESULT"}
-    calls = {e.body["toolCallName"]: e.body["toolCallId"] for e in run.events if e.type == "TOOL_CALL_START"}
-    assert contents == {
-        calls["pick_colour"]: '{"colour": "teal", "palette": "warm"}',
-        calls["confirm_booking"]: "Error: PermissionError: the user said no",
-    }
-    assert [a["toolCallId"] for a in run.tool_answers] == [calls["pick_colour"], calls["confirm_booking"]]
-    tool_messages = [m for m in result.messages if m["role"] == "tool"]
-    assert [m.get("error") for m in tool_messages] == [None, "PermissionError: the user said no"]
-    assert result.text.endswith(
-        'Here is what I found: {"colour": "teal", "palette": "warm"}; Error: PermissionError: the user said no.'
-    )
+    run = AgentStreamClient(url, backoff=FAST).run(TOOLS_MESSAGE, tools=colour_and_booking(pick_colour))
+    check_tool_answers(run, run.result(), asked)
 
 
 def test_reasoning_streams_through_its_own_view(devhost: Devhost) -> None:
@@ -284,5 +240,13 @@ def test_backoff_delays_grow_exponentially_up_to_the_cap_with_jitter() -> None:
 
 def test_the_public_names_are_exported() -> None:
     public = {name for name in vars(client_module) if not name.startswith("_")}
-    modules = {"backoff", "client", "errors", "events", "run", "sse", "stream", "tools", "annotations"}
+    modules = {"backoff", "client", "errors", "events", "interrupts", "run", "sse", "stream", "tools", "annotations"}
+    modules |= {"async_client", "async_run", "async_stream"}
     assert set(client_module.__all__) == public - modules
+
+
+def test_text_puts_a_newline_between_two_messages(devhost: Devhost) -> None:
+    run = AgentStreamClient(devhost.url, backoff=FAST).run("What is the weather in Paris?")
+    text = "".join(run.text())
+    first, second = assistant_texts(devhost.status(run.thread_id)["messages"]).values()
+    assert text == f"{first}\n{second}"

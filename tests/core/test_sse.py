@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from agentstream.sse import comment_frame, event_frame, retry_frame
+from agentstream.sse import comment_frame, event_frame, event_frames, retry_frame
 from agentstream_client.sse import SSEDecoder
 
 STREAM = (
@@ -49,3 +49,12 @@ def test_decoder_handles_crlf_split_between_chunks_and_drops_an_unterminated_eve
     assert decoder.decode("id: 2\ndata: partial\n") == []
     assert decoder.flush() == []
     assert decoder.last_event_id == "2"
+
+
+def test_event_frames_are_joined_into_chunks_of_bounded_size_in_order() -> None:
+    events = [(seq, "x" * size) for seq, size in enumerate([10, 10, 10, 500, 10, 10], start=1)]
+    chunks = list(event_frames(events, max_chars=100))
+    assert "".join(chunks) == "".join(event_frame(seq, data) for seq, data in events)
+    assert [len(chunk) > 100 for chunk in chunks] == [False, True, False]
+    assert all(chunk.endswith("\n\n") for chunk in chunks)
+    assert list(event_frames([])) == []

@@ -256,7 +256,7 @@ def test_webhook_api_requires_system_key(tmp_path: Path) -> None:
     async def body() -> None:
         async with running_engine(tmp_path / "d.db") as engine:
             binding = json.loads(engine.client_binding())
-            assert binding["rpcBaseUrl"] == f"{engine.base_url}/durabletask/"
+            assert binding["rpcBaseUrl"] == f"{engine.base_url}/durabletask/{engine.system_key}/"
             payload = client_for(engine).create_http_management_payload("abc")
             start_url = f"{engine.base_url}/runtime/webhooks/durabletask/orchestrators/chain/abc"
             async with aiohttp.ClientSession() as session:
@@ -269,7 +269,10 @@ def test_webhook_api_requires_system_key(tmp_path: Path) -> None:
                 async with session.get(payload["statusQueryGetUri"]) as response:
                     assert response.status == 200
                     assert (await response.json())["output"] == ["Hello Di", 42]
-                async with session.get(f"{engine.base_url}/durabletask/entities/x/y") as response:
+                async with session.get(f"{engine.base_url}/durabletask/instances/abc") as response:
+                    assert response.status == 401
+                    assert (await response.json())["error"]["code"] == "unauthorized"
+                async with session.get(f"{binding['rpcBaseUrl']}entities/x/y") as response:
                     assert response.status == 404
                     assert await response.read() == b""
 
@@ -284,7 +287,7 @@ def test_engine_exposes_binding_for_dfapp(tmp_path: Path) -> None:
         "http://127.0.0.1:7071/runtime/webhooks/durabletask/instances/INSTANCEID?taskHub=agentstream"
         "&connection=Storage&code=k"
     )
-    assert binding["rpcBaseUrl"] == "http://127.0.0.1:7071/durabletask/"
+    assert binding["rpcBaseUrl"] == "http://127.0.0.1:7071/durabletask/k/"
 
 
 def test_suspend_buffers_events_until_resume(tmp_path: Path) -> None:

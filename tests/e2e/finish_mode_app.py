@@ -16,6 +16,7 @@ from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Respon
 
 from agentstream import runs
 from agentstream.config import get_settings
+from agentstream.functions.instances import orchestration_status
 from agentstream.functions.orchestration import run_instance_id
 from agentstream.http.handlers import api_endpoint
 from agentstream.http.inputs import read_run_request
@@ -37,7 +38,12 @@ async def start_finishing_run(req: Request, client: df.DurableOrchestrationClien
             request, max_bytes=settings.max_request_bytes, max_message_chars=settings.max_message_chars
         )
         started = await runs.start_run(
-            body, app.agents.default, start_orchestration, client_tools="finish", create_thread=True
+            body,
+            app.agents.default,
+            start_orchestration,
+            orchestration_status=orchestration_status(client),
+            client_tools="finish",
+            create_thread=True,
         )
         return JSONResponse({"thread_id": started.thread_id, "run_id": started.run_id}, status_code=202)
 

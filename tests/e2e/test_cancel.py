@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -67,3 +70,37 @@ def test_a_cancelled_thread_takes_a_new_run(make_devhost) -> None:
 
 def _ids(started: dict) -> dict:
     return {"thread_id": started["thread_id"], "run_id": started["run_id"]}
+
+
+RACE_ROUNDS = 100
+# devhost holds each finish_run activity this long, after the orchestration decided how the run
+# ends and before the ending is written; cancels spread over twice that land before, inside and after.
+FINISH_DELAY_MS = 30
+JITTER_SECONDS = 2 * FINISH_DELAY_MS / 1000
+
+
+def test_a_cancel_racing_the_end_of_a_run_ends_it_cancelled_whenever_it_answered_cancelling(make_devhost) -> None:
+    host: Devhost = make_devhost(
+        {"DEMO_TOKENS_PER_SECOND": "2000", "DEVHOST_FAULT": f"delay:activity.finish_run:{FINISH_DELAY_MS}"}
+    )
+    answers: Counter[int] = Counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for _ in range(RACE_ROUNDS):
+            started = host.start_run("Quick one.")
+            cancels = []
+            for event in host.iter_stream(started["stream_url"]):
+                # The answer's last event: the run is about to finish, the cancels race its ending.
+                if event.type == "TEXT_MESSAGE_END" and event.body["messageId"].startswith(f"{started['run_id']}.m"):
+                    # Spread the cancels over the moments in which the run is finishing.
+                    time.sleep(random.uniform(0, JITTER_SECONDS))
+                    cancels = [pool.submit(cancel, host, started) for _ in range(2)]
+            statuses = [c.result().status_code for c in cancels]
+            answers.update(statuses)
+            run = host.wait_idle(started["thread_id"], timeout=10)["runs"][0]
+            terminal = host.stream(started["stream_url"])[-1]
+            if 202 in statuses:
+                assert run["status"] == "cancelled", (statuses, run)
+                assert terminal.type == "RUN_FINISHED" and terminal.body["outcome"] == {"type": "cancelled"}
+            assert set(statuses) <= {200, 202, 409}, statuses
+    # The race was run: some cancels came in time to be answered `cancelling`.
+    assert answers[202] > 0, answers

@@ -112,6 +112,7 @@ def test_two_parallel_tool_calls_then_an_answer(host: Devhost, server: OpenAISer
         "get_weather",
         "get_time",
         "calculate",
+        "book_table",
     }
 
     status = host.status(started["thread_id"])

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from agentstream.functions.orchestration import run_instance_id
 from agentstream.tokens import issue_stream_token
 from devhost.keys import KEYS_FILE
 from tests.harness import Devhost, wait_until
@@ -242,3 +243,32 @@ def test_entra_mode_requires_the_app_service_principal(make_devhost) -> None:
     run = accepted.json()
     assert_refused(requests.get(f"{entra.url}/api/agent/stream/{run['thread_id']}", timeout=10), 401, "token_required")
     assert entra.stream(run["stream_url"])[-1].type == "RUN_FINISHED"
+
+
+def test_the_durable_apis_refuse_requests_without_the_system_or_master_key(host: Devhost) -> None:
+    run = started_run(host, "Keep talking for a while.")
+    instance = run_instance_id(run["thread_id"], run["run_id"])
+    keys = json.loads((host.data_dir / KEYS_FILE).read_text())
+    for prefix in ("/durabletask", "/runtime/webhooks/durabletask"):
+        for method, path in [
+            ("GET", "/instances"),
+            ("GET", f"/instances/{instance}"),
+            ("POST", f"/instances/{instance}/terminate"),
+            ("POST", "/orchestrators/agent_run"),
+            ("GET", "/entities/x/y"),
+        ]:
+            for credentials in [{}, {"params": {"code": FUNCTION_KEY}}, {"headers": {"x-functions-key": "wrong"}}]:
+                response = requests.request(method, f"{host.url}{prefix}{path}", timeout=10, **credentials)
+                assert response.status_code == 401, (prefix, path, credentials, response.text)
+                assert response.json()["error"]["code"] == "unauthorized"
+        for key in (keys["durable_system_key"], keys["master_key"]):
+            listed = requests.get(f"{host.url}{prefix}/instances", params={"code": key}, timeout=10)
+            assert listed.status_code == 200 and isinstance(listed.json(), list)
+    # The app's own SDK calls reach the engine under the binding's rpcBaseUrl: the run ends as usual.
+    status_url = f"{host.url}/api/agent/threads/{run['thread_id']}"
+
+    def finished() -> str | None:
+        status = requests.get(status_url, params={"access_token": run["stream_token"]}, timeout=10).json()
+        return None if status["active_run_id"] else status["runs"][-1]["status"]
+
+    assert wait_until(finished, timeout=30) == "succeeded"

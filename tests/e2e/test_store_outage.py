@@ -18,6 +18,7 @@ import requests
 
 from agentstream.functions.orchestration import run_instance_id
 from agentstream_client.sse import SSEDecoder
+from devhost.keys import KEYS_FILE
 from tests.checks import assert_contiguous, discarded_ids, text_by_message
 from tests.harness import Devhost, StreamEvent, wait_until
 from tests.stores.backends import BACKENDS, Backend
@@ -37,7 +38,12 @@ def own_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Back
 def finishing_has_failed(host: Devhost, thread_id: str, run_id: str) -> bool:
     """The run gave up on its steps and its first attempt to write the terminal event failed."""
     instance = run_instance_id(thread_id, run_id)
-    status = requests.get(f"{host.url}/durabletask/instances/{instance}?showHistory=true", timeout=5).json()
+    system_key = json.loads((host.data_dir / KEYS_FILE).read_text())["durable_system_key"]
+    status = requests.get(
+        f"{host.url}/durabletask/instances/{instance}",
+        params={"showHistory": "true", "code": system_key},
+        timeout=5,
+    ).json()
     return any(
         event["EventType"] == "TaskFailed" and event.get("FunctionName") == "finish_run"
         for event in status.get("historyEvents", [])

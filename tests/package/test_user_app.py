@@ -2,7 +2,8 @@
 agents outside the repository, serve it with `agentstream-devhost`, and drive it over HTTP with the
 real `openai` SDK talking to a local OpenAI-compatible server.
 
-And the client distribution alone: it installs with no Azure package and its CLI completes a run.
+And the client distribution alone: it installs with no Azure package, and its CLI and its async client
+complete runs.
 """
 
 from __future__ import annotations
@@ -79,6 +80,24 @@ SUPPORT_TOOLS = [
         },
     },
 ]
+
+
+ASYNC_CLIENT = """
+import asyncio
+import sys
+
+from agentstream_client import AsyncAgentStreamClient
+
+
+async def main() -> None:
+    async with AsyncAgentStreamClient(sys.argv[1]) as client:
+        run = await client.run("Edit: goodbye", agent="editor")
+        text = "".join([chunk async for chunk in run.consume()])
+        print(text, (await run.result()).outcome)
+
+
+asyncio.run(main())
+"""
 
 
 def make_venv(path: Path, *packages: str) -> Path:
@@ -259,7 +278,7 @@ def test_unknown_agents_and_threads_of_another_agent_are_refused(user_app: str, 
     assert model_server.chat_requests()[-1]["messages"][0]["content"] == "You are Contoso's support agent."
 
 
-def test_the_client_installs_without_azure_and_its_cli_completes_a_run(
+def test_the_client_installs_without_azure_and_its_cli_and_async_client_complete_runs(
     tmp_path: Path, user_app: str, model_server: OpenAIServer
 ) -> None:
     bin_dir = make_venv(tmp_path / "client-venv", str(ROOT / "clients" / "python"))
@@ -269,18 +288,18 @@ def test_the_client_installs_without_azure_and_its_cli_completes_a_run(
     names = {package["name"].lower() for package in json.loads(installed.stdout)}
     assert "agentstream-client" in names
     assert not [name for name in names if name.startswith("azure")], sorted(names)
-    assert "agentstream" not in names
+    assert "agentstream" not in names and "httpx" in names
 
     model_server.reset()
-    model_server.script(Reply(text="Nothing to edit."))
-    done = subprocess.run(
-        [str(bin_dir / "agentstream"), "--url", user_app, "--agent", "editor", "Edit: hello there"],
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == "Nothing to edit.\n"
-    [request] = model_server.chat_requests()
-    assert request["messages"][0]["content"] == "You edit text. Be brief."
+    model_server.script(Reply(text="Nothing to edit."), Reply(text="Still nothing."))
+    for command, expected in (
+        (["agentstream", "--url", user_app, "--agent", "editor", "Edit: hello there"], "Nothing to edit.\n"),
+        (["python", "-c", ASYNC_CLIENT, user_app], "Still nothing. success\n"),
+    ):
+        done = subprocess.run(
+            [str(bin_dir / command[0]), *command[1:]], env=clean_env(), capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == expected
+    requests_seen = model_server.chat_requests()
+    assert [request["messages"][0]["content"] for request in requests_seen] == ["You edit text. Be brief."] * 2

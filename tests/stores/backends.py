@@ -124,7 +124,7 @@ class RedisBackend(Backend):
 
     def start(self) -> None:
         binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed (apt-get install redis-server)"
+        assert binary, "redis-server is not installed: `make test` installs it; `make test-fast` needs no Redis"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [

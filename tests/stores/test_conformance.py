@@ -15,6 +15,7 @@ from ag_ui.core import CustomEvent, RunErrorEvent, RunFinishedEvent
 from agentstream.events import NewEvent
 from agentstream.exceptions import (
     AgentMismatch,
+    CancelRequested,
     CursorExpired,
     RunAlreadyActive,
     RunOver,
@@ -182,6 +183,44 @@ def test_run_metadata_one_active_run_finishing_once(backend: Backend) -> None:
         ]
         assert thread.created_at <= thread.updated_at
         assert await store.get_messages("t") == [USER, second_user]
+
+    on_store(backend, test)
+
+
+def test_a_run_told_cancelling_can_only_finish_cancelled(backend: Backend) -> None:
+    async def test(store: EventStore) -> None:
+        await new_thread(store)
+        await store.request_cancel("t", "r")
+        error = [NewEvent.of(RunErrorEvent(message="boom", code="model_error"))]
+        with pytest.raises(CancelRequested):
+            await store.finish_run("t", "r", RunStatus.SUCCEEDED, finished())
+        with pytest.raises(CancelRequested):
+            await store.finish_run("t", "r", RunStatus.FAILED, error, error={"code": "model_error"})
+        head = await store.head("t")
+        assert head.last_seq == 1 and head.active_run_id == "r"
+        [terminal] = await store.finish_run("t", "r", RunStatus.CANCELLED, finished())
+        assert terminal.seq == 2
+        run = await store.get_run("t", "r")
+        assert run.status is RunStatus.CANCELLED and run.end_seq == 2 and run.error is None
+        # Over: a late finishing write of any kind appends nothing and raises nothing.
+        assert await store.finish_run("t", "r", RunStatus.SUCCEEDED, finished()) == []
+
+    on_store(backend, test)
+
+
+def test_active_runs_are_listed_until_they_finish_or_their_thread_goes(backend: Backend) -> None:
+    async def test(store: EventStore) -> None:
+        assert await store.list_active_runs() == []
+        for thread_id in ("a", "b", "c"):
+            await new_thread(store, thread_id, f"{thread_id}1")
+        await store.finish_run("b", "b1", RunStatus.SUCCEEDED, finished("b1"))
+        assert [(r.thread_id, r.run_id) for r in await store.list_active_runs()] == [("a", "a1"), ("c", "c1")]
+        await store.start_run("b", "b2", [labelled("again")], [], create=False, agent="default")
+        await store.request_cancel("c", "c1")
+        await store.finish_run("c", "c1", RunStatus.CANCELLED, finished("c1"))
+        assert [(r.thread_id, r.run_id) for r in await store.list_active_runs()] == [("a", "a1"), ("b", "b2")]
+        await store.purge_idle_threads(time.time() + 1)
+        assert await store.list_active_runs() == []
 
     on_store(backend, test)
 

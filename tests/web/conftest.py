@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.harness import Devhost
+from tests.web.page import ChatPage
 
 CHROMIUM = "/usr/bin/chromium"
 # No traffic of Chromium's own (updates, sync, first-run pings): tests reach loopback only.
@@ -43,3 +44,13 @@ def slow_devhost(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devhost]:
     ).start()
     yield host
     host.stop()
+
+
+@pytest.fixture
+def chat(browser: Browser) -> Iterator[list[ChatPage]]:
+    """Pages opened by a test, closed after it; none may have thrown."""
+    opened: list[ChatPage] = []
+    yield opened
+    for page in opened:
+        assert page.errors == [], page.errors
+        page.close()

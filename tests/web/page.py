@@ -19,7 +19,8 @@ class ChatPage:
     @classmethod
     def open(cls, browser: Browser, url: str, *, transport: str = "eventsource", **context_options) -> ChatPage:
         # Playwright's waits evaluate code in the page, which the page's own CSP forbids.
-        context = browser.new_context(bypass_csp=True, viewport={"width": 1100, "height": 800}, **context_options)
+        context_options.setdefault("viewport", {"width": 1100, "height": 800})
+        context = browser.new_context(bypass_csp=True, **context_options)
         page = context.new_page()
         chat = cls(context, page)
         page.on("request", lambda r: chat.stream_requests.append(r) if "/agent/stream/" in r.url else None)

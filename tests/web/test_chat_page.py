@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,16 +16,6 @@ from tests.web.page import RUN_TIMEOUT_MS, ChatPage
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 LONG_ANSWER = "Please tell me a long story about streams."
-
-
-@pytest.fixture
-def chat(browser: Browser) -> Iterator[list[ChatPage]]:
-    """Pages opened by a test, closed after it; none may have thrown."""
-    opened: list[ChatPage] = []
-    yield opened
-    for page in opened:
-        assert page.errors == [], page.errors
-        page.close()
 
 
 def committed_answer(host: Devhost, thread_id: str) -> list[str]:
@@ -52,7 +41,7 @@ def test_the_page_renders_a_full_demo_run_and_keeps_a_screenshot(browser: Browse
         card = tools.nth(index)
         assert card.get_attribute("data-status") == "done"
         assert card.locator(".tool-result").inner_text() == results[card.get_attribute("data-id")]
-    usage = status["runs"][0]["usage"]
+    [usage] = status["runs"][0]["usage"]
     info = page.page.inner_text("#run-info")
     assert f"finished · {usage['inputTokens']} in / {usage['outputTokens']} out tokens" in info
     assert f"last event {status['last_event_id']}" in info

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
+from starlette.requests import Request
 
+from agentstream.exceptions import NotFound
+from agentstream.http.static import static_file
 from tests.harness import ROOT, Devhost
 
 
@@ -48,3 +53,24 @@ def test_the_root_and_the_bare_folder_lead_to_the_page(devhost: Devhost) -> None
         response = requests.get(devhost.url + path, allow_redirects=False, timeout=10)
         assert response.status_code in (307, 308) and response.headers["location"].endswith("/api/ui/")
     assert requests.get(devhost.url + "/", timeout=10).url == f"{devhost.url}/api/ui/"
+
+
+def test_a_symlink_in_the_folder_pointing_outside_it_is_a_404(tmp_path: Path) -> None:
+    root = tmp_path / "web"
+    root.mkdir()
+    (root / "index.html").write_text("<p>page</p>")
+    (tmp_path / "secret.txt").write_text("outside the web folder")
+    (root / "leak.txt").symlink_to(tmp_path / "secret.txt")
+    (root / "sub").symlink_to(tmp_path)
+    (root / "inside.txt").write_text("inside")
+    (root / "alias.txt").symlink_to(root / "inside.txt")
+
+    assert static_file(_request("/api/ui/index.html"), root, "index.html").status_code == 200
+    assert static_file(_request("/api/ui/alias.txt"), root, "alias.txt").body == b"inside"
+    for path in ("leak.txt", "sub/secret.txt"):
+        with pytest.raises(NotFound):
+            static_file(_request(f"/api/ui/{path}"), root, path)
+
+
+def _request(path: str) -> Request:
+    return Request({"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": []})

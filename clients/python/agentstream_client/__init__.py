@@ -1,9 +1,14 @@
-"""A Python client for agentstream: start runs and stream them with automatic, gap-checked resume."""
+"""A Python client for agentstream, sync and async: start runs and stream them with automatic, gap-checked resume."""
 
 from __future__ import annotations
 
+from ._base_client import DEFAULT_URL
+from ._base_run import RunResult
+from .async_client import AsyncAgentStreamClient
+from .async_run import AsyncRun
+from .async_stream import AsyncEventStream
 from .backoff import Backoff
-from .client import DEFAULT_URL, AgentStreamClient
+from .client import AgentStreamClient
 from .errors import (
     APIStatusError,
     AuthenticationError,
@@ -17,12 +22,14 @@ from .errors import (
     PermissionDeniedError,
     ProtocolError,
     RateLimitError,
+    RunFailedError,
     ServerError,
     StreamGapError,
     UnsupportedMediaTypeError,
 )
 from .events import StreamEvent
-from .run import Run, RunResult
+from .interrupts import Interrupt
+from .run import Run
 from .stream import EventStream
 from .tools import ClientTool
 
@@ -30,6 +37,9 @@ __all__ = [
     "DEFAULT_URL",
     "APIStatusError",
     "AgentStreamClient",
+    "AsyncAgentStreamClient",
+    "AsyncEventStream",
+    "AsyncRun",
     "AuthenticationError",
     "Backoff",
     "BadRequestError",
@@ -39,12 +49,14 @@ __all__ = [
     "CursorExpiredError",
     "DisconnectedError",
     "EventStream",
+    "Interrupt",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "ProtocolError",
     "RateLimitError",
     "Run",
+    "RunFailedError",
     "RunResult",
     "ServerError",
     "StreamEvent",

@@ -6,20 +6,18 @@ import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urljoin
 
 import requests
 
+from ._base_client import DEFAULT_URL, BaseClient
 from .backoff import Backoff
 from .errors import error_from_response
 from .run import Run
 from .stream import EventStream
 from .tools import ClientTool
 
-DEFAULT_URL = "http://127.0.0.1:7071"
 
-
-class AgentStreamClient:
+class AgentStreamClient(BaseClient):
     """Starts runs, streams them with automatic resume, and reads thread status.
 
     Usage:
@@ -53,14 +51,15 @@ class AgentStreamClient:
         read_timeout: float = 45.0,
         api_prefix: str = "/api",
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.api_url = self.base_url + "/" + api_prefix.strip("/") if api_prefix.strip("/") else self.base_url
-        self.headers = dict(headers or {})
-        if token is not None:
-            self.headers["Authorization"] = f"Bearer {token}"
-        self.backoff = backoff or Backoff()
-        self.timeout = timeout
-        self.read_timeout = read_timeout
+        super().__init__(
+            base_url,
+            token=token,
+            headers=headers,
+            backoff=backoff,
+            timeout=timeout,
+            read_timeout=read_timeout,
+            api_prefix=api_prefix,
+        )
         self._session = session or requests.Session()
 
     def __enter__(self) -> AgentStreamClient:
@@ -78,7 +77,7 @@ class AgentStreamClient:
 
     def agents(self) -> list[dict[str, Any]]:
         """The app's agents: name, description and tools (with their JSON schemas), the default first."""
-        return list(self._request("GET", f"{self.api_url}/agents")["agents"])
+        return list(self._request("GET", self._agents_url())["agents"])
 
     def run(
         self,
@@ -89,41 +88,29 @@ class AgentStreamClient:
         agent: str | None = None,
         tools: Sequence[ClientTool] = (),
         state: Any = None,
+        resume: Sequence[Mapping[str, Any]] | None = None,
     ) -> Run:
         """Start a run (a new thread, or the next turn of `thread_id`) and return its handle.
 
         `agent` names the app's agent to run (see `agents()`); without it, the app's first agent
         runs. A thread stays with the agent that started it.
 
+        `resume` answers the interrupts of the thread's last run (`result().interrupts`, each
+        answered with `interrupt.approve()` or `interrupt.reject()`) and continues it; it takes
+        `thread_id` and no message.
+
         Give either `message` or `messages` (`[{"role": "user", "content": "..."}]`, ending with a
         user message). `tools` are client-side tools the model may call; their handlers answer
         while the run is read. Raises an `APIStatusError` subclass when the server refuses: e.g.
         `ConflictError` when the thread already has an active run.
         """
-        body: dict[str, Any] = {}
-        if message is not None:
-            body["message"] = message
-        if messages is not None:
-            body["messages"] = messages
-        if thread_id is not None:
-            body["thread_id"] = thread_id
-        if tools:
-            body["tools"] = [tool.declaration() for tool in tools]
-        if state is not None:
-            body["state"] = state
-        started_at = time.monotonic()
-        route = "agent/run" if agent is None else f"agents/{quote(agent, safe='')}/run"
-        started = self._request("POST", f"{self.api_url}/{route}", json=body)
-        stream_token = started.get("stream_token")
-        stream = EventStream(
-            self._session,
-            urljoin(self.base_url + "/", started["stream_url"]),
-            headers=self.reader_headers(stream_token),
-            backoff=self.backoff,
-            until_terminal=True,
-            connect_timeout=self.timeout,
-            read_timeout=self.read_timeout,
+        url, body = self._run_request(
+            message, messages=messages, thread_id=thread_id, agent=agent, tools=tools, state=state, resume=resume
         )
+        started_at = time.monotonic()
+        started = self._request("POST", url, json=body)
+        stream_token = started.get("stream_token")
+        stream = self._open_stream(self._started_stream_url(started), stream_token=stream_token, until_terminal=True)
         return Run(
             self,
             stream,
@@ -159,46 +146,44 @@ class AgentStreamClient:
         `stream_token` is the `stream_token` of a start response, for servers that require one
         to read streams.
         """
-        params = {}
-        if run_id is not None:
-            params["run_id"] = run_id
-        if follow:
-            params["follow"] = "1"
+        url, params = self._stream_request(thread_id, run_id=run_id, follow=follow)
+        return self._open_stream(url, after=after, params=params, stream_token=stream_token)
+
+    def cancel(self, thread_id: str, run_id: str) -> dict[str, Any]:
+        """Cancel a run. Idempotent: `{"status": "cancelling"}` while it winds down, then `"cancelled"`."""
+        return self._request("POST", self._cancel_url(thread_id, run_id))
+
+    def submit_tool_results(self, thread_id: str, run_id: str, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """Answer client-side tool calls of a waiting run: `[{"toolCallId", "content", "error"?}]`."""
+        return self._request("POST", self._tool_results_url(thread_id, run_id), json={"results": results})
+
+    def thread(self, thread_id: str, *, stream_token: str | None = None) -> dict[str, Any]:
+        """A thread's status: its runs, last event id and committed messages."""
+        return self._request("GET", self._thread_url(thread_id), headers=self.reader_headers(stream_token))
+
+    def health(self) -> dict[str, Any]:
+        return self._request("GET", self._health_url())
+
+    def _open_stream(
+        self,
+        url: str,
+        *,
+        after: int | None = None,
+        params: dict[str, str] | None = None,
+        stream_token: str | None,
+        until_terminal: bool = False,
+    ) -> EventStream:
         return EventStream(
             self._session,
-            f"{self.api_url}/agent/stream/{thread_id}",
+            url,
             after=after,
             params=params,
             headers=self.reader_headers(stream_token),
             backoff=self.backoff,
+            until_terminal=until_terminal,
             connect_timeout=self.timeout,
             read_timeout=self.read_timeout,
         )
-
-    def cancel(self, thread_id: str, run_id: str) -> dict[str, Any]:
-        """Cancel a run. Idempotent: `{"status": "cancelling"}` while it winds down, then `"cancelled"`."""
-        return self._request("POST", f"{self.api_url}/agent/threads/{thread_id}/runs/{run_id}/cancel")
-
-    def submit_tool_results(self, thread_id: str, run_id: str, results: list[dict[str, Any]]) -> dict[str, Any]:
-        """Answer client-side tool calls of a waiting run: `[{"toolCallId", "content", "error"?}]`."""
-        return self._request(
-            "POST", f"{self.api_url}/agent/threads/{thread_id}/runs/{run_id}/tool-results", json={"results": results}
-        )
-
-    def thread(self, thread_id: str, *, stream_token: str | None = None) -> dict[str, Any]:
-        """A thread's status: its runs, last event id and committed messages."""
-        return self._request(
-            "GET", f"{self.api_url}/agent/threads/{thread_id}", headers=self.reader_headers(stream_token)
-        )
-
-    def health(self) -> dict[str, Any]:
-        return self._request("GET", f"{self.api_url}/health")
-
-    def reader_headers(self, stream_token: str | None) -> dict[str, str]:
-        """Headers for the reader routes (stream, status): a stream token replaces the caller's bearer token."""
-        if stream_token is None:
-            return self.headers
-        return {**self.headers, "Authorization": f"Bearer {stream_token}"}
 
     def _request(
         self, method: str, url: str, *, headers: dict[str, str] | None = None, **kwargs: Any

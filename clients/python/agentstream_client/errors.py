@@ -6,6 +6,7 @@ The hierarchy:
   + StreamGapError             -- the stream skipped event ids: events were lost
   + ProtocolError              -- the server answered something that is not our stream
   + DisconnectedError          -- the server stayed unreachable through every reconnect attempt
+  + RunFailedError             -- the run ended with RUN_ERROR (the async client's `result()`)
   + APIStatusError             -- a 4xx/5xx answer, carrying the server's {"error": {"code", "message"}}
     x BadRequestError          400
     x AuthenticationError      401
@@ -22,9 +23,11 @@ The hierarchy:
 from __future__ import annotations
 
 import http
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
-import requests
+if TYPE_CHECKING:
+    from ._base_run import RunResult
 
 
 class ClientError(Exception):
@@ -49,6 +52,17 @@ class ProtocolError(ClientError):
 
 class DisconnectedError(ClientError):
     """The stream could not be re-established within the reconnect policy's attempts."""
+
+
+class RunFailedError(ClientError):
+    """The run ended with RUN_ERROR. `code` and `message` are the server's; `result` is the whole `RunResult`."""
+
+    def __init__(self, result: RunResult) -> None:
+        self.result = result
+        error = result.error or {}
+        self.code = error.get("code", "")
+        self.message = error.get("message", "")
+        super().__init__(f"Run {result.run_id} of thread {result.thread_id} failed: {self.code}: {self.message}")
 
 
 class APIStatusError(ClientError):
@@ -130,7 +144,22 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 }
 
 
-def error_from_response(response: requests.Response) -> APIStatusError:
+class _Response(Protocol):
+    """What both `requests.Response` and a read `httpx.Response` offer."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def text(self) -> str: ...
+
+    def json(self) -> Any: ...
+
+
+def error_from_response(response: _Response) -> APIStatusError:
     """The typed error for a 4xx/5xx answer, reading the server's JSON error when there is one."""
     status = response.status_code
     body: Any = None

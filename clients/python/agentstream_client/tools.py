@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,8 @@ class ClientTool:
     """A tool the model may call and this process answers.
 
     `handler` gets the call's arguments (a dict) and returns the result: a string, or any JSON
-    value. An exception it raises becomes an error result the model can read.
+    value. An exception it raises becomes an error result the model can read. With
+    `AsyncAgentStreamClient` the handler may be an `async def`; the sync client needs a plain one.
 
     Usage:
 
@@ -43,12 +45,38 @@ class ClientTool:
     def answer(self, tool_call_id: str, arguments: str) -> dict[str, Any]:
         """Run the handler on a call's JSON arguments; the result as the tool-results endpoint takes it."""
         try:
-            parsed = json.loads(arguments or "{}")
-            if not isinstance(parsed, dict):
-                raise ValueError(f"arguments must be a JSON object, got {type(parsed).__name__}")
-            content = self.handler(parsed)
+            content = self.handler(_parse_arguments(arguments))
+            if inspect.isawaitable(content):
+                _discard(content)
+                raise TypeError(f"the handler of {self.name} is async: use it with AsyncAgentStreamClient")
         except Exception as exc:
-            logger.warning("Client tool %s failed on call %s", self.name, tool_call_id, exc_info=True)
-            message = f"{type(exc).__name__}: {exc}"
-            return {"toolCallId": tool_call_id, "content": f"Error: {message}", "error": message}
+            return self._failed(tool_call_id, exc)
         return {"toolCallId": tool_call_id, "content": content}
+
+    async def aanswer(self, tool_call_id: str, arguments: str) -> dict[str, Any]:
+        """As `answer`, awaiting the handler's result when it is awaitable (an `async def` handler)."""
+        try:
+            content = self.handler(_parse_arguments(arguments))
+            if inspect.isawaitable(content):
+                content = await content
+        except Exception as exc:
+            return self._failed(tool_call_id, exc)
+        return {"toolCallId": tool_call_id, "content": content}
+
+    def _failed(self, tool_call_id: str, exc: Exception) -> dict[str, Any]:
+        logger.warning("Client tool %s failed on call %s", self.name, tool_call_id, exc_info=exc)
+        message = f"{type(exc).__name__}: {exc}"
+        return {"toolCallId": tool_call_id, "content": f"Error: {message}", "error": message}
+
+
+def _parse_arguments(arguments: str) -> dict[str, Any]:
+    parsed = json.loads(arguments or "{}")
+    if not isinstance(parsed, dict):
+        raise ValueError(f"arguments must be a JSON object, got {type(parsed).__name__}")
+    return parsed
+
+
+def _discard(awaitable: Awaitable[Any]) -> None:
+    # A coroutine that is never awaited warns when collected; the call is answered with an error instead.
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()

@@ -6,7 +6,8 @@ The run's output becomes one assistant UIMessage: `start` (its id), per model st
 run left client-side tool calls for the client to answer), `abort` for a cancelled run or
 `error` for a failed one. A step attempt that was cut off and redone is taken back with
 `reset-step`. State and custom events go out as transient `data-state`, `data-state-delta` and
-`data-custom` chunks (they reach `onData` and stay out of the message). The run's echo of its
+`data-custom` chunks (they reach `onData` and stay out of the message), and the interrupts of a
+run that waits for approval as `data-interrupts`. The run's echo of its
 input messages is left out: the client sent them.
 """
 
@@ -78,7 +79,11 @@ class UIMessageProjection:
             if outcome.get("type") == "cancelled":
                 return [*self._leave_step(), {"type": "abort", "reason": "cancelled"}]
             reason = "tool-calls" if outcome.get("pendingToolCallIds") else "stop"
-            return [*self._leave_step(), {"type": "finish", "finishReason": reason}]
+            finish = [*self._leave_step(), {"type": "finish", "finishReason": reason}]
+            if outcome.get("type") == "interrupt":
+                # Approvals are AG-UI interrupts, answered with `resume` (not the AI SDK's approval parts).
+                return [_data("interrupts", outcome.get("interrupts")), *finish]
+            return finish
         if kind == "RUN_ERROR":
             self.ended = True
             return [*self._leave_step(), {"type": "error", "errorText": body.get("message") or "The run failed."}]

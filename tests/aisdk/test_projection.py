@@ -68,6 +68,16 @@ def test_pending_client_tool_calls_finish_with_the_tool_calls_reason() -> None:
     assert chunks_of(finished) == [{"type": "finish", "finishReason": "tool-calls"}]
 
 
+def test_a_run_waiting_for_approval_sends_its_interrupts_as_transient_data() -> None:
+    interrupt = {"id": f"{RUN}.c1", "reason": "tool_call", "toolCallId": "c1"}
+    finished = {"type": "RUN_FINISHED", "threadId": "t", "runId": RUN}
+    finished["outcome"] = {"type": "interrupt", "interrupts": [interrupt]}
+    assert chunks_of(finished) == [
+        {"type": "data-interrupts", "data": [interrupt], "transient": True},
+        {"type": "finish", "finishReason": "stop"},
+    ]
+
+
 def test_events_of_another_run_are_ignored() -> None:
     projection = UIMessageProjection(RUN, "ui1")
     [other] = envelopes({"type": "RUN_STARTED", "threadId": "t", "runId": "run2"}, run_id="run2")

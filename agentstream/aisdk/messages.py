@@ -50,8 +50,11 @@ def turn_id(turn: list[dict[str, Any]]) -> str:
     return str(turn[0]["id"])
 
 
-def to_ui_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Stored (AG-UI) messages as UIMessages, shaped as the AI SDK assembles them from the stream."""
+def to_ui_messages(messages: list[dict[str, Any]], approvals: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Stored (AG-UI) messages as UIMessages, shaped as the AI SDK assembles them from the stream.
+
+    `approvals` maps the tool calls waiting for approval to their interrupt ids.
+    """
     ui: list[dict[str, Any]] = []
     turn: list[dict[str, Any]] = []
     for message in [*messages, None]:
@@ -59,7 +62,7 @@ def to_ui_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             turn.append(message)
             continue
         if turn:
-            ui.append({"id": turn_id(turn), "role": "assistant", "parts": turn_parts(turn)})
+            ui.append({"id": turn_id(turn), "role": "assistant", "parts": turn_parts(turn, approvals or {})})
             turn = []
         if message is not None:
             text = {"type": "text", "text": message.get("content") or ""}
@@ -71,7 +74,7 @@ def text_part(text: Any) -> dict[str, Any]:
     return {"type": "text", "text": text if isinstance(text, str) else "", "state": "done"}
 
 
-def turn_parts(turn: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def turn_parts(turn: list[dict[str, Any]], approvals: dict[str, str] | None = None) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     results = {m["toolCallId"]: m for m in turn if m["role"] == "tool"}
     step = None
@@ -89,12 +92,12 @@ def turn_parts(turn: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if message.get("content"):
             parts.append(text_part(message["content"]))
         for call in message.get("toolCalls") or ():
-            parts.append(tool_part(call, results.get(call["id"])))
+            parts.append(tool_part(call, results.get(call["id"]), (approvals or {}).get(call["id"])))
     return parts
 
 
-def tool_part(call: dict[str, Any], result: dict[str, Any] | None) -> dict[str, Any]:
-    part = {
+def tool_part(call: dict[str, Any], result: dict[str, Any] | None, approval: str | None = None) -> dict[str, Any]:
+    part: dict[str, Any] = {
         "type": f"tool-{call['function']['name']}",
         "toolCallId": call["id"],
         "state": "input-available",
@@ -102,7 +105,27 @@ def tool_part(call: dict[str, Any], result: dict[str, Any] | None) -> dict[str, 
     }
     if result is not None:
         part.update(state="output-available", output=result["content"])
+    elif approval is not None:
+        part.update(state="approval-requested", approval={"id": approval})
     return part
+
+
+def turn_calls(turn: list[dict[str, Any]]) -> set[str]:
+    return {call["id"] for message in turn for call in message.get("toolCalls") or ()}
+
+
+def approval_answers(client_messages: list[dict[str, Any]], waiting: Container[str]) -> list[dict[str, Any]]:
+    """`resume` entries for the approvals the client gave (`addToolApprovalResponse`) to `waiting` interrupts."""
+    answers = []
+    for message in client_messages[-1:]:
+        for part in message["parts"] if message["role"] == "assistant" else ():
+            approval = part.get("approval")
+            if part.get("state") != "approval-responded" or not isinstance(approval, dict):
+                continue
+            if isinstance(approval.get("id"), str) and approval["id"] in waiting:
+                payload = {"approved": approval.get("approved") is True}
+                answers.append({"interruptId": approval["id"], "status": "resolved", "payload": payload})
+    return answers
 
 
 def parse_arguments(arguments: str) -> Any:

@@ -5,9 +5,9 @@ The run's output becomes one assistant UIMessage: `start` (its id), per model st
 `tool-output-available` for each tool call, then `finish` (`finishReason` "tool-calls" when the
 run left client-side tool calls for the client to answer), `abort` for a cancelled run or
 `error` for a failed one. A step attempt that was cut off and redone is taken back with
-`reset-step`. State and custom events go out as transient `data-state`, `data-state-delta` and
-`data-custom` chunks (they reach `onData` and stay out of the message), and the interrupts of a
-run that waits for approval as `data-interrupts`. The run's echo of its
+`reset-step`. A tool call waiting for approval (an AG-UI interrupt) gets `tool-approval-request`.
+State and custom events go out as transient `data-state`, `data-state-delta` and `data-custom`
+chunks (they reach `onData` and stay out of the message). The run's echo of its
 input messages is left out: the client sent them.
 """
 
@@ -33,14 +33,16 @@ Chunk = dict[str, Any]
 class UIMessageProjection:
     """Turns the envelopes of one run into UI message stream chunks."""
 
-    def __init__(self, run_id: str, message_id: str) -> None:
-        """`message_id`: the UIMessage the run writes to (see `messages.turn_id`)."""
+    def __init__(self, run_id: str, message_id: str, *, continued_calls: Iterable[str] = ()) -> None:
+        """`message_id`: the UIMessage the run writes to (see `messages.turn_id`); `continued_calls`: the
+        tool calls of that message made by earlier runs, whose results this run may bring (approved calls)."""
         self.run_id = run_id
         self.message_id = message_id
         self.ended = False
         self._step: str | None = None
         self._parts: set[str] = set()  # text and reasoning message ids this run's steps opened
         self._calls: dict[str, list[str]] = {}  # tool call id -> [name, arguments so far]
+        self._continued = set(continued_calls)
 
     def chunks(self, envelope: Envelope) -> list[Chunk]:
         if envelope.run_id != self.run_id:
@@ -79,11 +81,12 @@ class UIMessageProjection:
             if outcome.get("type") == "cancelled":
                 return [*self._leave_step(), {"type": "abort", "reason": "cancelled"}]
             reason = "tool-calls" if outcome.get("pendingToolCallIds") else "stop"
-            finish = [*self._leave_step(), {"type": "finish", "finishReason": reason}]
-            if outcome.get("type") == "interrupt":
-                # Approvals are AG-UI interrupts, answered with `resume` (not the AI SDK's approval parts).
-                return [_data("interrupts", outcome.get("interrupts")), *finish]
-            return finish
+            approvals = [
+                {"type": "tool-approval-request", "approvalId": interrupt["id"], "toolCallId": interrupt["toolCallId"]}
+                for interrupt in outcome.get("interrupts") or ()
+                if interrupt.get("toolCallId") in self._calls
+            ]
+            return [*approvals, *self._leave_step(), {"type": "finish", "finishReason": reason}]
         if kind == "RUN_ERROR":
             self.ended = True
             return [*self._leave_step(), {"type": "error", "errorText": body.get("message") or "The run failed."}]
@@ -99,7 +102,9 @@ class UIMessageProjection:
             return [*self._enter_step(body["parentMessageId"]), start]
         call = self._calls.get(call_id)
         if call is None:
-            return []  # a result the client sent with this run's input, or a call of another run
+            if kind == "TOOL_CALL_RESULT" and call_id in self._continued:
+                return [{"type": "tool-output-available", "toolCallId": call_id, "output": body["content"]}]
+            return []  # the echo of a result in this run's input, or a call of another run
         if kind == "TOOL_CALL_ARGS":
             call[1] += body["delta"]
             return [{"type": "tool-input-delta", "toolCallId": call_id, "inputTextDelta": body["delta"]}]

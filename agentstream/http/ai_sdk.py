@@ -23,11 +23,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .. import reconcile, runs, runtime
+from .. import approvals, reconcile, runs, runtime
 from ..agents import Agent
 from ..agui.stream import read_run
 from ..aisdk import stream
-from ..aisdk.messages import new_messages, run_of, to_ui_messages, trailing_turn, turn_id, turn_parts
+from ..aisdk.messages import (
+    approval_answers,
+    new_messages,
+    run_of,
+    to_ui_messages,
+    trailing_turn,
+    turn_calls,
+    turn_id,
+    turn_parts,
+)
 from ..config import get_settings
 from ..exceptions import (
     AgentMismatch,
@@ -105,7 +114,13 @@ async def chat(
     if head is not None and head.active_run_id is not None:
         raise RunAlreadyActive(body.id, head.active_run_id)
     stored = await store.get_messages(body.id) if head is not None else []
-    fresh = new_messages([m.model_dump() for m in body.messages], stored, agent.registry)
+    client_messages = [m.model_dump() for m in body.messages]
+    waiting = [item.interrupt["id"] for item in await approvals.open_interrupts(store, body.id)] if head else []
+    if resume := approval_answers(client_messages, waiting):
+        # The client answered the tool calls waiting for approval: the interrupted turn continues.
+        run_request = _run_request(body.id, [], body.tools, max_message_chars=settings.max_message_chars, resume=resume)
+        return await _start(run_request, agent, start_orchestration, orchestration_status, trailing_turn(stored))
+    fresh = new_messages(client_messages, stored, agent.registry)
     if not fresh:
         raise InvalidRequest(
             "The messages hold nothing the chat does not have: send a new user message or tool outputs "
@@ -113,6 +128,18 @@ async def chat(
             code="nothing_to_answer",
         )
     run_request = _run_request(body.id, fresh, body.tools, max_message_chars=settings.max_message_chars)
+    # Tool outputs continue the client's assistant UIMessage; a user message begins a new one.
+    return await _start(run_request, agent, start_orchestration, orchestration_status, trailing_turn(stored + fresh))
+
+
+async def _start(
+    run_request: RunRequest,
+    agent: Agent,
+    start_orchestration: runs.OrchestrationStarter,
+    orchestration_status: OrchestrationStatus,
+    turn: list[dict[str, Any]],
+) -> Response:
+    """Start the run and answer its stream; `turn` is the agent turn it continues (empty for a new one)."""
     release = take_stream_slot()
     try:
         started = await runs.start_run(
@@ -123,14 +150,12 @@ async def chat(
             client_tools="finish",
             create_thread=True,
         )
-        turn = trailing_turn(stored + fresh)
-        # Tool outputs continue the client's assistant UIMessage; a user message begins a new one.
         message_id = turn_id(turn) if turn else started.run_id
-        projection = stream.UIMessageProjection(started.run_id, message_id)
+        projection = stream.UIMessageProjection(started.run_id, message_id, continued_calls=turn_calls(turn))
         frames = stream.ui_message_frames(
-            runtime.get_hub(), body.id, projection, after=started.first_seq - 1, prelude=[]
+            runtime.get_hub(), started.thread_id, projection, after=started.first_seq - 1, prelude=[]
         )
-        return _stream_response(frames, body.id, started.run_id, release)
+        return _stream_response(frames, started.thread_id, started.run_id, release)
     except BaseException:
         release()
         raise
@@ -162,7 +187,9 @@ async def resume_stream(
         turn = trailing_turn(before)
         # A replay restarts the client's message from scratch: the earlier runs' share of it comes first.
         prelude = stream.turn_chunks(turn_parts(turn)) if turn else []
-        projection = stream.UIMessageProjection(run.run_id, turn_id(turn) if turn else run.run_id)
+        projection = stream.UIMessageProjection(
+            run.run_id, turn_id(turn) if turn else run.run_id, continued_calls=turn_calls(turn)
+        )
         frames = stream.ui_message_frames(
             runtime.get_hub(), chat_id, projection, after=run.start_seq - 1, prelude=prelude
         )
@@ -208,9 +235,11 @@ async def get_chat(request: Request, chat_id: str, agent_name: str) -> Response:
     head = await _owned_head(chat_id, agent)
     if head is None:
         raise ThreadNotFound(chat_id)
-    messages = await runtime.get_store().get_messages(chat_id)
+    store = runtime.get_store()
+    messages = await store.get_messages(chat_id)
+    waiting = {item.call["id"]: item.interrupt["id"] for item in await approvals.open_interrupts(store, chat_id)}
     return JSONResponse(
-        {"id": chat_id, "messages": to_ui_messages(messages), "active_run_id": head.active_run_id},
+        {"id": chat_id, "messages": to_ui_messages(messages, waiting), "active_run_id": head.active_run_id},
         headers={"x-thread-id": chat_id},
     )
 
@@ -233,10 +262,17 @@ async def _live_head(chat_id: str, agent: Agent, orchestration_status: Orchestra
 
 
 def _run_request(
-    thread_id: str, messages: list[dict[str, Any]], tools: list[ToolDeclaration], *, max_message_chars: int
+    thread_id: str,
+    messages: list[dict[str, Any]],
+    tools: list[ToolDeclaration],
+    *,
+    max_message_chars: int,
+    resume: list[dict[str, Any]] | None = None,
 ) -> RunRequest:
+    data: dict[str, Any] = {"threadId": thread_id, "tools": tools}
+    data.update({"resume": resume} if resume else {"messages": messages})
     try:
-        run_request = RunRequest.model_validate({"threadId": thread_id, "messages": messages, "tools": tools})
+        run_request = RunRequest.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])

@@ -4,6 +4,7 @@
 import {
   AbstractChat,
   DefaultChatTransport,
+  lastAssistantMessageIsCompleteWithApprovalResponses,
   lastAssistantMessageIsCompleteWithToolCalls,
   readUIMessageStream,
 } from "ai";
@@ -170,7 +171,29 @@ async function resumeContinuation() {
   return { resumed: message, chunks, messages: instance.messages };
 }
 
-const scenarios = { chat, resume, stop, resumeContinuation };
+// A tool that waits for approval: the part asks (approval-requested), addToolApprovalResponse answers,
+// and the answer is sent on automatically; the run that continues the message runs (or skips) the tool.
+async function approve() {
+  const instance = new Chat({
+    id: options.chatId,
+    transport: new DefaultChatTransport({ api }),
+    sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithApprovalResponses,
+  });
+  await instance.sendMessage({ text: options.text });
+  const asked = structuredClone(instance.messages.at(-1));
+  const part = asked.parts.find((p) => p.state === "approval-requested");
+  if (part === undefined) throw new Error(`no approval was requested: ${JSON.stringify(asked)}`);
+  await instance.addToolApprovalResponse({ id: part.approval.id, approved: options.approved });
+  const answered = () =>
+    instance.messages.at(-1).parts.some((p) => p.toolCallId === part.toolCallId && p.state.startsWith("output-"));
+  const deadline = Date.now() + 30_000;
+  while (!(answered() && instance.status === "ready") && instance.status !== "error" && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return { asked, messages: instance.messages, status: instance.status, error: instance.error?.message };
+}
+
+const scenarios = { chat, resume, stop, resumeContinuation, approve };
 try {
   process.stdout.write(JSON.stringify(await scenarios[scenario]()));
 } catch (error) {

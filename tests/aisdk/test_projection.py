@@ -68,13 +68,25 @@ def test_pending_client_tool_calls_finish_with_the_tool_calls_reason() -> None:
     assert chunks_of(finished) == [{"type": "finish", "finishReason": "tool-calls"}]
 
 
-def test_a_run_waiting_for_approval_sends_its_interrupts_as_transient_data() -> None:
+def test_a_call_waiting_for_approval_gets_a_tool_approval_request_and_its_later_result() -> None:
     interrupt = {"id": f"{RUN}.c1", "reason": "tool_call", "toolCallId": "c1"}
     finished = {"type": "RUN_FINISHED", "threadId": "t", "runId": RUN}
     finished["outcome"] = {"type": "interrupt", "interrupts": [interrupt]}
-    assert chunks_of(finished) == [
-        {"type": "data-interrupts", "data": [interrupt], "transient": True},
+    chunks = chunks_of(
+        {"type": "TOOL_CALL_START", "toolCallId": "c1", "toolCallName": "refund", "parentMessageId": f"{RUN}.m0.1"},
+        {"type": "TOOL_CALL_END", "toolCallId": "c1"},
+        finished,
+    )
+    assert chunks[-3:] == [
+        {"type": "tool-approval-request", "approvalId": f"{RUN}.c1", "toolCallId": "c1"},
+        {"type": "finish-step"},
         {"type": "finish", "finishReason": "stop"},
+    ]
+    # The run that continues after the approval brings the call's result to the same message.
+    resumed = UIMessageProjection("run2", RUN, continued_calls={"c1"})
+    [result] = envelopes({"type": "TOOL_CALL_RESULT", "messageId": "c1.result", "toolCallId": "c1", "content": "ok"})
+    assert resumed.chunks(Envelope(1, "run2", 0.0, result.type, result.data)) == [
+        {"type": "tool-output-available", "toolCallId": "c1", "output": "ok"}
     ]
 
 

@@ -15,7 +15,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 from agentstream.functions.auth import CALLER_AUTH_LEVEL
 from agentstream.functions.instances import orchestration_status
 from agentstream.functions.orchestration import CANCEL_EVENT, run_instance_id, tool_result_event
-from agentstream.http import agui, fallback, handlers, openapi
+from agentstream.http import agui, ai_sdk, fallback, handlers, openapi
 from agentstream.runs import OrchestrationStarter
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -53,6 +53,36 @@ async def run_agent_agui(req: Request, client: df.DurableOrchestrationClient) ->
 @bp.route(route="agents", methods=["GET"], auth_level=CALLER_AUTH_LEVEL)
 async def list_agents(req: Request) -> Response:
     return await handlers.list_agents(req)
+
+
+@bp.route(route="agents/{name}/chat", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
+@bp.durable_client_input(client_name="client")
+async def chat(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    return await ai_sdk.chat(req, orchestration_starter(client), orchestration_status(client), req.path_params["name"])
+
+
+@bp.route(route="agents/{name}/chat/{chat_id}/stream", methods=["GET"], auth_level=CALLER_AUTH_LEVEL)
+@bp.durable_client_input(client_name="client")
+async def resume_chat(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    return await ai_sdk.resume_stream(
+        req, req.path_params["chat_id"], req.path_params["name"], orchestration_status(client)
+    )
+
+
+@bp.route(route="agents/{name}/chat/{chat_id}/stop", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
+@bp.durable_client_input(client_name="client")
+async def stop_chat(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    async def signal_cancel(thread_id: str, run_id: str) -> None:
+        await client.raise_event(run_instance_id(thread_id, run_id), CANCEL_EVENT)
+
+    return await ai_sdk.stop(
+        req, req.path_params["chat_id"], req.path_params["name"], signal_cancel, orchestration_status(client)
+    )
+
+
+@bp.route(route="agents/{name}/chat/{chat_id}", methods=["GET"], auth_level=CALLER_AUTH_LEVEL)
+async def get_chat(req: Request) -> Response:
+    return await ai_sdk.get_chat(req, req.path_params["chat_id"], req.path_params["name"])
 
 
 def orchestration_starter(client: df.DurableOrchestrationClient) -> OrchestrationStarter:

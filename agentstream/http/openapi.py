@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..stores.base import RunStatus
+from .ai_sdk import ChatRequest
 from .handlers import api_endpoint
 from .inputs import ID_PATTERN, RunRequest, ToolResultsRequest
 
@@ -111,6 +112,18 @@ class AgentInfo(BaseModel):
     tools: list[AgentTool]
 
 
+class ChatMessages(BaseModel):
+    id: str = Field(description="The chat id (the thread id).")
+    messages: list[dict[str, Any]] = Field(description="The conversation as the AI SDK's UIMessages.")
+    active_run_id: str | None
+
+
+class ChatStopping(BaseModel):
+    chat_id: str
+    run_id: str
+    status: Literal["cancelling"]
+
+
 class AgentList(BaseModel):
     model_config = ConfigDict(title="AgentList")
 
@@ -128,6 +141,9 @@ _MODELS: list[type[BaseModel]] = [
     ToolResultsAccepted,
     Health,
     AgentList,
+    ChatRequest,
+    ChatMessages,
+    ChatStopping,
 ]
 
 
@@ -166,6 +182,22 @@ def _sse(*, with_ids: bool) -> dict[str, Any]:
     return {"schema": event}
 
 
+# The Vercel AI SDK's UI message stream: `data:` frames of JSON chunks, the last one `[DONE]`.
+_UI_MESSAGE_CHUNKS = {
+    "schema": {
+        "type": "object",
+        "required": ["data", "event"],
+        "properties": {
+            "event": {"const": "message"},
+            "data": {"type": "string", "description": "A UI message stream chunk as JSON, or `[DONE]` last."},
+        },
+    }
+}
+_UI_MESSAGE_STREAM = {
+    "description": "The run as the AI SDK's UI message stream (header `x-vercel-ai-ui-message-stream: v1`).",
+    "headers": {"x-vercel-ai-ui-message-stream": {"schema": {"const": "v1"}}},
+    "content": {"text/event-stream": _UI_MESSAGE_CHUNKS},
+}
 _LOG_EVENTS = _sse(with_ids=True)
 _AGUI_EVENTS = _sse(with_ids=False)
 _ID_SCHEMA = {"type": "string", "pattern": ID_PATTERN.pattern}
@@ -184,6 +216,7 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 
 _THREAD = _path_id("thread_id", "The thread.")
 _RUN = _path_id("run_id", "A run of the thread.")
+_CHAT = _path_id("chat_id", "The chat: the thread's id.")
 _AGENT = {"name": "name", "in": "path", "required": True, "description": "An agent's name.", "schema": _ID_SCHEMA}
 _FLAG = {"type": "string", "enum": ["0", "1", "true", "false", "yes", "no"]}
 _CURSOR = {"type": "string", "pattern": "^[0-9]{1,18}$"}
@@ -323,6 +356,51 @@ def _paths() -> dict[str, Any]:
             "post": _start_operation("startAgentRun", "Start a run of an agent", body=run_body, agent=True)
         },
         "/agents/{name}/ag-ui": {"post": _agui_operation("runAgentAgui", "AG-UI endpoint of an agent", agent=True)},
+        "/agents/{name}/chat": {
+            "post": {
+                "operationId": "chat",
+                "summary": "Vercel AI SDK chat (useChat's request body): start a run with what is new, stream it",
+                "parameters": [_AGENT],
+                "security": _CALLER_SECURITY,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(ChatRequest)}}},
+                "responses": {"200": _UI_MESSAGE_STREAM, **_ERRORS},
+            }
+        },
+        "/agents/{name}/chat/{chat_id}": {
+            "get": {
+                "operationId": "getChat",
+                "summary": "The chat's messages as UIMessages",
+                "parameters": [_AGENT, _CHAT],
+                "security": _CALLER_SECURITY,
+                "responses": {"200": _json(ChatMessages, "The chat."), **_ERRORS},
+            }
+        },
+        "/agents/{name}/chat/{chat_id}/stream": {
+            "get": {
+                "operationId": "resumeChat",
+                "summary": "Resume (AI SDK `resume: true`): the active run's stream from its start",
+                "parameters": [_AGENT, _CHAT],
+                "security": _CALLER_SECURITY,
+                "responses": {
+                    "200": _UI_MESSAGE_STREAM,
+                    "204": {"description": "No run is active: nothing to resume."},
+                    **_ERRORS,
+                },
+            }
+        },
+        "/agents/{name}/chat/{chat_id}/stop": {
+            "post": {
+                "operationId": "stopChat",
+                "summary": "Cancel the chat's active run",
+                "parameters": [_AGENT, _CHAT],
+                "security": _CALLER_SECURITY,
+                "responses": {
+                    "202": _json(ChatStopping, "The run is winding down."),
+                    "204": {"description": "No run is active: nothing to stop."},
+                    **_ERRORS,
+                },
+            }
+        },
         "/openapi.json": {
             "get": {
                 "operationId": "getOpenAPI",

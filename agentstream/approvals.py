@@ -26,7 +26,7 @@ from typing import Any
 from ag_ui.core import Interrupt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .exceptions import InterruptExpired, InterruptNotFound, InvalidRequest
+from .exceptions import InterruptExpired, InterruptNotFound, InvalidRequest, first_problem
 from .stores.base import EventStore, RunInfo, RunStatus
 from .tools import ToolRegistry
 
@@ -183,10 +183,8 @@ def _approval(entry: ResumeEntry) -> Approval:
     try:
         return Approval.model_validate(entry.payload)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "payload"
         raise InvalidRequest(
-            f"Interrupt '{entry.interrupt_id}': payload {where}: {first['msg']} "
+            f"Interrupt '{entry.interrupt_id}': payload {first_problem(exc, 'payload')} "
             '(expected {"approved": true|false, "arguments"?: {...}}).',
             code="invalid_resume",
         ) from None
@@ -199,10 +197,9 @@ def _with_arguments(call: dict[str, Any], arguments: dict[str, Any], tools: Tool
     try:
         tools.get(name).check_arguments(encoded)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "arguments"
         raise InvalidRequest(
-            f"The edited arguments of {name} do not validate: {where}: {first['msg']}.", code="invalid_arguments"
+            f"The edited arguments of {name} do not validate: {first_problem(exc, 'arguments')}.",
+            code="invalid_arguments",
         ) from None
     except ValueError as exc:
         raise InvalidRequest(

@@ -36,6 +36,10 @@ turns an APIError into a response.
 from __future__ import annotations
 
 import http
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class AgentStreamError(Exception):
@@ -257,3 +261,10 @@ class UnsupportedMediaType(APIError):
 class ServiceUnavailable(APIError):
     status_code = 503
     code = "unavailable"
+
+
+def first_problem(exc: ValidationError, whole: str) -> str:
+    """`where: what` of a pydantic error's first problem, `whole` naming the value when it is at the top."""
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or whole
+    return f"{where}: {first['msg']}"

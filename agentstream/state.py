@@ -23,7 +23,7 @@ import jsonpatch
 from pydantic import BaseModel, ValidationError
 
 from .events import NewEvent, now_ms
-from .exceptions import InvalidRequest
+from .exceptions import InvalidRequest, first_problem
 from .stores.base import EventStore
 
 State = dict[str, Any]
@@ -91,10 +91,8 @@ def validated(state: State, schema: type[BaseModel] | None, *, source: str) -> S
     try:
         return schema.model_validate(state).model_dump(mode="json")
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "state"
         raise InvalidRequest(
-            f"{source} does not fit the agent's state: {where}: {first['msg']}.", code="invalid_state"
+            f"{source} does not fit the agent's state: {first_problem(exc, 'state')}.", code="invalid_state"
         ) from None
 
 

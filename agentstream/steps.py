@@ -408,6 +408,8 @@ async def finish_run(
             error, cancelled = None, True
             await _write_ending(ctx, None, cancelled=True, pending_tool_call_ids=None, interrupts=None, output=None)
     outcome = "failed: " + error["code"] if error is not None else ("cancelled" if cancelled else "succeeded")
+    if interrupts and error is None and not cancelled:
+        outcome = f"interrupted, waiting for {len(interrupts)} approval(s)"
     telemetry.run_logger(logger, ctx.thread_id, ctx.run_id).info("Run %s ended %s", ctx.run_id, outcome)
 
 

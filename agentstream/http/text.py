@@ -27,6 +27,12 @@ async def plain_text_chunks(batches: AsyncIterator[list[Envelope]]) -> AsyncIter
                     wrote_text = True
             elif envelope.type == "RUN_FINISHED":
                 out.append("\n")
+                # A run that stops for a person says what it waits for, and how to answer.
+                outcome = envelope.body().get("outcome") or {}
+                for interrupt in outcome.get("interrupts", []) if outcome.get("type") == "interrupt" else []:
+                    out.append(
+                        f"[waiting for approval: {interrupt.get('message', '')} (interrupt {interrupt['id']})]\n"
+                    )
             elif envelope.type == "RUN_ERROR":
                 body = envelope.body()
                 out.append(f"\n[run failed: {body.get('code', 'error')}: {json.dumps(body['message'])[1:-1]}]\n")

@@ -368,3 +368,17 @@ def test_the_python_client_and_the_cli_approve_and_reject(host: Devhost, server:
     assert approved.returncode == 0, approved.stderr
     assert approved.stdout.endswith("Done.\n")
     assert tool_runs(log_path)[-1] == {"tool": "refund", "order_id": "C-3", "amount": 4.0}
+
+
+def test_a_plain_text_reader_is_told_what_the_run_waits_for(host: Devhost, server: OpenAIServer) -> None:
+    server.script(Reply(text="One moment.", tool_calls=[("refund", REFUND_ARGS)], call_ids=["call_text"]))
+    response = requests.post(
+        f"{host.url}/api/agents/support/run",
+        data="Refund A-1",
+        headers={"Content-Type": "text/plain", "Accept": "text/plain"},
+        timeout=30,
+    )
+    run_id = response.headers["x-run-id"]
+    assert response.text == (
+        f"One moment.\n[waiting for approval: Approve refund({REFUND_ARGS})? (interrupt {run_id}.call_text)]\n"
+    )

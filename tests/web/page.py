@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from playwright.sync_api import Browser, BrowserContext, Page, Request
+from playwright.sync_api import Browser, BrowserContext, Page, Request, TimeoutError as PlaywrightTimeoutError
 
 RUN_TIMEOUT_MS = 60_000
 
@@ -41,9 +41,17 @@ class ChatPage:
         sent_before = self.page.locator(".msg.user").count()
         self.page.fill("#prompt", message)
         self.page.click("#send")
-        self.page.wait_for_function(
-            "n => document.querySelectorAll('.msg.user').length > n", arg=sent_before, timeout=RUN_TIMEOUT_MS
-        )
+        try:
+            self.page.wait_for_function(
+                "n => document.querySelectorAll('.msg.user').length > n", arg=sent_before, timeout=RUN_TIMEOUT_MS
+            )
+        except PlaywrightTimeoutError:
+            # Say what the page shows instead: an error card, or the status line of a run that never started.
+            cards = self.page.locator(".error-card").all_inner_texts()
+            raise AssertionError(
+                f"the sent message never showed; status {self.page.inner_text('#run-info')!r}, error cards {cards}, "
+                f"stream requests {[r.url for r in self.stream_requests]}"
+            ) from None
 
     def wait_for_state(self, state: str) -> None:
         self.page.wait_for_selector(f"body[data-run-state={state}]", timeout=RUN_TIMEOUT_MS)

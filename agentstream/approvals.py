@@ -27,7 +27,7 @@ from ag_ui.core import Interrupt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .exceptions import InterruptExpired, InterruptNotFound, InvalidRequest, first_problem
-from .stores.base import EventStore, RunInfo, RunStatus
+from .stores.base import EventStore, RunInfo, RunStatus, ThreadInfo
 from .tools import ToolRegistry
 
 REASON = "tool_call"
@@ -113,15 +113,14 @@ def interrupts_for(
     return interrupts
 
 
-async def open_interrupts(store: EventStore, thread_id: str) -> list[OpenInterrupt]:
+async def open_interrupts(store: EventStore, thread: ThreadInfo | None) -> list[OpenInterrupt]:
     """The interrupts the thread waits on: those of its last run, if that run ended interrupted."""
-    thread = await store.get_thread(thread_id)
     if thread is None or not thread.runs:
         return []
     run = thread.runs[-1]
     if run.status is not RunStatus.INTERRUPTED or run.end_seq is None:
         return []
-    return await _interrupts_of(store, thread_id, run)
+    return await _interrupts_of(store, thread.thread_id, run)
 
 
 async def _interrupts_of(store: EventStore, thread_id: str, run: RunInfo) -> list[OpenInterrupt]:

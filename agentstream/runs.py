@@ -63,7 +63,7 @@ from .steps import (
     tool_result_event,
     tool_step_id,
 )
-from .stores.base import EventStore, RunInfo, RunStatus
+from .stores.base import EventStore, RunInfo, RunStatus, ThreadInfo
 
 logger = logging.getLogger(__name__)
 
@@ -112,12 +112,11 @@ async def start_run(
             f"Client tool name(s) {', '.join(clashes)} are taken by server tools; rename them.", code="invalid_tools"
         )
     thread_id = request.thread_id or new_id()
-    waiting: list[approvals.OpenInterrupt] = []
-    if request.thread_id is not None:
-        head = await store.head(thread_id)
-        if head is not None and head.agent is not None and head.agent != agent.name:
-            raise AgentMismatch(thread_id, head.agent, agent.name)
-        waiting = await approvals.open_interrupts(store, thread_id)
+    # One read of the thread serves the owner check, its open interrupts and its state.
+    thread = await store.get_thread(thread_id) if request.thread_id is not None else None
+    if thread is not None and thread.agent is not None and thread.agent != agent.name:
+        raise AgentMismatch(thread_id, thread.agent, agent.name)
+    waiting = await approvals.open_interrupts(store, thread)
     decisions: list[approvals.Decision] = []
     if request.resume is not None:
         if not waiting:
@@ -133,7 +132,7 @@ async def start_run(
         earlier = await store.get_messages(thread_id) if request.thread_id else []
         _check_tool_answers(earlier, messages)
     events = [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))]
-    if (opening := await _opening_state(store, request, agent)) is not None:
+    if (opening := await _opening_state(store, request, agent, thread)) is not None:
         events.append(state.snapshot_event(opening))
     for message in messages:
         events += _message_events(message)
@@ -178,12 +177,14 @@ async def start_run(
     return StartedRun(thread_id, run_id, first[0].seq)
 
 
-async def _opening_state(store: EventStore, request: RunRequest, agent: Agent) -> state.State | None:
+async def _opening_state(
+    store: EventStore, request: RunRequest, agent: Agent, thread: ThreadInfo | None
+) -> state.State | None:
     """The state a run starts with: the request's (it replaces the thread's), else the thread's,
     else the agent's initial state for a new thread. None: the thread has no state."""
     if request.state:
         return state.validated(request.state, agent.state_type, source="The request's 'state'")
-    current = await state.thread_state(store, request.thread_id) if request.thread_id is not None else None
+    current = await state.thread_state(store, thread)
     return current if current is not None else agent.initial_state()
 
 

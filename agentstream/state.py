@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from .events import NewEvent, now_ms
 from .exceptions import InvalidRequest, first_problem
-from .stores.base import EventStore
+from .stores.base import EventStore, ThreadInfo
 
 State = dict[str, Any]
 
@@ -75,13 +75,12 @@ async def run_state(store: EventStore, thread_id: str, run_id: str, start_seq: i
     return fold(bodies)
 
 
-async def thread_state(store: EventStore, thread_id: str) -> State | None:
+async def thread_state(store: EventStore, thread: ThreadInfo | None) -> State | None:
     """The thread's state: that of its last run (every run of a thread with state holds all of it)."""
-    thread = await store.get_thread(thread_id)
     if thread is None or not thread.runs:
         return None
     last = thread.runs[-1]
-    return await run_state(store, thread_id, last.run_id, last.start_seq)
+    return await run_state(store, thread.thread_id, last.run_id, last.start_seq)
 
 
 def validated(state: State, schema: type[BaseModel] | None, *, source: str) -> State:

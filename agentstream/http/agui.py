@@ -154,8 +154,9 @@ async def _answer(
             frames = join_frames(hub, thread_id, run.run_id, run.start_seq)
             return _agui_response(frames, thread_id, run.run_id, release)
         replay_id = agui.run_id or new_id()
-        waiting = [item.interrupt for item in await approvals.open_interrupts(store, thread_id)] if head else []
-        shared = await state.thread_state(store, thread_id) if head else None
+        thread = await store.get_thread(thread_id) if head else None
+        waiting = [item.interrupt for item in await approvals.open_interrupts(store, thread)]
+        shared = await state.thread_state(store, thread)
         replay = replay_frames(thread_id, replay_id, stored, await agent.registry.load(), waiting, shared)
         return _agui_response(replay, thread_id, replay_id, release)
     if active_run_id is not None:

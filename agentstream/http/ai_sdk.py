@@ -115,7 +115,8 @@ async def chat(
         raise RunAlreadyActive(body.id, head.active_run_id)
     stored = await store.get_messages(body.id) if head is not None else []
     client_messages = [m.model_dump() for m in body.messages]
-    waiting = [item.interrupt["id"] for item in await approvals.open_interrupts(store, body.id)] if head else []
+    thread = await store.get_thread(body.id) if head else None
+    waiting = [item.interrupt["id"] for item in await approvals.open_interrupts(store, thread)]
     if resume := approval_answers(client_messages, waiting):
         # The client answered the tool calls waiting for approval: the interrupted turn continues.
         run_request = _run_request(body.id, [], body.tools, max_message_chars=settings.max_message_chars, resume=resume)
@@ -237,7 +238,8 @@ async def get_chat(request: Request, chat_id: str, agent_name: str) -> Response:
         raise ThreadNotFound(chat_id)
     store = runtime.get_store()
     messages = await store.get_messages(chat_id)
-    waiting = {item.call["id"]: item.interrupt["id"] for item in await approvals.open_interrupts(store, chat_id)}
+    interrupts = await approvals.open_interrupts(store, await store.get_thread(chat_id))
+    waiting = {item.call["id"]: item.interrupt["id"] for item in interrupts}
     return JSONResponse(
         {"id": chat_id, "messages": to_ui_messages(messages, waiting), "active_run_id": head.active_run_id},
         headers={"x-thread-id": chat_id},

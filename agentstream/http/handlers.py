@@ -317,8 +317,8 @@ async def get_thread(request: Request, thread_id: str, orchestration_status: Orc
             "last_event_id": thread.last_seq,
             "active_run_id": thread.active_run_id,
             "runs": [_run_body(run, results.get(run.run_id)) for run in thread.runs],
-            "interrupts": [item.interrupt for item in await approvals.open_interrupts(store, thread_id)],
-            "state": await state.thread_state(store, thread_id),
+            "interrupts": [item.interrupt for item in await approvals.open_interrupts(store, thread)],
+            "state": await state.thread_state(store, thread),
             "messages": messages,
         }
     )

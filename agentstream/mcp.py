@@ -95,6 +95,7 @@ class MCPServer(ToolSource):
         allowed_tools: the only tools offered to the model; by default every tool the server lists.
         approval: "always" (each call needs a person's approval), "never" (the default), or the
             names of the tools that need it.
+        approval_expires_after: seconds an approval request stays answerable (default: until answered).
         timeout: seconds to connect and list the tools.
         call_timeout: seconds a tool call may take, connecting included.
         cache_seconds: how long a process keeps the tool list before listing again.
@@ -108,6 +109,7 @@ class MCPServer(ToolSource):
         headers: Headers | None = None,
         allowed_tools: Collection[str] | None = None,
         approval: Approval | Collection[str] = "never",
+        approval_expires_after: float | None = None,
         timeout: float = 10.0,
         call_timeout: float = 300.0,
         cache_seconds: float = 60.0,
@@ -127,6 +129,7 @@ class MCPServer(ToolSource):
         self.headers = headers
         self.allowed_tools = frozenset(allowed_tools) if allowed_tools is not None else None
         self.approval = approval
+        self.approval_expires_after = approval_expires_after
         self.timeout = timeout
         self.call_timeout = call_timeout
         self.cache_seconds = cache_seconds
@@ -214,6 +217,7 @@ class MCPServer(ToolSource):
                     item.input_schema,
                     self,
                     "always" if needs_approval else "never",
+                    self.approval_expires_after,
                 )
             )
         if self.allowed_tools is not None and (missing := self.allowed_tools - {item.name for item in listed}):

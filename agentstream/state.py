@@ -27,6 +27,7 @@ from .exceptions import InvalidRequest, first_problem
 from .stores.base import EventStore, ThreadInfo
 
 State = dict[str, Any]
+STATE_EVENTS = ("STATE_SNAPSHOT", "STATE_DELTA")
 
 
 def snapshot_event(state: State) -> NewEvent:
@@ -70,7 +71,8 @@ async def run_state(store: EventStore, thread_id: str, run_id: str, start_seq: i
     bodies: list[dict[str, Any]] = []
     cursor = start_seq - 1
     while batch := await store.read(thread_id, after=cursor, limit=1000):
-        bodies += [envelope.body() for envelope in batch if envelope.run_id == run_id]
+        # Only the state events are parsed: a run's log is mostly text deltas.
+        bodies += [e.body() for e in batch if e.run_id == run_id and e.type in STATE_EVENTS]
         cursor = batch[-1].seq
     return fold(bodies)
 

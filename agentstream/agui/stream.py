@@ -136,7 +136,7 @@ async def join_frames(hub: TailHub, thread_id: str, run_id: str, start_seq: int)
         events = projection.events(envelope)
         if envelope.is_terminal:
             terminal = events
-    current = state.fold(envelope.body() for envelope in backlog)
+    current = state.fold(e.body() for e in backlog if e.type in state.STATE_EVENTS)
     shared = [state.snapshot_event(current)] if current is not None else []
     prelude = [run_started(thread_id, run_id), conversation.snapshot(), *shared, *conversation.reopen(), *terminal]
     yield "".join(data_frame(event.data) for event in prelude)

@@ -179,7 +179,7 @@ async def resume_stream(
     try:
         stored = await store.get_messages(chat_id)
         backlog, _ = await read_run(store, chat_id, run.run_id, run.start_seq)
-        made_here = {body["toolCallId"] for body in (e.body() for e in backlog) if body["type"] == "TOOL_CALL_START"}
+        made_here = {e.body()["toolCallId"] for e in backlog if e.type == "TOOL_CALL_START"}
         before = [
             m
             for m in stored

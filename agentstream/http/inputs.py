@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from ..approvals import ResumeEntry
 from ..exceptions import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from ..tools import TOOL_NAME
 from .jsonbody import parse_json_object
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -28,7 +29,6 @@ def validate_id(value: str, what: str) -> str:
     return value
 
 
-TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _JSON_SCHEMA_TYPES = {"object", "array", "string", "number", "integer", "boolean", "null"}
 
 
@@ -107,7 +107,7 @@ class ToolDeclaration(BaseModel):
     @field_validator("name")
     @classmethod
     def _name_is_a_function_name(cls, value: str) -> str:
-        if not TOOL_NAME_PATTERN.fullmatch(value):
+        if not TOOL_NAME.fullmatch(value):
             raise ValueError(f"tool name '{value[:80]}' must be 1-64 characters from A-Z, a-z, 0-9, '_' and '-'")
         return value
 

@@ -58,7 +58,7 @@ class _SDKModel(abc.ABC):
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, output: OutputSchema | None = None
     ) -> AsyncGenerator[Chunk, None]:
         client = await self.client()
-        chunks = client.stream(messages, tools, output=output) if output is not None else client.stream(messages, tools)
+        chunks = client.stream(messages, tools, output=output)
         async with contextlib.aclosing(chunks):
             async for chunk in chunks:
                 yield chunk

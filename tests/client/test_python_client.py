@@ -192,6 +192,17 @@ def test_a_missing_event_id_fails_loudly(doctored: str) -> None:
     assert "events 3-3 are missing" in str(gap.value)
 
 
+def test_a_stream_failure_reaches_every_view_of_a_run_not_only_the_first(doctored: str) -> None:
+    run = client_module.Run(
+        AgentStreamClient(doctored, backoff=FAST), stream(doctored, "/gap", after=0), thread_id="t", run_id=None
+    )
+    with pytest.raises(StreamGapError):
+        list(run.text())
+    # A later view must not take the broken stream for a finished run.
+    with pytest.raises(StreamGapError):
+        run.result()
+
+
 def test_a_repeated_event_id_is_never_yielded_twice(doctored: str) -> None:
     events = list(stream(doctored, "/duplicates", after=0, until_terminal=True))
     assert [e.id for e in events] == [1, 2, 3, 4]

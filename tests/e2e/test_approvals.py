@@ -3,6 +3,7 @@ with the real `openai` SDK talking to the local OpenAI-compatible server."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import datetime as dt
 import json
@@ -18,7 +19,7 @@ import pytest
 import requests
 
 from agentstream.approvals import DECLINED
-from agentstream_client import AgentStreamClient
+from agentstream_client import AgentStreamClient, AsyncAgentStreamClient
 from tests.agui.stream import events
 from tests.agui.test_conformance import assert_no_findings, validate
 from tests.harness import Devhost, StreamEvent, wait_until
@@ -382,3 +383,16 @@ def test_a_plain_text_reader_is_told_what_the_run_waits_for(host: Devhost, serve
     assert response.text == (
         f"One moment.\n[waiting for approval: Approve refund({REFUND_ARGS})? (interrupt {run_id}.call_text)]\n"
     )
+
+
+def test_the_async_client_answers_interrupts_too(host: Devhost, server: OpenAIServer, log_path: Path) -> None:
+    async def approve_then_finish() -> str:
+        async with AsyncAgentStreamClient(host.url) as client:
+            asked = await client.run("Refund A-1", agent="support")
+            [interrupt] = (await asked.result()).interrupts
+            answered = await client.run(thread_id=asked.thread_id, agent="support", resume=[interrupt.approve()])
+            return (await answered.result()).text
+
+    server.script(Reply(tool_calls=[("refund", REFUND_ARGS)]), Reply(text="Refunded."))
+    assert asyncio.run(approve_then_finish()) == "Refunded."
+    assert tool_runs(log_path) == [{"tool": "refund", "order_id": "A-1", "amount": 12.5}]

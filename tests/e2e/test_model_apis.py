@@ -3,6 +3,7 @@ speaking each API's wire format, and the stream and thread status read back from
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from agentstream_client import AgentStreamClient, NoOutputError
+from agentstream_client import AgentStreamClient, AsyncAgentStreamClient, NoOutputError
 from tests.checks import assert_contiguous, assert_well_ordered_run, assistant_texts, discarded_ids, text_by_message
 from tests.e2e.models_app import Forecast
 from tests.harness import Devhost, StreamEvent
@@ -222,6 +223,16 @@ def test_a_valid_structured_answer_reaches_result_typed(host: Devhost, server: O
         schema = body["response_format"]["json_schema"] if "response_format" in body else body["text"]["format"]
         assert schema["name"] == "Forecast" and schema["strict"] is True
         assert schema["schema"]["required"] == ["city", "high_c", "conditions", "warning"]
+
+
+def test_the_async_client_returns_the_structured_result_typed_too(host: Devhost, server: OpenAIServer) -> None:
+    async def forecast() -> Forecast:
+        async with AsyncAgentStreamClient(host.url) as client:
+            run = await client.run("Forecast for Oslo?", agent="forecaster")
+            return await run.result(Forecast)
+
+    server.script(Reply(text=json.dumps(FORECAST)))
+    assert asyncio.run(forecast()) == Forecast(**FORECAST)
 
 
 def test_an_invalid_structured_answer_is_retried_with_the_error_then_accepted(

@@ -48,7 +48,7 @@ class BaseClient:
         agent: str | None,
         tools: Sequence[ClientTool],
         state: Any,
-        resume: Sequence[Mapping[str, Any]] | None = None,
+        resume: Sequence[Mapping[str, Any]] | None,
     ) -> tuple[str, dict[str, Any]]:
         """The URL and JSON body that start a run."""
         body: dict[str, Any] = {}

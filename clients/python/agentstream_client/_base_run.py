@@ -100,6 +100,8 @@ class BaseRun:
         self.stream_token = stream_token
         self._calls: dict[str, tuple[str, list[str]]] = {}
         self._roles: dict[str, str] = {}
+        #: What ended the one read of the stream, raised again to every view that reads on.
+        self._failure: Exception | None = None
 
     @property
     def done(self) -> bool:
@@ -144,10 +146,11 @@ class BaseRun:
             self.terminal = None
         elif kind == "TEXT_MESSAGE_START":
             self._roles[body["messageId"]] = body.get("role") or "assistant"
-        elif self.text_delta(event) is not None or self.reasoning_delta(event) is not None:
-            if self.first_token_at is None:
-                self.first_token_at = time.monotonic()
-                self._on_first_token()
+        elif self.first_token_at is None and (
+            self.text_delta(event) is not None or self.reasoning_delta(event) is not None
+        ):
+            self.first_token_at = time.monotonic()
+            self._on_first_token()
         elif kind == "TOOL_CALL_START":
             self._calls[body["toolCallId"]] = (str(body["toolCallName"]), [])
         elif kind == "TOOL_CALL_ARGS" and body["toolCallId"] in self._calls:

@@ -82,13 +82,14 @@ class AsyncAgentStreamClient(BaseClient):
         agent: str | None = None,
         tools: Sequence[ClientTool] = (),
         state: Any = None,
+        resume: Sequence[Mapping[str, Any]] | None = None,
     ) -> AsyncRun:
         """Start a run and return its handle; see `AgentStreamClient.run`.
 
         A tool's handler may be an `async def`.
         """
         url, body = self._run_request(
-            message, messages=messages, thread_id=thread_id, agent=agent, tools=tools, state=state
+            message, messages=messages, thread_id=thread_id, agent=agent, tools=tools, state=state, resume=resume
         )
         started_at = time.monotonic()
         started = await self._request("POST", url, json=body)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Generator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._base_run import BaseRun, RunResult, ToolCall
 from .async_stream import AsyncEventStream
 from .errors import APIStatusError, RunFailedError
 from .events import StreamEvent
 from .tools import ClientTool
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from .async_client import AsyncAgentStreamClient
@@ -58,7 +60,6 @@ class AsyncRun(BaseRun):
         self._reading: asyncio.Future[None] | None = None
         self._exhausted = False
         self._closed = False
-        self._failure: Exception | None = None
         self._result: RunResult | None = None
         self._result_lock = asyncio.Lock()
 
@@ -88,8 +89,18 @@ class AsyncRun(BaseRun):
         """An awaitable: the first text or reasoning delta's event, or None if the run ended without one."""
         return _FirstToken(self)
 
-    async def result(self) -> RunResult:
-        """Wait for the run to end and return how it ended; raises `RunFailedError` if it ended with RUN_ERROR."""
+    @overload
+    async def result(self) -> RunResult: ...
+
+    @overload
+    async def result(self, output_type: type[T]) -> T: ...
+
+    async def result(self, output_type: type[T] | None = None) -> RunResult | T:
+        """Wait for the run to end and return how it ended; raises `RunFailedError` if it ended with RUN_ERROR.
+
+        Given the agent's output type, return the run's structured result as that type instead
+        (NoOutputError if it gave none), as `Run.result` does.
+        """
         async for _ in self:
             pass
         async with self._result_lock:
@@ -98,7 +109,7 @@ class AsyncRun(BaseRun):
                 self._result = self._result_from(status)
         if self._result.outcome == "error":
             raise RunFailedError(self._result)
-        return self._result
+        return self._result if output_type is None else self._result.typed_output(output_type)
 
     async def cancel(self) -> dict[str, Any]:
         """Ask the server to cancel the run (idempotent). The stream goes on to the run's terminal event."""

@@ -71,7 +71,9 @@ class AsyncEventStream(BaseStream):
             request = self._http.build_request(
                 "GET",
                 self.url,
-                params=self._params,
+                # httpx replaces a URL's own query with `params`, even an empty one: a run's stream
+                # URL carries ?run_id= (and a stream token) that must stay.
+                params=self._params or None,
                 headers=cursor.request_headers(self._headers),
                 timeout=self._timeout,
             )

@@ -123,9 +123,16 @@ class Run(BaseRun):
     def _event_at(self, index: int) -> StreamEvent | None:
         with self._lock:
             while index >= len(self.events):
+                if self._failure is not None:
+                    raise self._failure
                 if self._exhausted:
                     return None
-                event = next(iter(self.stream), None)
+                try:
+                    event = next(iter(self.stream), None)
+                except Exception as exc:
+                    # The stream is finished after this: every later view must see why, not an end.
+                    self._failure = exc
+                    raise
                 if event is None:
                     self._exhausted = True
                     self._on_exhausted()

@@ -24,11 +24,11 @@ from ..agui.conversation import Conversation
 from ..agui.messages import new_messages
 from ..agui.stream import RunProjection, join_frames, mentioned_messages, read_run, replay_frames, run_frames
 from ..config import get_settings
-from ..exceptions import AgentMismatch, InvalidRequest, PayloadTooLarge, RunAlreadyActive, UnsupportedMediaType
+from ..exceptions import AgentMismatch, InvalidRequest, RunAlreadyActive, UnsupportedMediaType
 from ..reconcile import OrchestrationStatus, reconcile_run
 from ..runs import OrchestrationStarter, new_id
 from .handlers import STREAM_HEADERS, agent_named, caller_endpoint, stream_token, take_stream_slot
-from .inputs import ID_PATTERN, RunRequest, read_body, validate_id
+from .inputs import ID_PATTERN, build_run_request, describe, read_body, validate_id
 from .jsonbody import parse_json_object
 from .slots import SlotStreamingResponse
 
@@ -63,7 +63,7 @@ async def read_agui_request(request: Request, *, max_bytes: int) -> AGUIRequest:
         # The ids are checked above; the model requires them, so it gets stand-ins.
         parsed = RunAgentInput.model_validate({**data, "threadId": "-", "runId": "-"})
     except ValidationError as exc:
-        raise InvalidRequest(_describe(exc), code="invalid_body") from None
+        raise InvalidRequest(describe(exc), code="invalid_body") from None
     usable_run_id = run_id if isinstance(run_id, str) and ID_PATTERN.fullmatch(run_id) else None
     tools = [
         tool.model_dump(by_alias=True, include={"name", "description", "parameters"}) for tool in parsed.tools or []
@@ -78,12 +78,6 @@ def _pop_either(data: dict[str, Any], camel: str, snake: str) -> Any:
     value = data.pop(camel, None)
     snake_value = data.pop(snake, None)
     return value if value is not None else snake_value
-
-
-def _describe(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return f"{where}: {first['msg']}" if where else str(first["msg"])
 
 
 @caller_endpoint
@@ -135,7 +129,7 @@ async def _answer(
             raise InvalidRequest(
                 "A run that carries 'resume' takes no new messages: send them after it.", code="invalid_resume"
             )
-        run_request = _run_request(
+        run_request = build_run_request(
             thread_id,
             [],
             agui.tools,
@@ -161,7 +155,7 @@ async def _answer(
         return _agui_response(replay, thread_id, replay_id, release)
     if active_run_id is not None:
         raise RunAlreadyActive(thread_id, active_run_id)
-    run_request = _run_request(
+    run_request = build_run_request(
         thread_id, fresh, agui.tools, max_message_chars=settings.max_message_chars, state=agui.state
     )
     run_id = agui.run_id
@@ -180,30 +174,6 @@ async def _answer(
     projection = RunProjection(thread_id, Conversation(stored + fresh), echoed=fresh)
     frames = run_frames(hub, projection, started.run_id, started.first_seq - 1)
     return _agui_response(frames, thread_id, started.run_id, release)
-
-
-def _run_request(
-    thread_id: str,
-    messages: list[dict[str, Any]],
-    tools: list[dict[str, Any]],
-    *,
-    max_message_chars: int,
-    resume: list[dict[str, Any]] | None = None,
-    state: dict[str, Any] | None = None,
-) -> RunRequest:
-    body: dict[str, Any] = {"threadId": thread_id, "tools": tools, "state": state}
-    body.update({"resume": resume} if resume is not None else {"messages": messages})
-    try:
-        run_request = RunRequest.model_validate(body)
-    except ValidationError as exc:
-        field = str(next(iter(exc.errors()[0]["loc"]), ""))
-        code = {"tools": "invalid_tools", "resume": "invalid_resume"}.get(field, "invalid_body")
-        raise InvalidRequest(_describe(exc), code=code) from None
-    if run_request.characters > max_message_chars:
-        raise PayloadTooLarge(
-            f"The new messages are {run_request.characters} characters; the limit is {max_message_chars}."
-        )
-    return run_request
 
 
 def _agui_response(

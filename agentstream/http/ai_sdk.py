@@ -41,7 +41,6 @@ from ..config import get_settings
 from ..exceptions import (
     AgentMismatch,
     InvalidRequest,
-    PayloadTooLarge,
     RunAlreadyActive,
     ThreadNotFound,
     UnsupportedMediaType,
@@ -49,7 +48,15 @@ from ..exceptions import (
 from ..reconcile import OrchestrationStatus
 from ..stores.base import RunStatus, ThreadHead
 from .handlers import STREAM_HEADERS, RunSignal, agent_named, caller_endpoint, take_stream_slot
-from .inputs import RunRequest, ToolDeclaration, read_body, reject_unknown_parameters, validate_id
+from .inputs import (
+    RunRequest,
+    ToolDeclaration,
+    build_run_request,
+    describe,
+    read_body,
+    reject_unknown_parameters,
+    validate_id,
+)
 from .jsonbody import parse_json_object
 from .slots import SlotStreamingResponse
 
@@ -84,10 +91,8 @@ async def read_chat_request(request: Request, *, max_bytes: int) -> ChatRequest:
     try:
         chat = ChatRequest.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        code = "invalid_tools" if first["loc"][:1] == ("tools",) else "invalid_body"
-        raise InvalidRequest(f"{where}: {first['msg']}" if where else str(first["msg"]), code=code) from None
+        code = "invalid_tools" if exc.errors()[0]["loc"][:1] == ("tools",) else "invalid_body"
+        raise InvalidRequest(describe(exc), code=code) from None
     validate_id(chat.id, "chat id")
     if chat.trigger == "regenerate-message":
         raise InvalidRequest(
@@ -119,7 +124,14 @@ async def chat(
     waiting = [item.interrupt["id"] for item in await approvals.open_interrupts(store, thread)]
     if resume := approval_answers(client_messages, waiting):
         # The client answered the tool calls waiting for approval: the interrupted turn continues.
-        run_request = _run_request(body.id, [], body.tools, max_message_chars=settings.max_message_chars, resume=resume)
+        run_request = build_run_request(
+            body.id,
+            [],
+            body.tools,
+            max_message_chars=settings.max_message_chars,
+            resume=resume,
+            error_code="invalid_messages",
+        )
         return await _start(run_request, agent, start_orchestration, orchestration_status, trailing_turn(stored))
     fresh = new_messages(client_messages, stored, agent.registry)
     if not fresh:
@@ -128,7 +140,9 @@ async def chat(
             "(editing or regenerating a sent message is not supported).",
             code="nothing_to_answer",
         )
-    run_request = _run_request(body.id, fresh, body.tools, max_message_chars=settings.max_message_chars)
+    run_request = build_run_request(
+        body.id, fresh, body.tools, max_message_chars=settings.max_message_chars, error_code="invalid_messages"
+    )
     # Tool outputs continue the client's assistant UIMessage; a user message begins a new one.
     return await _start(run_request, agent, start_orchestration, orchestration_status, trailing_turn(stored + fresh))
 
@@ -261,31 +275,6 @@ async def _live_head(chat_id: str, agent: Agent, orchestration_status: Orchestra
         if await reconcile.reconcile_run(store, chat_id, head.active_run_id, orchestration_status):
             head = await store.head(chat_id)
     return head
-
-
-def _run_request(
-    thread_id: str,
-    messages: list[dict[str, Any]],
-    tools: list[ToolDeclaration],
-    *,
-    max_message_chars: int,
-    resume: list[dict[str, Any]] | None = None,
-) -> RunRequest:
-    data: dict[str, Any] = {"threadId": thread_id, "tools": tools}
-    data.update({"resume": resume} if resume else {"messages": messages})
-    try:
-        run_request = RunRequest.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise InvalidRequest(
-            f"{where}: {first['msg'].removeprefix('Value error, ')}", code="invalid_messages"
-        ) from None
-    if run_request.characters > max_message_chars:
-        raise PayloadTooLarge(
-            f"The new messages are {run_request.characters} characters; the limit is {max_message_chars}."
-        )
-    return run_request
 
 
 def _stream_response(frames: AsyncIterator[str], chat_id: str, run_id: str, release: Callable[[], None]) -> Response:

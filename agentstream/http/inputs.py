@@ -257,10 +257,7 @@ async def read_run_request(request: Request, *, max_bytes: int, max_message_char
     try:
         run = RunRequest.model_validate(data)
     except ValidationError as exc:
-        # A whole-body error of a resume request is about the resume (what it may not be sent with).
-        field = next(iter(exc.errors()[0]["loc"]), "resume" if "resume" in data else "")
-        code = {"tools": "invalid_tools", "resume": "invalid_resume"}.get(str(field), "invalid_body")
-        raise InvalidRequest(_describe(exc, RunRequest), code=code) from None
+        raise run_request_error(exc, data) from None
     if run.thread_id is not None:
         validate_id(run.thread_id, "thread id")
     if duplicates := sorted(i for i, n in Counter(run.message_ids).items() if n > 1):
@@ -282,7 +279,7 @@ async def read_tool_results(request: Request, *, max_bytes: int) -> ToolResultsR
     try:
         return ToolResultsRequest.model_validate(data)
     except ValidationError as exc:
-        raise InvalidRequest(_describe(exc, ToolResultsRequest), code="invalid_body") from None
+        raise InvalidRequest(describe(exc, ToolResultsRequest), code="invalid_body") from None
 
 
 def _media_type(request: Request) -> str:
@@ -297,14 +294,48 @@ async def _read_text(request: Request, max_bytes: int) -> str:
         raise InvalidRequest("The request body is not valid UTF-8.", code="invalid_body") from None
 
 
-def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
+def describe(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """A request's first validation problem, as its error message says it; with `model`, an unknown
+    top-level field is answered with the fields the body takes."""
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
-    if first["type"] == "extra_forbidden" and len(first["loc"]) == 1:
+    if model is not None and first["type"] == "extra_forbidden" and len(first["loc"]) == 1:
         fields = ", ".join(f"'{name}'" for name in model.model_fields)
         return f"Unknown field '{where[:40]}': the body takes {fields}."
     message = first["msg"].removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
+
+
+def run_request_error(exc: ValidationError, data: dict[str, Any], *, code: str | None = None) -> InvalidRequest:
+    """The 400 for a body that is no RunRequest, its code naming the field at fault unless `code` is given."""
+    # A whole-body error of a resume request is about the resume (what it may not be sent with).
+    field = next(iter(exc.errors()[0]["loc"]), "resume" if "resume" in data else "")
+    code = code or {"tools": "invalid_tools", "resume": "invalid_resume"}.get(str(field), "invalid_body")
+    return InvalidRequest(describe(exc, RunRequest), code=code)
+
+
+def build_run_request(
+    thread_id: str,
+    messages: list[dict[str, Any]],
+    tools: list[Any],
+    *,
+    max_message_chars: int,
+    resume: list[dict[str, Any]] | None = None,
+    state: dict[str, Any] | None = None,
+    error_code: str | None = None,
+) -> RunRequest:
+    """A RunRequest for the new messages (or the resume) of a front door that reads its own body shape."""
+    data: dict[str, Any] = {"threadId": thread_id, "tools": tools, "state": state}
+    data.update({"resume": resume} if resume is not None else {"messages": messages})
+    try:
+        run_request = RunRequest.model_validate(data)
+    except ValidationError as exc:
+        raise run_request_error(exc, data, code=error_code) from None
+    if run_request.characters > max_message_chars:
+        raise PayloadTooLarge(
+            f"The new messages are {run_request.characters} characters; the limit is {max_message_chars}."
+        )
+    return run_request
 
 
 # The Functions host's key parameter: clients may send it on any route, keyed or not.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -128,3 +128,27 @@ class ModelClient(Protocol):
         may leave the parameter out.
         """
         ...
+
+
+UNANSWERED = "No result: this tool call was not answered."
+
+
+def paired_tool_results(messages: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """AG-UI messages with every tool call's result right after the calls, as model APIs require.
+
+    A result that answers no pending call is dropped; a call left without a result (a client-side
+    call that timed out, say) gets an UNANSWERED one, since the APIs refuse a call with no answer.
+    """
+    waiting: list[str] = []
+    for message in messages:
+        if message["role"] == "tool":
+            if message["toolCallId"] in waiting:
+                waiting.remove(message["toolCallId"])
+                yield message
+            continue
+        yield from ({"role": "tool", "toolCallId": call_id, "content": UNANSWERED} for call_id in waiting)
+        waiting.clear()
+        yield message
+        if message["role"] == "assistant":
+            waiting.extend(call["id"] for call in message.get("toolCalls") or ())
+    yield from ({"role": "tool", "toolCallId": call_id, "content": UNANSWERED} for call_id in waiting)

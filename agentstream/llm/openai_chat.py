@@ -13,12 +13,20 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletionChunk
 
-from .base import Chunk, ModelError, ModelOptions, OutputSchema, ReasoningDelta, TextDelta, ToolCallDelta, Usage
+from .base import (
+    Chunk,
+    ModelError,
+    ModelOptions,
+    OutputSchema,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+    paired_tool_results,
+)
 from .retries import ATTEMPTS, Sleep, StreamBroken, stream_with_retries
 
 logger = logging.getLogger(__name__)
-
-UNANSWERED = "No result: this tool call was not answered."
 
 
 class OpenAIChatModel:
@@ -80,38 +88,25 @@ class OpenAIChatModel:
 def to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """AG-UI messages (camelCase, as the store keeps them) → Chat Completions messages.
 
-    Reasoning is not sent back. A tool call left without a result (a client-side call that timed
-    out, say) gets a placeholder result, since the API refuses a call with no answer.
+    Reasoning is not sent back; tool results are paired with their calls (`paired_tool_results`).
     """
     out: list[dict[str, Any]] = []
-    waiting: list[str] = []
-
-    def close_unanswered() -> None:
-        out.extend({"role": "tool", "tool_call_id": call_id, "content": UNANSWERED} for call_id in waiting)
-        waiting.clear()
-
-    for message in messages:
+    for message in paired_tool_results(messages):
         role = message["role"]
         if role == "tool":
-            if message["toolCallId"] in waiting:
-                waiting.remove(message["toolCallId"])
-                out.append({"role": "tool", "tool_call_id": message["toolCallId"], "content": message["content"]})
-            continue
-        close_unanswered()
-        if role == "assistant":
+            out.append({"role": "tool", "tool_call_id": message["toolCallId"], "content": message["content"]})
+        elif role == "assistant":
             entry: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
             if calls := message.get("toolCalls"):
                 entry["tool_calls"] = [
                     {"id": c["id"], "type": "function", "function": dict(c["function"])} for c in calls
                 ]
-                waiting.extend(c["id"] for c in calls)
             out.append(entry)
         elif role in ("user", "system"):
             out.append({"role": role, "content": message["content"]})
         elif role == "developer":
             # Older API versions and many compatible servers know only "system".
             out.append({"role": "system", "content": message["content"]})
-    close_unanswered()
     return out
 
 

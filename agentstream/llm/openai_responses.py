@@ -28,8 +28,8 @@ from .base import (
     TextDelta,
     ToolCallDelta,
     Usage,
+    paired_tool_results,
 )
-from .openai_chat import UNANSWERED
 from .retries import ATTEMPTS, Sleep, StreamBroken, stream_error, stream_with_retries
 
 logger = logging.getLogger(__name__)
@@ -108,27 +108,14 @@ def to_responses_input(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """AG-UI messages (camelCase, as the store keeps them) → Responses API input items.
 
     Reasoning goes back only with its encrypted content: with `store=False` the API cannot look an
-    item up by id. A tool call left without a result gets a placeholder result, as the API refuses
-    a call with no output.
+    item up by id. Tool results are paired with their calls (`paired_tool_results`).
     """
     out: list[dict[str, Any]] = []
-    waiting: list[str] = []
-
-    def close_unanswered() -> None:
-        out.extend({"type": "function_call_output", "call_id": call_id, "output": UNANSWERED} for call_id in waiting)
-        waiting.clear()
-
-    for message in messages:
+    for message in paired_tool_results(messages):
         role = message["role"]
         if role == "tool":
-            if message["toolCallId"] in waiting:
-                waiting.remove(message["toolCallId"])
-                out.append(
-                    {"type": "function_call_output", "call_id": message["toolCallId"], "output": message["content"]}
-                )
-            continue
-        close_unanswered()
-        if role == "reasoning":
+            out.append({"type": "function_call_output", "call_id": message["toolCallId"], "output": message["content"]})
+        elif role == "reasoning":
             item_id = (message.get("metadata") or {}).get(ITEM_ID)
             if message.get("encryptedValue") and item_id:
                 content = message.get("content") or ""
@@ -153,10 +140,8 @@ def to_responses_input(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         "arguments": function["arguments"],
                     }
                 )
-                waiting.append(call["id"])
         elif role in ("user", "system", "developer"):
             out.append({"role": role, "content": message["content"]})
-    close_unanswered()
     return out
 
 

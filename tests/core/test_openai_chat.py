@@ -23,7 +23,8 @@ from agentstream.llm import (
     Usage,
     create_model,
 )
-from agentstream.llm.openai_chat import UNANSWERED, to_openai_messages
+from agentstream.llm.base import UNANSWERED
+from agentstream.llm.openai_chat import to_openai_messages
 from agentstream.turn import AssistantTurn
 from tests.openai_server import OpenAIServer, Reply
 

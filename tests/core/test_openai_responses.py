@@ -26,7 +26,7 @@ from agentstream.llm import (
     Usage,
     create_model,
 )
-from agentstream.llm.openai_chat import UNANSWERED
+from agentstream.llm.base import UNANSWERED
 from agentstream.llm.openai_responses import to_responses_input
 from agentstream.output import output_schema
 from agentstream.turn import AssistantTurn

@@ -89,7 +89,9 @@ class SQLiteEventStore(EventStore):
         # How long a statement waits for another connection's write lock before the store counts as unavailable.
         self.busy_timeout = busy_timeout
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        # Each connection with the lock its thread holds while using it, so `close` never closes a
+        # connection under a running statement (which crashes the interpreter, not just the query).
+        self._connections: list[tuple[sqlite3.Connection, threading.Lock]] = []
         self._schema_ready = False
         self._schema_lock = threading.Lock()
 
@@ -99,9 +101,9 @@ class SQLiteEventStore(EventStore):
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _connection(self) -> sqlite3.Connection:
-        con: sqlite3.Connection | None = getattr(self._local, "con", None)
-        if con is None:
+    def _connection(self) -> tuple[sqlite3.Connection, threading.Lock]:
+        held: tuple[sqlite3.Connection, threading.Lock] | None = getattr(self._local, "held", None)
+        if held is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout, check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")
@@ -116,14 +118,17 @@ class SQLiteEventStore(EventStore):
                         con.close()
                         raise
                     self._schema_ready = True
-                self._connections.append(con)
-            self._local.con = con
-        return con
+                held = (con, threading.Lock())
+                self._connections.append(held)
+                self._local.held = held
+        return held
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def work() -> T:
             try:
-                return fn(self._connection())
+                con, in_use = self._connection()
+                with in_use:
+                    return fn(con)
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"SQLite event store at '{self.path}' failed: {exc}") from exc
 
@@ -504,11 +509,16 @@ class SQLiteEventStore(EventStore):
         return purged
 
     async def close(self) -> None:
-        with self._schema_lock:
-            connections, self._connections = self._connections, []
-        for con in connections:
-            con.close()
-        self._local = threading.local()
+        def close_all() -> None:
+            with self._schema_lock:
+                held, self._connections = self._connections, []
+                self._local = threading.local()
+            for con, in_use in held:
+                # Waits for a statement still running in a worker thread (a reader's tail, say).
+                with in_use:
+                    con.close()
+
+        await asyncio.to_thread(close_all)
 
 
 _PURGE_BATCH = 100

@@ -32,8 +32,7 @@ import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from ..events import Envelope, NewEvent
-from ..exceptions import (
+from ...exceptions import (
     AgentMismatch,
     CancelRequested,
     CursorExpired,
@@ -43,6 +42,7 @@ from ..exceptions import (
     StoreUnavailable,
     ThreadNotFound,
 )
+from ..events import Envelope, NewEvent
 from . import redis_scripts
 from .base import (
     DEFAULT_RETENTION,
@@ -60,7 +60,7 @@ from .base import (
 )
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from ...config import Settings
 
 T = TypeVar("T")
 

@@ -29,8 +29,7 @@ from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNot
 from azure.data.tables import TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
-from ..events import Envelope, NewEvent
-from ..exceptions import (
+from ...exceptions import (
     AgentMismatch,
     AgentStreamError,
     CancelRequested,
@@ -41,6 +40,7 @@ from ..exceptions import (
     StoreUnavailable,
     ThreadNotFound,
 )
+from ..events import Envelope, NewEvent
 from .base import (
     DEFAULT_RETENTION,
     ActiveRun,
@@ -90,7 +90,7 @@ from .table_layout import (
 from .table_transaction import IF_MATCH, CachedHead, HeadRow, Transaction, etag_of, lost_race
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from ...config import Settings
 
 T = TypeVar("T")
 

@@ -58,6 +58,7 @@ openapi: $(STAMP)
 check: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/mypy
 
 lint: $(STAMP)
@@ -65,4 +66,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf .devhost .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .devhost .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -23,9 +23,6 @@ from pydantic import BaseModel, ValidationError
 
 from .llm.base import OutputSchema
 
-#: The id suffix of the message that tells the model why its answer did not validate.
-CORRECTION_SUFFIX = ".correction"
-
 _SCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
 _SCHEMA_MAPS = ("$defs", "definitions")
 

@@ -52,7 +52,7 @@ from ..exceptions import (
 )
 from ..log.events import NewEvent
 from ..log.stores.base import EventStore, RunInfo, RunStatus, ThreadInfo
-from . import approvals, state
+from . import approvals, process, state
 from .agents import Agent
 from .reconcile import OrchestrationState, OrchestrationStatus, reconcile_run
 from .requests import RunRequest, ToolResult
@@ -312,7 +312,7 @@ def _message_events(message: dict[str, Any]) -> list[NewEvent]:
 async def owner_of(store: EventStore, thread_id: str) -> Agent:
     """The agent a thread belongs to; threads from before agents had names belong to the first."""
     head = await store.head(thread_id)
-    agents = runtime.get_agents()
+    agents = process.get_agents()
     return agents.get(head.agent) if head is not None and head.agent else agents.default
 
 

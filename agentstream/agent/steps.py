@@ -37,8 +37,8 @@ from ..log.events import NewEvent, OpenConstructs, now_ms, step_discarded, token
 from ..log.stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
 from ..log.writer import EventWriter
 from .approvals import DECLINED
-from .llm.base import ModelClient, ModelError
-from .output import CORRECTION_SUFFIX, correction_text, output_schema, validate_output, validation_problems
+from .llm.base import CORRECTION_SUFFIX, ModelClient, ModelError
+from .output import correction_text, output_schema, validate_output, validation_problems
 from .state import State, StateUpdates, run_state, snapshot_event
 from .tools import ToolContext, ToolRegistry
 from .turn import AssistantTurn

@@ -16,7 +16,8 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from .. import runtime, telemetry
+from .. import telemetry
+from ..agent import process
 from ..agent.agents import Agent, Agents
 from ..config import TelemetrySettings
 from . import orchestration, purge, routes
@@ -38,7 +39,7 @@ class AgentFunctionApp(df.DFApp):  # type: ignore[misc]  # the SDK is untyped
     ) -> None:
         super().__init__(http_auth_level=http_auth_level, **options)
         self.agents = Agents(agents)
-        runtime.use_agents(self.agents)
+        process.use_agents(self.agents)
         telemetry.configure(TelemetrySettings.from_env())
         self.register_functions(routes.bp)
         self.register_functions(orchestration.bp)

@@ -19,7 +19,7 @@ import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState
 
 from agentstream import runtime
-from agentstream.agent import approvals, steps
+from agentstream.agent import approvals, process, steps
 from agentstream.agent.agents import Agent, RunContext
 from agentstream.agent.steps import StepContext
 from agentstream.config import get_settings
@@ -184,7 +184,7 @@ async def model_step(step: dict) -> dict[str, Any]:
     instructions = await agent.system_prompt(RunContext(ctx.thread_id, ctx.run_id, agent.name, now))
     result = await steps.run_model_step(
         ctx,
-        runtime.model_of(agent),
+        process.model_of(agent),
         agent.registry,
         step["index"],
         client_tools=step.get("tools"),
@@ -233,7 +233,7 @@ async def finish_run(step: dict) -> None:
 
 
 def _agent_of(step: dict[str, Any]) -> Agent:
-    agents = runtime.get_agents()
+    agents = process.get_agents()
     return agents.get(step["agent"]) if step.get("agent") else agents.default
 
 

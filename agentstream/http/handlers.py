@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .. import runtime, telemetry
-from ..agent import approvals, reconcile, runs, state
+from ..agent import approvals, process, reconcile, runs, state
 from ..agent.agents import Agent
 from ..agent.reconcile import OrchestrationStatus
 from ..agent.requests import InputMessage
@@ -113,14 +113,14 @@ async def _respond(handler: Handler, *args: Any, **kwargs: Any) -> Response:
 
 def agent_named(name: str | None) -> Agent:
     """The agent a route names, or the first agent for the unnamed `/agent/...` routes."""
-    agents = runtime.get_agents()
+    agents = process.get_agents()
     return agents.default if name is None else agents.get(name)
 
 
 @caller_endpoint
 async def list_agents(request: Request) -> Response:
     # MCP servers' tools are listed too (all agents' servers at once), through the cache the runs use.
-    agents = list(runtime.get_agents())
+    agents = list(process.get_agents())
     tools = await asyncio.gather(*(agent.registry.load() for agent in agents))
     return JSONResponse({"agents": [agent.info(loaded) for agent, loaded in zip(agents, tools, strict=True)]})
 
@@ -306,8 +306,8 @@ async def get_thread(request: Request, thread_id: str, orchestration_status: Orc
         thread = await store.get_thread(thread_id) or thread
     messages = await store.get_messages(thread_id)
     # Only an agent with an output type has results to look up.
-    agents = {agent.name: agent for agent in runtime.get_agents()}
-    owner = agents.get(thread.agent) if thread.agent else runtime.get_agents().default
+    agents = {agent.name: agent for agent in process.get_agents()}
+    owner = agents.get(thread.agent) if thread.agent else process.get_agents().default
     results = await runs.run_results(store, thread_id, thread.runs, messages) if owner and owner.output_type else {}
     return JSONResponse(
         {

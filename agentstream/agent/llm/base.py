@@ -61,6 +61,10 @@ class Usage:
 Chunk = TextDelta | ReasoningDelta | EncryptedReasoning | ToolCallDelta | Usage
 
 
+#: The id suffix of the message that tells the model why its answer did not validate.
+CORRECTION_SUFFIX = ".correction"
+
+
 @dataclass(frozen=True, slots=True)
 class OutputSchema:
     """The JSON schema the model's final answer must follow (an agent's `output_type`)."""

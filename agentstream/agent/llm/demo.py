@@ -30,8 +30,17 @@ import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from ..output import CORRECTION_SUFFIX
-from .base import Chunk, EncryptedReasoning, ModelError, OutputSchema, ReasoningDelta, TextDelta, ToolCallDelta, Usage
+from .base import (
+    CORRECTION_SUFFIX,
+    Chunk,
+    EncryptedReasoning,
+    ModelError,
+    OutputSchema,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
 
 _REPLY = (
     "This answer comes from agentstream's offline demo model. Every token you see was appended to the "

@@ -1,0 +1,1 @@
+"""The Functions layer: triggers, orchestrator and activities. The only place that imports azure.functions."""

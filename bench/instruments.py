@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from agentstream.log.stores.base import EventStore
 
@@ -31,6 +31,9 @@ READ_METHODS = (
     "open_steps",
 )
 WRITE_METHODS = ("start_run", "append", "begin_step", "discard_step", "commit_step", "finish_run", "request_cancel")
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _in_append: contextvars.ContextVar[bool] = contextvars.ContextVar("bench_in_append", default=False)
 
@@ -49,9 +52,9 @@ class StoreCounters:
             self.append_round_trips = Counter()
             probe(store, self._round_trip)
 
-    def _counted(self, name: str, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    def _counted(self, name: str, method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         @functools.wraps(method)
-        async def counted(*args: Any, **kwargs: Any) -> Any:
+        async def counted(*args: P.args, **kwargs: P.kwargs) -> R:
             self.calls[name] += 1
             if name != "append":
                 return await method(*args, **kwargs)

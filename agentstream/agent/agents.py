@@ -47,7 +47,7 @@ Instructions = str | Callable[[RunContext], str | Awaitable[str]]
 class Agent:
     name: str
     instructions: Instructions = ""
-    tools: Sequence[Tool | ToolSource] = ()
+    tools: Sequence[Tool[..., Any] | ToolSource] = ()
     model: ModelClient | None = None
     description: str = ""
     #: "per_tool": each tool's own `approval` decides; "always": every server tool needs a person's

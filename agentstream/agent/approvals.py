@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..exceptions import InterruptExpired, InterruptNotFound, InvalidRequest, first_problem
 from ..log.stores.base import EventStore, RunInfo, RunStatus, ThreadInfo
+from .step_data import DecidedCall, ToolCall
 from .tools import ToolRegistry
 
 REASON = "tool_call"
@@ -58,16 +59,16 @@ class ResumeEntry(BaseModel):
 class OpenInterrupt:
     interrupt: dict[str, Any]
     """The AG-UI interrupt, camelCase, as the interrupted run's RUN_FINISHED carries it."""
-    call: dict[str, Any]
+    call: ToolCall
     """The tool call it holds: {"id", "type", "function": {"name", "arguments"}}."""
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    call: dict[str, Any]
+    call: ToolCall
     approved: bool
 
-    def to_input(self) -> dict[str, Any]:
+    def to_input(self) -> DecidedCall:
         return {"call": self.call, "approved": self.approved}
 
 
@@ -84,9 +85,7 @@ def resume_run_id(interrupted_run_id: str) -> str:
     return hashlib.sha256(f"resume:{interrupted_run_id}".encode()).hexdigest()[:32]
 
 
-def interrupts_for(
-    run_id: str, calls: list[dict[str, Any]], tools: ToolRegistry, now: dt.datetime
-) -> list[dict[str, Any]]:
+def interrupts_for(run_id: str, calls: list[ToolCall], tools: ToolRegistry, now: dt.datetime) -> list[dict[str, Any]]:
     """The interrupts for tool calls that wait for approval, as RUN_FINISHED's outcome lists them.
 
     `tools`: the agent's loaded registry (its MCP servers' tools included)."""
@@ -189,7 +188,7 @@ def _approval(entry: ResumeEntry) -> Approval:
         ) from None
 
 
-def _with_arguments(call: dict[str, Any], arguments: dict[str, Any], tools: ToolRegistry) -> dict[str, Any]:
+def _with_arguments(call: ToolCall, arguments: dict[str, Any], tools: ToolRegistry) -> ToolCall:
     """The call with arguments a person edited, checked against the tool's schema first."""
     name = call["function"]["name"]
     encoded = json.dumps(arguments, ensure_ascii=False)

@@ -242,15 +242,15 @@ async def submit_tool_results(
     accepted: list[str] = []
     for result in results:
         call_id = result.tool_call_id
-        message = tool_message(call_id, result.text, error=result.error)
+        answer = tool_message(call_id, result.text, error=result.error)
         try:
             written = await store.commit_step(
                 thread_id,
                 run_id,
                 tool_step_id(run_id, calls[call_id], call_id),
-                result=message,
-                events=[tool_result_event(message)],
-                messages=[message],
+                result=answer,
+                events=[tool_result_event(answer)],
+                messages=[dict(answer)],
             )
         except RunOver:
             raise RunNotWaiting(f"Run '{run_id}' ended before the result of '{call_id}' arrived.") from None

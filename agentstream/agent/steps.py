@@ -17,8 +17,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ag_ui.core import (
     MessagesSnapshotEvent,
@@ -40,12 +41,11 @@ from .approvals import DECLINED
 from .llm.base import CORRECTION_SUFFIX, ModelClient, ModelError
 from .output import correction_text, output_schema, validate_output, validation_problems
 from .state import State, StateUpdates, run_state, snapshot_event
+from .step_data import CANCELLED, ModelStepResult, RunError, ToolCall, ToolMessage
 from .tools import ToolContext, ToolRegistry
 from .turn import AssistantTurn
 
 logger = logging.getLogger(__name__)
-
-CANCELLED: dict[str, Any] = {"toolCalls": [], "cancelled": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ async def run_model_step(
     instructions: str = "",
     max_attempts: int,
     output_type: type[BaseModel] | None = None,
-) -> dict[str, Any]:
+) -> ModelStepResult:
     """Stream one assistant turn into the log; the model may call server tools and `client_tools`.
 
     `instructions` go first, as a system message the model sees and the thread never stores.
@@ -116,11 +116,11 @@ async def _run_model_step(
     instructions: str,
     max_attempts: int,
     output_type: type[BaseModel] | None,
-) -> dict[str, Any]:
+) -> ModelStepResult:
     step_id = model_step_id(ctx.run_id, index)
     record = await ctx.store.get_step(ctx.thread_id, step_id)
     if record is not None and record.status is StepStatus.COMMITTED:
-        return record.result  # type: ignore[no-any-return]
+        return cast(ModelStepResult, record.result)
     run = await ctx.store.get_run(ctx.thread_id, ctx.run_id)
     if run is None or run.cancel_requested or run.status is not RunStatus.RUNNING:
         return CANCELLED
@@ -171,7 +171,7 @@ class _InvalidOutput(Exception):
 
 async def _model_attempt(
     ctx: StepContext, model: ModelClient, step: _StepRequest, attempt: int, max_attempts: int
-) -> dict[str, Any] | _InvalidOutput:
+) -> ModelStepResult | _InvalidOutput:
     step_id = step.step_id
     current = await ctx.store.begin_step(ctx.thread_id, ctx.run_id, step_id, attempt)
     writer = EventWriter(
@@ -193,7 +193,7 @@ async def _model_attempt(
                     pace.output()
                     writer.emit(event)
         pace.finish(turn.usage.get("outputTokens", 0))
-        result: dict[str, Any] = {"toolCalls": turn.tool_calls}
+        result: ModelStepResult = {"toolCalls": turn.tool_calls}
         if step.output_type is not None and not turn.tool_calls:
             try:
                 result["output"] = validate_output(step.output_type, turn.text)
@@ -216,7 +216,7 @@ async def _model_attempt(
         await writer.abandon()
         record = await ctx.store.get_step(ctx.thread_id, step_id)
         if record is not None and record.status is StepStatus.COMMITTED:
-            return record.result  # type: ignore[no-any-return]
+            return cast(ModelStepResult, record.result)
         raise
     except RunOver:
         with contextlib.suppress(RunOver):  # the run may already be over: then it was closed for us
@@ -246,12 +246,12 @@ async def run_tool_step(
     ctx: StepContext,
     tools: ToolRegistry,
     index: int,
-    call: dict[str, Any],
+    call: ToolCall,
     *,
     agent: str,
     declined: bool = False,
     state_type: type[BaseModel] | None = None,
-) -> dict[str, Any]:
+) -> ToolMessage | ModelStepResult:
     """Run one server tool call of `agent` and commit its result. Returns the tool message.
 
     A `declined` call (a person did not approve it) does not run: its result says so. The tool's
@@ -268,15 +268,15 @@ async def _run_tool_step(
     ctx: StepContext,
     tools: ToolRegistry,
     index: int,
-    call: dict[str, Any],
+    call: ToolCall,
     agent: str,
     declined: bool,
     state_type: type[BaseModel] | None,
-) -> dict[str, Any]:
+) -> ToolMessage | ModelStepResult:
     step_id = tool_step_id(ctx.run_id, index, call["id"])
     record = await ctx.store.get_step(ctx.thread_id, step_id)
     if record is not None and record.status is StepStatus.COMMITTED:
-        return record.result  # type: ignore[no-any-return]
+        return cast(ToolMessage, record.result)
     function = call["function"]
     updates = StateUpdates(await _state_of(ctx), state_type)
     try:
@@ -304,7 +304,8 @@ async def _run_tool_step(
             step_id,
             result=message,
             events=[*changes, tool_result_event(message)],
-            messages=[message],
+            # The thread's conversation holds plain dicts.
+            messages=[dict(message)],
         )
     except RunOver:
         return CANCELLED
@@ -312,7 +313,7 @@ async def _run_tool_step(
         # Another execution committed first; its result is the one the log holds.
         record = await ctx.store.get_step(ctx.thread_id, step_id)
         if record is not None and record.result is not None:
-            return record.result  # type: ignore[no-any-return]
+            return cast(ToolMessage, record.result)
     return message
 
 
@@ -325,14 +326,15 @@ class _Declined(Exception):
     """A person declined the call: it does not run."""
 
 
-def tool_message(call_id: str, content: str, *, error: str | None = None) -> dict[str, Any]:
-    message: dict[str, Any] = {"id": f"{call_id}.result", "role": "tool", "toolCallId": call_id, "content": content}
+def tool_message(call_id: str, content: str, *, error: str | None = None) -> ToolMessage:
+    message: ToolMessage = {"id": f"{call_id}.result", "role": "tool", "toolCallId": call_id, "content": content}
     if error is not None:
         message["error"] = error
     return message
 
 
-def tool_result_event(message: dict[str, Any]) -> NewEvent:
+def tool_result_event(message: Mapping[str, Any]) -> NewEvent:
+    """The TOOL_CALL_RESULT of a tool message (a ToolMessage, or one a client sent)."""
     return NewEvent.of(
         ToolCallResultEvent(
             message_id=message["id"], tool_call_id=message["toolCallId"], content=message["content"], role="tool"
@@ -378,7 +380,7 @@ async def discard_attempt(ctx: StepContext, record: StepRecord, unwritten: list[
 
 async def finish_run(
     ctx: StepContext,
-    error: dict[str, str] | None = None,
+    error: RunError | None = None,
     *,
     cancelled: bool = False,
     pending_tool_call_ids: list[str] | None = None,
@@ -415,7 +417,7 @@ async def finish_run(
 
 async def _write_ending(
     ctx: StepContext,
-    error: dict[str, str] | None,
+    error: RunError | None,
     *,
     cancelled: bool,
     pending_tool_call_ids: list[str] | None,
@@ -432,7 +434,14 @@ async def _write_ending(
     snapshots = [snapshot] if closing_state is None else [snapshot, snapshot_event(closing_state)]
     if error is not None:
         event = NewEvent.of(RunErrorEvent(message=error["message"], code=error["code"]))
-        await ctx.store.finish_run(ctx.thread_id, ctx.run_id, RunStatus.FAILED, [*snapshots, event], error=error)
+        stored = {"code": error["code"], "message": error["message"]}
+        await ctx.store.finish_run(
+            ctx.thread_id,
+            ctx.run_id,
+            RunStatus.FAILED,
+            [*snapshots, event],
+            error=stored,
+        )
         return
     run = await ctx.store.get_run(ctx.thread_id, ctx.run_id)
     outcome: RunFinishedCancelledOutcome | RunFinishedSuccessOutcome | RunFinishedInterruptOutcome | None = None

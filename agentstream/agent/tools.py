@@ -29,7 +29,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from pydantic import BaseModel
 
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 Approval = Literal["never", "always"]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +73,11 @@ class ToolContext:
 
 
 @dataclass(frozen=True, slots=True)
-class Tool:
+class Tool(Generic[P, R]):
     name: str
     description: str
     arguments: type[BaseModel]
-    function: Callable[..., Any]
+    function: Callable[P, R]
     #: True when `function` takes the arguments as keywords (the `@tool` form), not as one model.
     keywords: bool = False
     #: The parameter that receives the ToolContext, if the function takes one.
@@ -96,6 +98,10 @@ class Tool:
         if self.approval_expires_after is not None and self.approval_expires_after <= 0:
             raise ValueError(f"Tool '{self.name}': approval_expires_after must be a positive number of seconds.")
         object.__setattr__(self, "_schema", tool_schema(self.arguments))
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """The function itself, as it was before `@tool`: a tool stays callable with its own signature."""
+        return self.function(*args, **kwargs)
 
     def spec(self) -> dict[str, Any]:
         """The AG-UI tool shape: name, description, JSON-schema parameters."""
@@ -125,7 +131,7 @@ class Tool:
 
 
 @overload
-def tool(function: Callable[..., Any], /) -> Tool: ...
+def tool(function: Callable[P, R], /) -> Tool[P, R]: ...
 
 
 @overload
@@ -135,21 +141,21 @@ def tool(
     description: str | None = None,
     approval: Approval = "never",
     approval_expires_after: float | None = None,
-) -> Callable[[Callable[..., Any]], Tool]: ...
+) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
 
 
 def tool(
-    function: Callable[..., Any] | None = None,
+    function: Callable[P, R] | None = None,
     /,
     *,
     name: str | None = None,
     description: str | None = None,
     approval: Approval = "never",
     approval_expires_after: float | None = None,
-) -> Tool | Callable[[Callable[..., Any]], Tool]:
+) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
     """Make a typed function a tool: `@tool`, or `@tool(name=..., description=..., approval="always")`."""
 
-    def make(function: Callable[..., Any]) -> Tool:
+    def make(function: Callable[P, R]) -> Tool[P, R]:
         tool_name = name or function.__name__
         signature = read_signature(function, name=tool_name, context_type=ToolContext)
         return Tool(
@@ -213,7 +219,7 @@ class UnknownTool(LookupError):
 class ToolRegistry:
     """An agent's tools by name: its own, and (once loaded) those its sources list."""
 
-    def __init__(self, tools: Iterable[Tool | ToolSource] = ()) -> None:
+    def __init__(self, tools: Iterable[Tool[..., Any] | ToolSource] = ()) -> None:
         self._tools: dict[str, ServerTool] = {}
         self._sources: list[ToolSource] = []
         #: Set by `load()`: what each source listed.

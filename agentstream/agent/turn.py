@@ -22,6 +22,7 @@ from ag_ui.core import (
 
 from ..log.events import NewEvent
 from .llm.base import ITEM_ID, Chunk, EncryptedReasoning, ReasoningDelta, TextDelta, ToolCallDelta, Usage
+from .step_data import ToolCall
 
 _USAGE_KEYS = {
     "inputTokens": "input_tokens",
@@ -162,7 +163,7 @@ class AssistantTurn:
         return events
 
     @property
-    def tool_calls(self) -> list[dict[str, Any]]:
+    def tool_calls(self) -> list[ToolCall]:
         return [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": "".join(c.arguments)}}
             for c in self._calls.values()

@@ -207,9 +207,9 @@ def _call_id(part: dict[str, Any]) -> str:
 def _answer(part: dict[str, Any]) -> dict[str, Any]:
     if part["state"] == "output-error":
         error = str(part.get("errorText") or "error")
-        return tool_message(_call_id(part), error, error=error)
+        return dict(tool_message(_call_id(part), error, error=error))
     output = part.get("output")
-    return tool_message(_call_id(part), output if isinstance(output, str) else json.dumps(output))
+    return dict(tool_message(_call_id(part), output if isinstance(output, str) else json.dumps(output)))
 
 
 def _user_text(message: dict[str, Any]) -> str:

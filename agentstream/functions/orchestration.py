@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Generator
-from typing import Any
+from typing import Any, cast
 
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState
@@ -21,6 +21,17 @@ from azure.durable_functions.models.Task import TaskBase, TaskState
 from agentstream import runtime
 from agentstream.agent import approvals, process, steps
 from agentstream.agent.agents import Agent, RunContext
+from agentstream.agent.step_data import (
+    FinishInput,
+    ModelStepInput,
+    ModelStepResult,
+    RunError,
+    RunInput,
+    RunOutcome,
+    ToolCall,
+    ToolMessage,
+    ToolStepInput,
+)
 from agentstream.agent.steps import StepContext
 from agentstream.config import get_settings
 from agentstream.exceptions import StoreUnavailable
@@ -53,22 +64,22 @@ def tool_result_event(tool_call_id: str) -> str:
 
 
 @bp.orchestration_trigger(context_name="context")
-def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
-    run: dict[str, Any] = context.get_input()
-    ids = {"thread_id": run["thread_id"], "run_id": run["run_id"]}
+def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, RunOutcome]:
+    run = cast(RunInput, context.get_input())
+    thread_id, run_id = run["thread_id"], run["run_id"]
     # Runs started before agents had names carry none (their activities run the first agent), and
     # their activity inputs stay as they were, so in-flight instances replay unchanged.
-    agent = {"agent": run["agent"]} if "agent" in run else {}
+    agent = run.get("agent")
     client_tools: list[dict[str, Any]] = run.get("tools", [])
     client_names = {tool["name"] for tool in client_tools}
     settings = get_settings()
     retry = df.RetryOptions(settings.step_retry_interval_ms, settings.step_max_attempts)
     # Raised by the cancel endpoint; every wait below races against it.
     cancel = context.wait_for_external_event(CANCEL_EVENT)
-    error: dict[str, str] | None = None
+    error: RunError | None = None
     cancelled = False
     pending: list[str] = []
-    interrupted: list[dict[str, Any]] = []
+    interrupted: list[ToolCall] = []
     output: Any = None
     phase = "model"
     try:
@@ -81,7 +92,7 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
                         context.call_activity_with_retry(
                             "tool_step",
                             retry,
-                            {**ids, **agent, "index": 0, "call": d["call"], "declined": not d["approved"]},
+                            _tool_input(thread_id, run_id, agent, 0, d["call"], declined=not d["approved"]),
                         )
                         for d in run["approvals"]
                     ]
@@ -91,28 +102,38 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
                     break
                 _outcome(decided)
             phase = "model"
-            model = context.call_activity_with_retry(
-                "model_step", retry, {**ids, **agent, "index": index, "tools": client_tools}
-            )
-            if (yield context.task_any([model, cancel])) is cancel or _outcome(model).get("cancelled"):
+            model_input: ModelStepInput = {
+                "thread_id": thread_id,
+                "run_id": run_id,
+                "index": index,
+                "tools": client_tools,
+            }
+            if agent is not None:
+                model_input["agent"] = agent
+            model = context.call_activity_with_retry("model_step", retry, model_input)
+            if (yield context.task_any([model, cancel])) is cancel:
                 cancelled = True
                 break
-            if failure := _outcome(model).get("error"):
+            step: ModelStepResult = _outcome(model)
+            if step.get("cancelled"):
+                cancelled = True
+                break
+            if failure := step.get("error"):
                 error = failure
                 break
-            calls = _outcome(model)["toolCalls"]
+            calls = step["toolCalls"]
             if not calls:
-                output = _outcome(model).get("output")
+                output = step.get("output")
                 break
             phase = "tool"
             # Calls waiting for approval run in a later, resumed run, once a person decides.
-            awaiting = set(_outcome(model).get("approvals", []))
+            awaiting = set(step.get("approvals", []))
             server_calls = [c for c in calls if c["function"]["name"] not in client_names and c["id"] not in awaiting]
             if server_calls:
                 tools = context.task_all(
                     [
                         context.call_activity_with_retry(
-                            "tool_step", retry, {**ids, **agent, "index": index, "call": c}
+                            "tool_step", retry, _tool_input(thread_id, run_id, agent, index, c)
                         )
                         for c in server_calls
                     ]
@@ -158,9 +179,17 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
     # The terminal event must get written, even after a long store outage: finishing retries
     # quickly, then again on durable timers, which cost nothing while they wait.
     finish_retry = df.RetryOptions(settings.step_retry_interval_ms, max(10, settings.step_max_attempts))
-    finish = {**ids, "error": error, "cancelled": cancelled, "pending": pending}
+    finish: FinishInput = {
+        "thread_id": thread_id,
+        "run_id": run_id,
+        "error": error,
+        "cancelled": cancelled,
+        "pending": pending,
+    }
     if interrupted and error is None and not cancelled:
-        finish.update(agent, interrupts=interrupted)
+        finish["interrupts"] = interrupted
+        if agent is not None:
+            finish["agent"] = agent
     if output is not None:
         finish["output"] = output
     for delay in _finish_backoff(settings.step_retry_interval_ms / 1000):
@@ -171,23 +200,38 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
             yield context.create_timer(context.current_utc_datetime + dt.timedelta(seconds=delay))
     else:
         yield context.call_activity_with_retry("finish_run", finish_retry, finish)
-    outcome = {"error": error, "cancelled": cancelled, "pending": pending}
-    return {**outcome, "interrupts": [c["id"] for c in finish["interrupts"]]} if "interrupts" in finish else outcome
+    outcome: RunOutcome = {"error": error, "cancelled": cancelled, "pending": pending}
+    if "interrupts" in finish:
+        outcome["interrupts"] = [c["id"] for c in finish["interrupts"]]
+    return outcome
+
+
+def _tool_input(
+    thread_id: str, run_id: str, agent: str | None, index: int, call: ToolCall, *, declined: bool | None = None
+) -> ToolStepInput:
+    step: ToolStepInput = {"thread_id": thread_id, "run_id": run_id, "index": index, "call": call}
+    if agent is not None:
+        step["agent"] = agent
+    if declined is not None:
+        step["declined"] = declined
+    return step
 
 
 # Activity inputs are annotated plain `dict`: the worker's indexing rejects parameterized generics there.
+# Each is the input its orchestrator call above wrote, back from the durable history.
 @bp.activity_trigger(input_name="step")
-async def model_step(step: dict) -> dict[str, Any]:
-    agent = _agent_of(step)
-    ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
+async def model_step(step: dict) -> ModelStepResult:
+    data = cast(ModelStepInput, step)
+    agent = _agent_of(data)
+    ctx = StepContext(runtime.get_store(), data["thread_id"], data["run_id"])
     now = dt.datetime.now(dt.UTC)
     instructions = await agent.system_prompt(RunContext(ctx.thread_id, ctx.run_id, agent.name, now))
     result = await steps.run_model_step(
         ctx,
         process.model_of(agent),
         agent.registry,
-        step["index"],
-        client_tools=step.get("tools"),
+        data["index"],
+        client_tools=data.get("tools"),
         instructions=instructions,
         max_attempts=get_settings().step_max_attempts,
         output_type=agent.output_type,
@@ -201,40 +245,43 @@ async def model_step(step: dict) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="step")
-async def tool_step(step: dict) -> dict[str, Any]:
-    agent = _agent_of(step)
-    ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
+async def tool_step(step: dict) -> ToolMessage | ModelStepResult:
+    data = cast(ToolStepInput, step)
+    agent = _agent_of(data)
+    ctx = StepContext(runtime.get_store(), data["thread_id"], data["run_id"])
     return await steps.run_tool_step(
         ctx,
         agent.registry,
-        step["index"],
-        step["call"],
+        data["index"],
+        data["call"],
         agent=agent.name,
-        declined=step.get("declined", False),
+        declined=data.get("declined", False),
         state_type=agent.state_type,
     )
 
 
 @bp.activity_trigger(input_name="step")
 async def finish_run(step: dict) -> None:
-    ctx = StepContext(runtime.get_store(), step["thread_id"], step["run_id"])
+    data = cast(FinishInput, step)
+    ctx = StepContext(runtime.get_store(), data["thread_id"], data["run_id"])
     interrupts = None
-    if calls := step.get("interrupts"):
-        tools = await _agent_of(step).registry.load()
+    if calls := data.get("interrupts"):
+        tools = await _agent_of(data).registry.load()
         interrupts = approvals.interrupts_for(ctx.run_id, calls, tools, dt.datetime.now(dt.UTC))
     await steps.finish_run(
         ctx,
-        step["error"],
-        cancelled=step["cancelled"],
-        pending_tool_call_ids=step.get("pending"),
+        data["error"],
+        cancelled=data["cancelled"],
+        pending_tool_call_ids=data.get("pending"),
         interrupts=interrupts,
-        output=step.get("output"),
+        output=data.get("output"),
     )
 
 
-def _agent_of(step: dict[str, Any]) -> Agent:
+def _agent_of(step: ModelStepInput | ToolStepInput | FinishInput) -> Agent:
     agents = process.get_agents()
-    return agents.get(step["agent"]) if step.get("agent") else agents.default
+    name = step.get("agent")
+    return agents.get(name) if name else agents.default
 
 
 def _outcome(task: TaskBase) -> Any:
@@ -244,7 +291,7 @@ def _outcome(task: TaskBase) -> Any:
     return task.result
 
 
-def _run_error(phase: str, failure: str) -> dict[str, str]:
+def _run_error(phase: str, failure: str) -> RunError:
     if failure.startswith(f"{StoreUnavailable.__name__}:"):
         return {"code": "store_unavailable", "message": "The event store became unavailable during the run."}
     return {"code": f"{phase}_error", "message": failure}

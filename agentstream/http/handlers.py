@@ -13,7 +13,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -59,7 +59,9 @@ from .text import plain_text_chunks
 logger = logging.getLogger(__name__)
 
 RunSignal = Callable[[str, str], Awaitable[None]]
-Handler = Callable[..., Awaitable[Response]]
+P = ParamSpec("P")
+# A route's handler: the request first, then what the route passes (path values, the durable client).
+Handler = Callable[Concatenate[Request, P], Awaitable[Response]]
 
 STREAM_TYPES = ("text/event-stream", "text/plain")
 STREAM_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
@@ -67,20 +69,20 @@ STREAM_PARAMETERS = ("after", "run_id", "follow", "access_token")
 STATUS_PARAMETERS = ("access_token",)
 
 
-def api_endpoint(handler: Handler) -> Handler:
+def api_endpoint(handler: Handler[P]) -> Handler[P]:
     """Turn the errors a handler raises into JSON error responses; add CORS headers for allowed origins.
 
     The handler's first argument is the request.
     """
 
     @functools.wraps(handler)
-    async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Response:
+    async def wrapper(request: Request, /, *args: P.args, **kwargs: P.kwargs) -> Response:
         return add_cors_headers(request, await _respond(handler, request, *args, **kwargs))
 
     return wrapper
 
 
-def caller_endpoint(handler: Handler) -> Handler:
+def caller_endpoint(handler: Handler[P]) -> Handler[P]:
     """An api_endpoint for the app's callers (start, cancel, tool results, AG-UI), not for stream readers.
 
     Its route must use the callers' auth level (`agentstream.functions.auth.CALLER_AUTH_LEVEL`), so that with
@@ -88,16 +90,16 @@ def caller_endpoint(handler: Handler) -> Handler:
     """
 
     @functools.wraps(handler)
-    async def authorized(request: Request, *args: Any, **kwargs: Any) -> Response:
+    async def authorized(request: Request, /, *args: P.args, **kwargs: P.kwargs) -> Response:
         authorize_caller(request, get_settings())
         return await handler(request, *args, **kwargs)
 
     return api_endpoint(authorized)
 
 
-async def _respond(handler: Handler, *args: Any, **kwargs: Any) -> Response:
+async def _respond(handler: Handler[P], request: Request, /, *args: P.args, **kwargs: P.kwargs) -> Response:
     try:
-        return await handler(*args, **kwargs)
+        return await handler(request, *args, **kwargs)
     except APIError as exc:
         return error_response(exc)
     except StoreUnavailable:

@@ -209,7 +209,7 @@ def test_a_property_called_title_is_kept() -> None:
     }
 
 
-def call(item: Tool, arguments: str) -> str:
+def call(item: Tool[..., Any], arguments: str) -> str:
     return asyncio.run(item.call(arguments, CONTEXT))
 
 

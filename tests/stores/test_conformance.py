@@ -128,6 +128,31 @@ def test_an_append_key_lands_once(backend: Backend) -> None:
     on_store(backend, test)
 
 
+def test_listeners_hear_every_write_that_appended_and_nothing_else(backend: Backend) -> None:
+    async def test(store: EventStore) -> None:
+        heard: list[tuple[str, list[int]]] = []
+        store.add_listener(lambda thread_id, envelopes: heard.append((thread_id, [e.seq for e in envelopes])))
+        returned = [await store.start_run("t", "r", [labelled("start")], [USER], create=True, agent="default")]
+        returned.append(await store.append("t", "r", [labelled(1), labelled(2)], key="k"))
+        await store.append("t", "r", [labelled(1), labelled(2)], key="k")  # the same key: no new events
+        await store.begin_step("t", "r", "s1", 1)
+        returned.append(await store.discard_step("t", "r", "s1", 1, [labelled("discarded")]))
+        await store.begin_step("t", "r", "s2", 1)
+        returned.append(
+            await store.commit_step("t", "r", "s2", result={}, events=[labelled("step")], messages=[], attempt=1)
+        )
+        assert await store.commit_step("t", "r", "s2", result={}, events=[labelled("again")], messages=[]) == []
+        returned.append(await store.finish_run("t", "r", RunStatus.SUCCEEDED, finished()))
+        assert await store.finish_run("t", "r", RunStatus.SUCCEEDED, finished()) == []
+        written = [("t", [e.seq for e in envelopes]) for envelopes in returned]
+        assert written == [("t", [1]), ("t", [2, 3]), ("t", [4]), ("t", [5]), ("t", [6])]
+        # A replayed key hands back the envelopes it wrote; a listener may hear them again, never others.
+        assert ("t", [2, 3]) in heard
+        assert [entry for entry in heard if entry != ("t", [2, 3])] == [w for w in written if w != ("t", [2, 3])]
+
+    on_store(backend, test)
+
+
 def test_reading_after_any_cursor_yields_exactly_the_rest(backend: Backend) -> None:
     async def test(store: EventStore) -> None:
         await new_thread(store)

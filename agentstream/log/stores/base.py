@@ -136,6 +136,7 @@ class EventStore(abc.ABC):
         self._listeners.append(listener)
 
     def _committed(self, thread_id: str, envelopes: list[Envelope]) -> list[Envelope]:
+        # Called by the public writes themselves, so no backend can leave the tails unwoken.
         if envelopes:
             telemetry.record_events_appended(len(envelopes))
             for listener in self._listeners:
@@ -146,7 +147,6 @@ class EventStore(abc.ABC):
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the backend answers."""
 
-    @abc.abstractmethod
     async def start_run(
         self,
         thread_id: str,
@@ -164,8 +164,23 @@ class EventStore(abc.ABC):
         first), then RunAlreadyActive if another run is active; nothing is written then. A thread
         with no owner (stored before threads had one) becomes `agent`'s in the same write.
         """
+        return self._committed(
+            thread_id, await self._start_run(thread_id, run_id, events, messages, create=create, agent=agent)
+        )
 
     @abc.abstractmethod
+    async def _start_run(
+        self,
+        thread_id: str,
+        run_id: str,
+        events: list[NewEvent],
+        messages: list[dict[str, Any]],
+        *,
+        create: bool,
+        agent: str,
+    ) -> list[Envelope]:
+        """The backend's `start_run`: the write alone, which tells no listener."""
+
     async def append(
         self,
         thread_id: str,
@@ -180,6 +195,19 @@ class EventStore(abc.ABC):
         Raises RunOver if the run is cancelling or finished, and StepSuperseded if `attempt` is no
         longer its step's current attempt.
         """
+        return self._committed(thread_id, await self._append(thread_id, run_id, events, key=key, attempt=attempt))
+
+    @abc.abstractmethod
+    async def _append(
+        self,
+        thread_id: str,
+        run_id: str,
+        events: list[NewEvent],
+        *,
+        key: str | None = None,
+        attempt: StepAttempt | None = None,
+    ) -> list[Envelope]:
+        """The backend's `append`: the write alone, which tells no listener."""
 
     @abc.abstractmethod
     async def read(self, thread_id: str, *, after: int, limit: int = 1000) -> list[Envelope]:
@@ -228,13 +256,18 @@ class EventStore(abc.ABC):
     async def begin_step(self, thread_id: str, run_id: str, step_id: str, attempt: int) -> StepRecord:
         """Record that `attempt` of a step starts now; its output follows the current end of the log."""
 
-    @abc.abstractmethod
     async def discard_step(
         self, thread_id: str, run_id: str, step_id: str, attempt: int, events: list[NewEvent]
     ) -> list[Envelope]:
         """Append the events closing an interrupted attempt and mark it discarded (once)."""
+        return self._committed(thread_id, await self._discard_step(thread_id, run_id, step_id, attempt, events))
 
     @abc.abstractmethod
+    async def _discard_step(
+        self, thread_id: str, run_id: str, step_id: str, attempt: int, events: list[NewEvent]
+    ) -> list[Envelope]:
+        """The backend's `discard_step`: the write alone, which tells no listener."""
+
     async def commit_step(
         self,
         thread_id: str,
@@ -252,8 +285,35 @@ class EventStore(abc.ABC):
         A step already committed appends nothing. With `attempt`, the commit is refused with
         StepSuperseded unless that attempt is the step's current one.
         """
+        return self._committed(
+            thread_id,
+            await self._commit_step(
+                thread_id,
+                run_id,
+                step_id,
+                result=result,
+                events=events,
+                messages=messages,
+                usage=usage,
+                attempt=attempt,
+            ),
+        )
 
     @abc.abstractmethod
+    async def _commit_step(
+        self,
+        thread_id: str,
+        run_id: str,
+        step_id: str,
+        *,
+        result: Any,
+        events: list[NewEvent],
+        messages: list[dict[str, Any]],
+        usage: dict[str, int] | None = None,
+        attempt: int | None = None,
+    ) -> list[Envelope]:
+        """The backend's `commit_step`: the write alone, which tells no listener."""
+
     async def finish_run(
         self,
         thread_id: str,
@@ -269,6 +329,19 @@ class EventStore(abc.ABC):
         with a cancel requested ends only as CANCELLED: any other `status` raises CancelRequested,
         decided in the same atomic operation, so whoever was told `cancelling` is told the truth.
         """
+        return self._committed(thread_id, await self._finish_run(thread_id, run_id, status, events, error=error))
+
+    @abc.abstractmethod
+    async def _finish_run(
+        self,
+        thread_id: str,
+        run_id: str,
+        status: RunStatus,
+        events: list[NewEvent],
+        *,
+        error: dict[str, str] | None = None,
+    ) -> list[Envelope]:
+        """The backend's `finish_run`: the write alone, which tells no listener."""
 
     @abc.abstractmethod
     async def list_active_runs(self) -> list[ActiveRun]:

@@ -165,7 +165,7 @@ class RedisEventStore(EventStore):
     async def ping(self) -> None:
         await self._guard(self._redis.ping, idempotent=True)
 
-    async def start_run(
+    async def _start_run(
         self,
         thread_id: str,
         run_id: str,
@@ -181,9 +181,9 @@ class RedisEventStore(EventStore):
             now, first = await self._script("START_RUN", thread_id, args, idempotent=False)
         except AgentMismatch as exc:
             raise AgentMismatch(thread_id, exc.owner, agent) from None
-        return self._committed(thread_id, self._envelopes(int(first), run_id, now, events))
+        return self._envelopes(int(first), run_id, now, events)
 
-    async def append(
+    async def _append(
         self,
         thread_id: str,
         run_id: str,
@@ -205,7 +205,7 @@ class RedisEventStore(EventStore):
             envelopes = self._envelopes(int(value), run_id, now, events)
         else:
             envelopes = [_from_pairs(entry_id, fields) for entry_id, fields in value]
-        return self._committed(thread_id, envelopes)
+        return envelopes
 
     async def read(self, thread_id: str, *, after: int, limit: int = 1000) -> list[Envelope]:
         keys = [self._keys(thread_id)[0], events_key(thread_id)]
@@ -265,13 +265,13 @@ class RedisEventStore(EventStore):
         _, last = await self._script("BEGIN_STEP", thread_id, [run_id, step_id, attempt])
         return StepRecord(step_id, run_id, StepStatus.STARTED, attempt, int(last))
 
-    async def discard_step(
+    async def _discard_step(
         self, thread_id: str, run_id: str, step_id: str, attempt: int, events: list[NewEvent]
     ) -> list[Envelope]:
         now, first = await self._script("DISCARD_STEP", thread_id, [run_id, step_id, attempt, *_flatten(events)])
-        return self._committed(thread_id, self._envelopes(int(first), run_id, now, events) if first else [])
+        return self._envelopes(int(first), run_id, now, events) if first else []
 
-    async def commit_step(
+    async def _commit_step(
         self,
         thread_id: str,
         run_id: str,
@@ -294,9 +294,9 @@ class RedisEventStore(EventStore):
             *_flatten(events),
         ]
         now, first = await self._script("COMMIT_STEP", thread_id, args)
-        return self._committed(thread_id, self._envelopes(int(first), run_id, now, events) if first else [])
+        return self._envelopes(int(first), run_id, now, events) if first else []
 
-    async def finish_run(
+    async def _finish_run(
         self,
         thread_id: str,
         run_id: str,
@@ -307,7 +307,7 @@ class RedisEventStore(EventStore):
     ) -> list[Envelope]:
         args = [run_id, status.value, _json(error) if error else "", *_flatten(events)]
         now, first = await self._script("FINISH_RUN", thread_id, args)
-        return self._committed(thread_id, self._envelopes(int(first), run_id, now, events) if first else [])
+        return self._envelopes(int(first), run_id, now, events) if first else []
 
     async def list_active_runs(self) -> list[ActiveRun]:
         threads: list[str] = sorted(await self._guard(lambda: self._call("smembers", _ACTIVE_KEY)))

@@ -148,7 +148,7 @@ class SQLiteEventStore(EventStore):
 
         return await self._run(tx)
 
-    def _append(
+    def _insert_events(
         self,
         con: sqlite3.Connection,
         thread_id: str,
@@ -221,7 +221,7 @@ class SQLiteEventStore(EventStore):
         # Touch the file itself: `SELECT 1` would succeed with the database gone.
         await self._run(lambda con: con.execute("SELECT 1 FROM threads LIMIT 1").fetchone())
 
-    async def start_run(
+    async def _start_run(
         self,
         thread_id: str,
         run_id: str,
@@ -259,11 +259,11 @@ class SQLiteEventStore(EventStore):
                 "UPDATE threads SET active_run_id = ?, agent = ? WHERE thread_id = ?", (run_id, agent, thread_id)
             )
             self._add_messages(con, thread_id, run_id, messages)
-            return self._append(con, thread_id, run_id, events)
+            return self._insert_events(con, thread_id, run_id, events)
 
-        return self._committed(thread_id, await self._write(tx))
+        return await self._write(tx)
 
-    async def append(
+    async def _append(
         self,
         thread_id: str,
         run_id: str,
@@ -275,10 +275,10 @@ class SQLiteEventStore(EventStore):
         def tx(con: sqlite3.Connection) -> list[Envelope]:
             if attempt is not None:
                 _check_current(con, thread_id, attempt.step_id, attempt.attempt)
-            return self._append(con, thread_id, run_id, events, key)
+            return self._insert_events(con, thread_id, run_id, events, key)
 
         envelopes = await self._write(tx)
-        return self._committed(thread_id, envelopes)
+        return envelopes
 
     async def read(self, thread_id: str, *, after: int, limit: int = 1000) -> list[Envelope]:
         def query(con: sqlite3.Connection) -> list[Envelope]:
@@ -378,7 +378,7 @@ class SQLiteEventStore(EventStore):
 
         return await self._write(tx)
 
-    async def discard_step(
+    async def _discard_step(
         self, thread_id: str, run_id: str, step_id: str, attempt: int, events: list[NewEvent]
     ) -> list[Envelope]:
         def tx(con: sqlite3.Connection) -> list[Envelope]:
@@ -391,11 +391,11 @@ class SQLiteEventStore(EventStore):
                 "UPDATE steps SET status = ? WHERE thread_id = ? AND step_id = ?",
                 (StepStatus.DISCARDED.value, thread_id, step_id),
             )
-            return self._append(con, thread_id, run_id, events, finishing=True)
+            return self._insert_events(con, thread_id, run_id, events, finishing=True)
 
-        return self._committed(thread_id, await self._write(tx))
+        return await self._write(tx)
 
-    async def commit_step(
+    async def _commit_step(
         self,
         thread_id: str,
         run_id: str,
@@ -415,7 +415,7 @@ class SQLiteEventStore(EventStore):
                 return []
             if attempt is not None:
                 _check_current(con, thread_id, step_id, attempt)
-            envelopes = self._append(con, thread_id, run_id, events)
+            envelopes = self._insert_events(con, thread_id, run_id, events)
             con.execute(
                 "INSERT INTO steps (thread_id, step_id, run_id, status, attempt, start_seq, result) "
                 "VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (thread_id, step_id) "
@@ -443,9 +443,9 @@ class SQLiteEventStore(EventStore):
                 )
             return envelopes
 
-        return self._committed(thread_id, await self._write(tx))
+        return await self._write(tx)
 
-    async def finish_run(
+    async def _finish_run(
         self,
         thread_id: str,
         run_id: str,
@@ -462,7 +462,7 @@ class SQLiteEventStore(EventStore):
                 return []
             if row[1] and status is not RunStatus.CANCELLED:
                 raise CancelRequested(f"Run '{run_id}' is cancelling: it can only end cancelled.")
-            envelopes = self._append(con, thread_id, run_id, events, finishing=True)
+            envelopes = self._insert_events(con, thread_id, run_id, events, finishing=True)
             con.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, end_seq = ?, error = ? "
                 "WHERE thread_id = ? AND run_id = ?",
@@ -480,7 +480,7 @@ class SQLiteEventStore(EventStore):
             )
             return envelopes
 
-        return self._committed(thread_id, await self._write(tx))
+        return await self._write(tx)
 
     async def list_active_runs(self) -> list[ActiveRun]:
         def query(con: sqlite3.Connection) -> list[ActiveRun]:

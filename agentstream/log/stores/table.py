@@ -204,7 +204,7 @@ class TableEventStore(EventStore):
         with self._reaching(), contextlib.suppress(ResourceNotFoundError):
             await table.get_entity("ping", HEAD)
 
-    async def start_run(
+    async def _start_run(
         self,
         thread_id: str,
         run_id: str,
@@ -249,9 +249,9 @@ class TableEventStore(EventStore):
             self._add_messages(tx, packed, len(messages))
             return envelopes
 
-        return self._committed(thread_id, await self._write(thread_id, plan))
+        return await self._write(thread_id, plan)
 
-    async def append(
+    async def _append(
         self,
         thread_id: str,
         run_id: str,
@@ -294,7 +294,7 @@ class TableEventStore(EventStore):
                 )
             return envelopes
 
-        return self._committed(thread_id, await self._write(thread_id, plan))
+        return await self._write(thread_id, plan)
 
     async def read(self, thread_id: str, *, after: int, limit: int = 1000) -> list[Envelope]:
         check_id(thread_id, "thread id")
@@ -463,7 +463,7 @@ class TableEventStore(EventStore):
 
         return await self._write(thread_id, plan)
 
-    async def discard_step(
+    async def _discard_step(
         self, thread_id: str, run_id: str, step_id: str, attempt: int, events: list[NewEvent]
     ) -> list[Envelope]:
         key = step_key(step_id)
@@ -481,9 +481,9 @@ class TableEventStore(EventStore):
             tx.verified = {v for v in tx.verified if v[0] != step_id}
             return self._add_events(tx, head, run_id, events, page)
 
-        return self._committed(thread_id, await self._write(thread_id, plan))
+        return await self._write(thread_id, plan)
 
-    async def commit_step(
+    async def _commit_step(
         self,
         thread_id: str,
         run_id: str,
@@ -536,9 +536,9 @@ class TableEventStore(EventStore):
             tx.verified = {v for v in tx.verified if v[0] != step_id}
             return envelopes
 
-        return self._committed(thread_id, await self._write(thread_id, plan))
+        return await self._write(thread_id, plan)
 
-    async def finish_run(
+    async def _finish_run(
         self,
         thread_id: str,
         run_id: str,
@@ -575,7 +575,7 @@ class TableEventStore(EventStore):
                 tx.next = dataclasses.replace(tx.next, active_run_id=None, cancelling=False)
             return envelopes
 
-        return self._committed(thread_id, await self._write(thread_id, plan))
+        return await self._write(thread_id, plan)
 
     async def list_active_runs(self) -> list[ActiveRun]:
         table = await self._table()

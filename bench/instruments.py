@@ -122,7 +122,7 @@ def _probe_table(store: Any, count: Callable[[str], None]) -> None:
         count("read" if request.method == "GET" else "write")
         return await method(transport, request, **kwargs)
 
-    AioHttpTransport.send = counted  # type: ignore[method-assign]
+    AioHttpTransport.send = counted
 
 
 _PROBES: dict[str, Callable[[Any, Callable[[str], None]], None]] = {

@@ -142,7 +142,7 @@ class OpenAIServer:
             if self._replies:
                 return self._replies.pop(0)
         conversation = body.get("messages") or body.get("input") or []
-        last_user = next((m for m in reversed(conversation) if m.get("role") == "user"), {})
+        last_user: dict[str, Any] = next((m for m in reversed(conversation) if m.get("role") == "user"), {})
         return Reply(text=f"Echo: {last_user.get('content', '')}")
 
 

@@ -73,7 +73,7 @@ def responses_events(reply: Reply, body: dict[str, Any], issued: dict[str, str])
     parts = reply.summary_parts or ([reply.reasoning] if reply.reasoning else [])
     if parts or reply.encrypted:
         index = len(output)
-        item = {"id": f"rs_{secrets.token_hex(8)}", "type": "reasoning", "summary": []}
+        item: dict[str, Any] = {"id": f"rs_{secrets.token_hex(8)}", "type": "reasoning", "summary": []}
         emit("response.output_item.added", output_index=index, item=item)
         for summary_index, part in enumerate(parts):
             ids = {"item_id": item["id"], "output_index": index, "summary_index": summary_index}
@@ -83,7 +83,7 @@ def responses_events(reply: Reply, body: dict[str, Any], issued: dict[str, str])
                 deltas += 1
             emit("response.reasoning_summary_text.done", **ids, text=part)
             emit("response.reasoning_summary_part.done", **ids, part={"type": "summary_text", "text": part})
-        done = {**item, "summary": [{"type": "summary_text", "text": part} for part in parts]}
+        done: dict[str, Any] = {**item, "summary": [{"type": "summary_text", "text": part} for part in parts]}
         if "reasoning.encrypted_content" in (body.get("include") or []):
             done["encrypted_content"] = token = f"enc_{secrets.token_urlsafe(24)}"
             issued[token] = item["id"]
@@ -102,7 +102,7 @@ def responses_events(reply: Reply, body: dict[str, Any], issued: dict[str, str])
             emit("response.refusal.done", **ids, refusal=reply.refusal)
             content = {"type": "refusal", "refusal": reply.refusal}
         else:
-            empty = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
+            empty: dict[str, Any] = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
             emit("response.content_part.added", **ids, part=empty)
             for word in _WORDS.findall(reply.text):
                 emit("response.output_text.delta", **ids, delta=word, logprobs=[], obfuscation="x")

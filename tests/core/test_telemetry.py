@@ -93,7 +93,7 @@ def test_a_model_step_records_time_to_first_token_tokens_per_second_events_and_s
     [rate] = points["agentstream.model.tokens_per_second"]
     # Five tokens, the last at least four delays after the first: at most 5 / (4 * delay) per second.
     assert rate.count == 1 and 0 < rate.sum <= 5 / (4 * WORD_DELAY)
-    [appended] = points["agentstream.log.events.appended"]
+    [appended] = points["agentstream.events.appended"]
     assert appended.value == written > 5
     spans = {span.name: span for span in otel.spans.get_finished_spans()}
     assert {"agentstream.model_step", "agentstream.finish_run"} <= set(spans)

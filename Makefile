@@ -39,10 +39,19 @@ run: $(STAMP)
 test: system-packages $(STAMP) $(NODE_STAMP) $(TOOLS_STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
-# The tests that need no Node, Redis, Chromium or tool venv (markers in pyproject.toml), e.g.
-# `make test-fast ARGS=tests/e2e/test_run_stream.py` runs that file on the SQLite store only.
+# The quick loop (docs/testing.md): the core, the Python clients, the docs checks and the stream
+# contract end to end on SQLite, in four workers, with the plugins only other tests use left out.
+# ARGS naming tests runs those instead, e.g. `make test-fast ARGS=tests/e2e/test_cancel.py` runs
+# that file on the SQLite store only. Either way nothing that needs Node, Redis, Chromium or a
+# tool venv runs (markers in pyproject.toml).
+FAST_TESTS := tests/core tests/client/test_python_client.py tests/client/test_async_client.py \
+	tests/docs/test_links.py tests/docs/test_code_blocks.py \
+	tests/e2e/test_run_stream.py tests/e2e/test_error_messages.py tests/e2e/test_query_parameters.py
+FAST_OPTIONS := -n 4 --dist loadfile -p no:schemathesis -p no:hypothesispytest -p no:ag_ui_validate
+NEEDS_NOTHING := -m "not (node or redis or chromium or tools)"
+
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not (node or redis or chromium or tools)" $(ARGS)
+	$(BIN)/python -m pytest $(NEEDS_NOTHING) $(if $(filter tests/%,$(ARGS)),$(ARGS),$(FAST_OPTIONS) $(FAST_TESTS) $(ARGS))
 
 system-packages:
 	@scripts/system-packages

@@ -1,6 +1,6 @@
 """Settings, read from app settings / environment variables.
 
-Every setting here is listed with its default in README.md and local.settings.json.example.
+Every setting here is listed with its default in docs/settings.md and local.settings.json.example.
 """
 
 from __future__ import annotations

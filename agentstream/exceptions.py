@@ -29,7 +29,7 @@ The hierarchy:
     x UnsupportedMediaType   415
     x ServiceUnavailable     503
 
-The core raises these; exactly one function per host (`agentstream.http.error_response`)
+The core raises these; exactly one function per host (`agentstream.http.errors.error_response`)
 turns an APIError into a response.
 """
 

@@ -24,6 +24,31 @@ EVERY_BACKEND = (
 KILL_ROUNDS_BACKENDS = {"tests/e2e/test_fault_injection.py": ["sqlite", "redis"]}
 
 
+# What kind of test each folder holds, as a marker (see pyproject.toml), so `-m core`, `-m "e2e and
+# not redis"` and the like pick tests by what they exercise. A file that is not of its folder's kind
+# is named in KIND_BY_PATH.
+KIND_BY_FOLDER = {
+    "tests/core/": "core",
+    "tests/client/": "client",
+    "tests/stores/": "store",
+    "tests/e2e/": "e2e",
+    "tests/agui/": "e2e",
+    "tests/aisdk/": "e2e",
+    "tests/devhost/": "e2e",
+    "tests/bench/": "e2e",
+    "tests/web/": "browser",
+    "tests/infra/": "infra",
+    "tests/fidelity/": "infra",
+    "tests/package/": "infra",
+    "tests/tooling/": "infra",
+    "tests/docs/": "infra",
+}
+KIND_BY_PATH = {
+    "tests/web/test_static_files.py": "e2e",
+    "tests/docs/test_first_ten_minutes.py": "e2e",
+}
+KINDS = frozenset(KIND_BY_FOLDER.values())
+
 # What tests need beyond `make install`, as markers (see pyproject.toml): `make test` sets it all
 # up and runs every test; `make test-fast` deselects the marked ones.
 BACKEND_NEEDS = {"table": "node", "redis": "redis"}
@@ -39,8 +64,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", names, indirect=True, scope="session")
 
 
+def kind_of(path: str) -> str:
+    """The kind marker of a test file, from KIND_BY_PATH or its folder."""
+    if path in KIND_BY_PATH:
+        return KIND_BY_PATH[path]
+    folder = next((folder for folder in KIND_BY_FOLDER if path.startswith(folder)), None)
+    if folder is None:
+        raise pytest.UsageError(f"{path}: add its folder to KIND_BY_FOLDER in tests/conftest.py")
+    return KIND_BY_FOLDER[folder]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
+        item.add_marker(kind_of(item.path.relative_to(ROOT).as_posix()))
         fixtures = getattr(item, "fixturenames", ())
         needs = {need for fixture, need in FIXTURE_NEEDS.items() if fixture in fixtures}
         params = item.callspec.params if isinstance(item, pytest.Function) and hasattr(item, "callspec") else {}

@@ -11,8 +11,9 @@ client declared (`client_tools`):
   answering them continues the conversation (the AG-UI way).
 
 The durable orchestration is started, and its state read, through callbacks, so this module knows
-nothing of Azure Functions. Starting is safe to repeat: the instance id is the run's, and a start
-that reports an error while its instance exists counts as done. A thread whose active run lost its
+nothing of Azure Functions. Starting is safe to repeat: the instance id is `thread_id:run_id` (the
+run's, scoped by its thread), and a start that reports an error while its instance exists counts
+as done. A thread whose active run lost its
 orchestration is reconciled (`reconcile.py`) before a new run on it is refused.
 """
 

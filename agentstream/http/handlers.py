@@ -1,6 +1,6 @@
 """The HTTP API, independent of the host: Starlette requests in, Starlette responses out.
 
-`function_app.py` (through `api/routes.py`) and anything else that can hand over a Starlette
+The Functions triggers (`agentstream/functions/routes.py`) and anything else that can hand over a Starlette
 request call these. The durable orchestration is started through a callback, so this module
 knows nothing of Azure Functions.
 """

@@ -33,6 +33,7 @@ def test_the_cli_prints_the_answer_tool_calls_and_stats(devhost: Devhost) -> Non
     assert done.stdout == f"{first}\n{second}\n"
     tools = {m["toolCallId"]: m["content"] for m in status["messages"] if m["role"] == "tool"}
     calls = {c["id"]: c["function"] for m in status["messages"] for c in m.get("toolCalls", [])}
+    assert sorted(function["name"] for function in calls.values()) == ["get_time", "get_weather"]
     for call_id, function in calls.items():
         assert f"→ {function['name']}({function['arguments']})\n" in done.stderr
         assert f"← {function['name']}: {tools[call_id]}\n" in done.stderr

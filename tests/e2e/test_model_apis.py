@@ -218,6 +218,7 @@ def test_a_valid_structured_answer_reaches_result_typed(host: Devhost, server: O
     agents = {a["name"]: a for a in AgentStreamClient(host.url).agents()}
     assert agents["forecaster"]["output_schema"]["required"] == ["city", "high_c", "conditions", "warning"]
     assert "output_schema" not in agents["assistant"]
+    assert server.requests, "the model was never called"
     for request in server.requests:
         body = request.body
         schema = body["response_format"]["json_schema"] if "response_format" in body else body["text"]["format"]

@@ -46,6 +46,7 @@ def test_the_checked_in_document_is_what_the_app_serves(fuzzed_host: Devhost) ->
 
 
 def test_every_http_route_of_the_app_is_documented_with_its_methods() -> None:
+    checked = []
     for fn in load_functions("function_app"):
         trigger = trigger_of(fn)
         if trigger.type != "httpTrigger" or fn.get_function_name() in NOT_DOCUMENTED:
@@ -53,6 +54,8 @@ def test_every_http_route_of_the_app_is_documented_with_its_methods() -> None:
         path = "/" + str(trigger.route).replace("{", "{x").strip("/")
         methods = {str(getattr(m, "value", m)).upper() for m in trigger.methods}
         assert methods <= set(allowed_methods(path)), (fn.get_function_name(), path, allowed_methods(path))
+        checked.append(fn.get_function_name())
+    assert {"start_run", "stream_thread", "get_thread", "cancel_run", "run_agui", "health"} <= set(checked)
 
 
 def errors_are_json(ctx: Any, response: Any, case: Any) -> None:

@@ -53,6 +53,7 @@ def test_main_deploys_at_subscription_scope_and_outputs_what_azd_needs():
 
 def test_module_calls_match_the_modules_parameters_and_outputs():
     main = parse("main.bicep")
+    assert {"api", "rbac", "storage"} <= set(main["modules"]), set(main["modules"])
     for symbol, module in main["modules"].items():
         path = module["detail"]["path"]
         declared = parse(path).get("parameters", {})
@@ -60,7 +61,9 @@ def test_module_calls_match_the_modules_parameters_and_outputs():
         assert passed <= set(declared), f"{symbol}: unknown params {passed - set(declared)}"
         required = {name for name, p in declared.items() if p.get("default") is None}
         assert required <= passed, f"{symbol}: missing params {required - passed}"
-    for symbol, output in module_references("main.bicep"):
+    references = module_references("main.bicep")
+    assert ("api", "url") in references, references
+    for symbol, output in references:
         path = main["modules"][symbol]["detail"]["path"]
         assert output in parse(path)["outputs"], f"{symbol}.outputs.{output} is not an output of {path}"
 
@@ -262,6 +265,9 @@ def test_azd_finds_the_function_app_by_the_service_name_in_azure_yaml():
 
 
 def test_every_resource_uses_a_stable_api_version():
+    checked = []
     for path in BICEP_FILES:
         for name, resource in parse(str(path.relative_to(INFRA)))["resources"].items():
             assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", resource["api_version"]), (path.name, name)
+            checked.append(resource["type"])
+    assert {"Microsoft.Web/sites", "Microsoft.Storage/storageAccounts"} <= set(checked), checked

@@ -49,6 +49,8 @@ def test_checkov_finds_no_failing_check(report):
 
 
 def test_every_skipped_check_has_a_written_reason(report):
-    for check in report["results"]["skipped_checks"]:
+    skipped = report["results"]["skipped_checks"]
+    assert skipped and report["summary"]["skipped"] == len(skipped), report["summary"]
+    for check in skipped:
         reason = check["check_result"]["suppress_comment"].strip()
         assert len(reason) >= 20 and reason != "No comment provided", (check["check_id"], check["resource"], reason)

@@ -2,7 +2,7 @@
 
 The names come from the code itself: `Settings.from_env` reads through `_Reader`, and any other
 module reading the environment directly is found too. Each must be in local.settings.json.example,
-in the README settings table and in the Bicep app settings, unless listed below with its reason.
+in the settings table of docs/settings.md and in the Bicep app settings, unless listed below with its reason.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ DEPLOYED_OTHERWISE = {
     "AzureWebJobsStorage__credential": "the host and the Table store sign in with the user-assigned identity",
 }
 
-# Settings the Bicep leaves out on purpose; README "Deploy to Azure" names each of them.
+# Settings the Bicep leaves out on purpose; docs/deploy.md names each of them.
 NOT_DEPLOYED = {
     "EVENT_STORE_PATH": "the SQLite store serves devhost; Azure uses Table storage or Redis",
     "AzureWebJobsStorage": "a connection string carries the account key; Azure uses the identity-based settings",
@@ -69,19 +69,16 @@ def example_settings() -> set[str]:
     return set(values)
 
 
-def readme_section(title: str) -> str:
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index(f"\n## {title}\n")
-    end = readme.find("\n## ", start + 1)
-    return readme[start : end if end != -1 else len(readme)]
+SETTINGS_DOC = ROOT / "docs" / "settings.md"
+DEPLOY_DOC = ROOT / "docs" / "deploy.md"
 
 
-def readme_settings_table() -> set[str]:
-    return set(re.findall(r"^\| `([^`]+)` \|", readme_section("Settings"), flags=re.MULTILINE))
+def documented_settings_table() -> set[str]:
+    return set(re.findall(r"^\| `([^`]+)` \|", SETTINGS_DOC.read_text(), flags=re.MULTILINE))
 
 
-def readme_defaults() -> dict[str, str]:
-    rows = re.findall(r"^\| `([^`]+)` \| ([^|]+) \|", readme_section("Settings"), flags=re.MULTILINE)
+def documented_defaults() -> dict[str, str]:
+    rows = re.findall(r"^\| `([^`]+)` \| ([^|]+) \|", SETTINGS_DOC.read_text(), flags=re.MULTILINE)
     return {name: default.strip() for name, default in rows}
 
 
@@ -96,9 +93,11 @@ def test_every_setting_the_app_reads_is_in_the_example_file():
     assert not missing, f"add to local.settings.json.example: {missing}"
 
 
-def test_every_setting_the_app_reads_is_in_the_readme_table():
-    missing = {name: files for name, files in settings_read_by_the_app().items() if name not in readme_settings_table()}
-    assert not missing, f"add to the README settings table: {missing}"
+def test_every_setting_the_app_reads_is_in_the_settings_table():
+    missing = {
+        name: files for name, files in settings_read_by_the_app().items() if name not in documented_settings_table()
+    }
+    assert not missing, f"add to the settings table in docs/settings.md: {missing}"
 
 
 def test_every_setting_the_app_reads_is_deployed_by_the_bicep_or_says_why_not():
@@ -111,28 +110,28 @@ def test_every_setting_the_app_reads_is_deployed_by_the_bicep_or_says_why_not():
     assert not missing, f"add to the app settings in infra/app/api.bicep, or to NOT_DEPLOYED with a reason: {missing}"
 
 
-def test_settings_left_out_of_the_bicep_are_read_undeployed_and_named_in_the_readme():
+def test_settings_left_out_of_the_bicep_are_read_undeployed_and_named_in_the_deploy_doc():
     read = settings_read_by_the_app()
-    deploy_section = readme_section("Deploy to Azure")
+    deploy_doc = DEPLOY_DOC.read_text()
     for name in NOT_DEPLOYED:
         assert name in read, f"{name} is no longer read; drop it from NOT_DEPLOYED"
         assert name not in app_settings(), f"{name} is deployed; drop it from NOT_DEPLOYED"
-        assert f"`{name}`" in deploy_section, f"README 'Deploy to Azure' should say why {name} is not deployed"
+        assert f"`{name}`" in deploy_doc, f"docs/deploy.md should say why {name} is not deployed"
 
 
-def test_the_example_file_and_readme_table_agree():
+def test_the_example_file_and_settings_table_agree():
     # Host-only settings (FUNCTIONS_WORKER_RUNTIME for func start) may be in the example alone.
-    assert readme_settings_table() - example_settings() == set()
+    assert documented_settings_table() - example_settings() == set()
 
 
 def test_fixed_values_in_the_bicep_are_the_documented_defaults():
     parameters = parse("app/api.bicep")["parameters"]
-    defaults = readme_defaults()
+    defaults = documented_defaults()
     differing = {}
     for name, values in app_settings().items():
         value = values[0]
         fixed = len(values) == 1 and isinstance(value, str) and value not in parameters and "${" not in value
         if fixed and name in defaults and name not in DEPLOYED_OTHERWISE and defaults[name] != f"`{value}`":
             differing[name] = (value, defaults[name])
-    assert not differing, f"Bicep value and README default differ: {differing}"
+    assert not differing, f"Bicep value and documented default differ: {differing}"
     assert set(DEPLOYED_OTHERWISE) <= set(app_settings())

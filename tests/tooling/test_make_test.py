@@ -75,3 +75,46 @@ def test_test_fast_selects_no_test_that_needs_node_redis_chromium_or_a_tool_venv
     assert ids and not [i for i in ids if "[table" in i or "[redis" in i or "-table" in i or "-redis" in i]
     needing = ("tests/web/test_chat_page.py", "tests/agui/test_http_agent.py", "tests/infra/test_checkov.py")
     assert not [i for i in ids if i.startswith(needing) or "test_table_store" in i or "agent_framework" in i]
+
+
+def fast_tests() -> list[str]:
+    makefile = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    [line] = [line for line in makefile.splitlines() if line.startswith("FAST_TESTS :=")]
+    return line.split(":=", 1)[1].split()
+
+
+def test_every_test_has_one_kind_marker_and_every_kind_is_registered() -> None:
+    from tests.conftest import KINDS, kind_of
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert KINDS == {"core", "client", "store", "e2e", "browser", "infra"}
+    assert all(f'"{kind}: ' in pyproject for kind in KINDS)
+    files = sorted(path.relative_to(ROOT).as_posix() for path in (ROOT / "tests").rglob("test_*.py"))
+    assert len(files) > 50
+    assert {kind_of(path) for path in files} == KINDS
+
+
+def test_test_fast_runs_core_clients_docs_and_sqlite_e2e_only() -> None:
+    paths = fast_tests()
+    assert paths and all((ROOT / path).exists() for path in paths), paths
+    collected = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-m",
+            "not (node or redis or chromium or tools)",
+            *paths,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    ids = [line for line in collected.stdout.splitlines() if "::" in line]
+    assert len(ids) > 100
+    assert not [i for i in ids if "[table" in i or "[redis" in i or "-table" in i or "-redis" in i]
+    assert {path.split("/")[1] for path in paths} == {"core", "client", "docs", "e2e"}

@@ -66,6 +66,7 @@ def test_a_web_app_streams_a_run_with_either_transport(page: Page, devhost: Devh
     start = next(r for r in sent if r.url.endswith("/agent/run"))
     assert start.all_headers()["authorization"] == "Bearer user-token"
     # The stream token replaces the caller's token on stream requests: in a header where it can go.
+    assert stream_requests, "no stream request was seen"
     for request in stream_requests:
         if transport == "fetch":
             assert request.all_headers()["authorization"] == "Bearer stream-token"

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ag_ui.core import (
-    MessagesSnapshotEvent,
     RunErrorEvent,
     RunFinishedCancelledOutcome,
     RunFinishedEvent,
@@ -33,10 +32,11 @@ from pydantic import BaseModel, ValidationError
 
 from . import telemetry
 from .approvals import DECLINED
-from .events import NewEvent, OpenConstructs, now_ms, step_discarded, token_usage
+from .events import NewEvent, OpenConstructs, step_discarded, token_usage
 from .exceptions import CancelRequested, RunOver, StepSuperseded
 from .llm.base import ModelClient, ModelError
 from .output import CORRECTION_SUFFIX, correction_text, output_schema, validate_output, validation_problems
+from .snapshots import snapshot_reference
 from .state import State, StateUpdates, run_state, snapshot_event
 from .stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
 from .tools import ToolContext, ToolRegistry
@@ -385,7 +385,8 @@ async def finish_run(
     interrupts: list[dict[str, Any]] | None = None,
     output: Any = None,
 ) -> None:
-    """Write the run's closing events: a MESSAGES_SNAPSHOT of the thread's conversation, then its one
+    """Write the run's closing events: a MESSAGES_SNAPSHOT of the thread's conversation (stored as a
+    reference), then its one
     terminal event: RUN_FINISHED with usage (its outcome `cancelled` when it was, `interrupt` with
     the tool calls waiting for a person, or naming the client-side tool calls left for the client
     to answer) and the structured `output` as its `result`, or RUN_ERROR with a code.
@@ -423,12 +424,8 @@ async def _write_ending(
     output: Any,
 ) -> None:
     closing_state = await _state_of(ctx)
-    snapshot = NewEvent(
-        "MESSAGES_SNAPSHOT",
-        MessagesSnapshotEvent.model_validate(
-            {"messages": await ctx.store.get_messages(ctx.thread_id), "timestamp": now_ms()}
-        ).model_dump_json(by_alias=True, exclude_none=True),
-    )
+    # Stored as a reference to the conversation's messages, expanded for each reader (agentstream.snapshots).
+    snapshot = snapshot_reference(await ctx.store.message_count(ctx.thread_id))
     snapshots = [snapshot] if closing_state is None else [snapshot, snapshot_event(closing_state)]
     if error is not None:
         event = NewEvent.of(RunErrorEvent(message=error["message"], code=error["code"]))

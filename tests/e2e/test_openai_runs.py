@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from agentstream.snapshots import COMPACT_SNAPSHOT
+from agentstream.log.snapshots import COMPACT_SNAPSHOT
 from tests.checks import (
     assert_contiguous,
     assert_well_ordered_run,

@@ -1,7 +1,7 @@
 """Invariant 11: a thread's stored bytes and full-replay bytes grow linearly with its turns.
 
 Every run ends with a MESSAGES_SNAPSHOT of the whole conversation; the log stores it as a
-reference and each reader expands it (agentstream.snapshots). A thread of 200 turns is built
+reference and each reader expands it (agentstream.log.snapshots). A thread of 200 turns is built
 through the store API and the real run ending (`steps.finish_run`), and its bytes at 200 turns
 are held to at most 2.2 times those at 100, while a reader watching the last run live, a reader
 resuming into it and a replay from the start each end with the full snapshot.
@@ -15,13 +15,13 @@ from typing import Any
 
 from ag_ui.core import RunStartedEvent, TextMessageContentEvent, TextMessageEndEvent, TextMessageStartEvent
 
-from agentstream.events import Envelope, NewEvent
-from agentstream.reader import ReadOptions, read_thread
-from agentstream.snapshots import COMPACT_SNAPSHOT
-from agentstream.sse import event_frames
-from agentstream.steps import StepContext, finish_run
-from agentstream.stores import EventStore
-from agentstream.tail import TailHub
+from agentstream.agent.steps import StepContext, finish_run
+from agentstream.log.events import Envelope, NewEvent
+from agentstream.log.reader import ReadOptions, read_thread
+from agentstream.log.snapshots import COMPACT_SNAPSHOT
+from agentstream.log.sse import event_frames
+from agentstream.log.stores import EventStore
+from agentstream.log.tail import TailHub
 from tests.stores.backends import Backend
 
 TURNS = 200

@@ -5,7 +5,7 @@ when nothing arrived for `heartbeat` seconds. It stops when the reader is caught
 for (no active run, or the watched run ended), or when `max_seconds` have passed.
 
 A run's closing MESSAGES_SNAPSHOT is stored as a reference; the reader expands it, whole or compact
-depending on where this response stands (see agentstream.snapshots), unless `expand_snapshots` is
+depending on where this response stands (see agentstream.log.snapshots), unless `expand_snapshots` is
 off for a consumer that drops snapshots anyway.
 """
 

@@ -8,7 +8,7 @@ other processes.
 
 A thread's conversation is kept once, apart from the log: its messages, appended by the writes
 that start runs and commit steps. The MESSAGES_SNAPSHOT that ends each run is stored as a reference
-to a range of them, so a thread's stored bytes grow linearly with its turns (agentstream.snapshots).
+to a range of them, so a thread's stored bytes grow linearly with its turns (agentstream.log.snapshots).
 
 Retention: an event is kept for `retention` seconds after it was written. Writes to a thread trim
 its events older than that, and the thread remembers the highest seq it dropped (its floor): a
@@ -26,13 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import telemetry
+from ... import telemetry
 from ..events import Envelope, NewEvent
 
 if TYPE_CHECKING:
     from typing import Self
 
-    from ..config import Settings
+    from ...config import Settings
 
 CommitListener = Callable[[str, list[Envelope]], None]
 Clock = Callable[[], float]
@@ -45,7 +45,7 @@ class RunStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
-    #: Ended waiting for a person's decision on tool calls (see agentstream.approvals).
+    #: Ended waiting for a person's decision on tool calls (see agentstream.agent.approvals).
     INTERRUPTED = "interrupted"
 
 
@@ -224,7 +224,7 @@ class EventStore(abc.ABC):
 
         Messages are only ever appended (one index per message, from 0, in conversation order) and
         outlive retention trimming, so a range once read always reads the same: a stored
-        MESSAGES_SNAPSHOT refers to one (see agentstream.snapshots).
+        MESSAGES_SNAPSHOT refers to one (see agentstream.log.snapshots).
         """
 
     @abc.abstractmethod

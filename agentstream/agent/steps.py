@@ -30,18 +30,18 @@ from ag_ui.core import (
 )
 from pydantic import BaseModel, ValidationError
 
-from . import telemetry
+from .. import telemetry
+from ..exceptions import CancelRequested, RunOver, StepSuperseded
+from ..log.events import NewEvent, OpenConstructs, step_discarded, token_usage
+from ..log.snapshots import snapshot_reference
+from ..log.stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
+from ..log.writer import EventWriter
 from .approvals import DECLINED
-from .events import NewEvent, OpenConstructs, step_discarded, token_usage
-from .exceptions import CancelRequested, RunOver, StepSuperseded
 from .llm.base import ModelClient, ModelError
 from .output import CORRECTION_SUFFIX, correction_text, output_schema, validate_output, validation_problems
-from .snapshots import snapshot_reference
 from .state import State, StateUpdates, run_state, snapshot_event
-from .stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
 from .tools import ToolContext, ToolRegistry
 from .turn import AssistantTurn
-from .writer import EventWriter
 
 logger = logging.getLogger(__name__)
 
@@ -424,7 +424,7 @@ async def _write_ending(
     output: Any,
 ) -> None:
     closing_state = await _state_of(ctx)
-    # Stored as a reference to the conversation's messages, expanded for each reader (agentstream.snapshots).
+    # Stored as a reference to the conversation's messages, expanded for each reader (agentstream.log.snapshots).
     snapshot = snapshot_reference(await ctx.store.message_count(ctx.thread_id))
     snapshots = [snapshot] if closing_state is None else [snapshot, snapshot_event(closing_state)]
     if error is not None:

@@ -27,6 +27,7 @@ READ_METHODS = (
     "get_thread",
     "get_run",
     "get_messages",
+    "message_count",
     "get_step",
     "open_steps",
 )

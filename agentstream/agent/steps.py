@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from ag_ui.core import (
-    MessagesSnapshotEvent,
     RunErrorEvent,
     RunFinishedCancelledOutcome,
     RunFinishedEvent,
@@ -34,7 +33,8 @@ from pydantic import BaseModel, ValidationError
 
 from .. import telemetry
 from ..exceptions import CancelRequested, RunOver, StepSuperseded
-from ..log.events import NewEvent, OpenConstructs, now_ms, step_discarded, token_usage
+from ..log.events import NewEvent, OpenConstructs, step_discarded, token_usage
+from ..log.snapshots import snapshot_reference
 from ..log.stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
 from ..log.writer import EventWriter
 from .approvals import DECLINED
@@ -387,7 +387,8 @@ async def finish_run(
     interrupts: list[dict[str, Any]] | None = None,
     output: Any = None,
 ) -> None:
-    """Write the run's closing events: a MESSAGES_SNAPSHOT of the thread's conversation, then its one
+    """Write the run's closing events: a MESSAGES_SNAPSHOT of the thread's conversation (stored as a
+    reference), then its one
     terminal event: RUN_FINISHED with usage (its outcome `cancelled` when it was, `interrupt` with
     the tool calls waiting for a person, or naming the client-side tool calls left for the client
     to answer) and the structured `output` as its `result`, or RUN_ERROR with a code.
@@ -425,12 +426,8 @@ async def _write_ending(
     output: Any,
 ) -> None:
     closing_state = await _state_of(ctx)
-    snapshot = NewEvent(
-        "MESSAGES_SNAPSHOT",
-        MessagesSnapshotEvent.model_validate(
-            {"messages": await ctx.store.get_messages(ctx.thread_id), "timestamp": now_ms()}
-        ).model_dump_json(by_alias=True, exclude_none=True),
-    )
+    # Stored as a reference to the conversation's messages, expanded for each reader (agentstream.log.snapshots).
+    snapshot = snapshot_reference(await ctx.store.message_count(ctx.thread_id))
     snapshots = [snapshot] if closing_state is None else [snapshot, snapshot_event(closing_state)]
     if error is not None:
         event = NewEvent.of(RunErrorEvent(message=error["message"], code=error["code"]))

@@ -194,6 +194,8 @@ async def ui_message_frames(
         run_id=projection.run_id,
         max_seconds=settings.stream_max_seconds,
         heartbeat=settings.stream_heartbeat_seconds,
+        # The UI message stream has no snapshot of its own: the chat holds its messages.
+        expand_snapshots=False,
     )
     async for batch in read_thread(hub, thread_id, options):
         if not batch:

@@ -8,6 +8,7 @@ knows nothing of Azure Functions.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -376,11 +377,12 @@ def _stream_response(
 ) -> Response:
     """SSE by default; the assistant's plain text when the client asks for text/plain only."""
     headers = {**STREAM_HEADERS, "x-thread-id": thread_id, **(extra_headers or {})}
-    batches = read_thread(runtime.get_hub(), thread_id, options)
     if preferred_media_type(request.headers.get("accept", ""), STREAM_TYPES) == "text/plain":
+        text = read_thread(runtime.get_hub(), thread_id, dataclasses.replace(options, expand_snapshots=False))
         return SlotStreamingResponse(
-            plain_text_chunks(batches), media_type="text/plain; charset=utf-8", headers=headers, release=release
+            plain_text_chunks(text), media_type="text/plain; charset=utf-8", headers=headers, release=release
         )
+    batches = read_thread(runtime.get_hub(), thread_id, options)
 
     async def frames() -> AsyncIterator[str]:
         yield retry_frame(get_settings().stream_retry_ms)

@@ -3,6 +3,10 @@
 Yields the envelopes after the cursor in order, in batches, and an empty batch as a heartbeat tick
 when nothing arrived for `heartbeat` seconds. It stops when the reader is caught up and there is nothing left to wait
 for (no active run, or the watched run ended), or when `max_seconds` have passed.
+
+A run's closing MESSAGES_SNAPSHOT is stored as a reference; the reader expands it, whole or compact
+depending on where this response stands (see agentstream.log.snapshots), unless `expand_snapshots` is
+off for a consumer that drops snapshots anyway.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from .events import Envelope
+from .snapshots import SnapshotExpander
 from .tail import TailHub
 
 
@@ -22,12 +27,14 @@ class ReadOptions:
     follow: bool = False
     max_seconds: float
     heartbeat: float
+    expand_snapshots: bool = True
 
 
 async def read_thread(hub: TailHub, thread_id: str, options: ReadOptions) -> AsyncIterator[list[Envelope]]:
     deadline = time.monotonic() + options.max_seconds
     cursor = options.after
     run_over = False
+    snapshots = SnapshotExpander(hub.snapshots, thread_id)
     async with hub.subscribe(thread_id) as tail:
         last_output = time.monotonic()
         while True:
@@ -38,9 +45,12 @@ async def read_thread(hub: TailHub, thread_id: str, options: ReadOptions) -> Asy
                 tail.offer(batch)
             if batch:
                 cursor = batch[-1].seq
+                caught_up = cursor >= tail.head
                 if options.run_id is not None:
                     batch = [e for e in batch if e.run_id == options.run_id]
                     run_over = any(e.is_terminal for e in batch)
+                if batch and options.expand_snapshots:
+                    batch = await snapshots.expand(batch, caught_up=caught_up)
                 if batch:
                     yield batch
                     last_output = time.monotonic()

@@ -20,6 +20,7 @@ from ag_ui.core import EventType
 
 from ..exceptions import ThreadNotFound
 from .events import Envelope
+from .snapshots import SnapshotCache
 from .stores.base import EventStore, ThreadHead
 
 RECENT_EVENTS = 4096
@@ -91,6 +92,8 @@ class TailHub:
         self._tails: dict[str, ThreadTail] = {}
         self._pollers: dict[str, asyncio.Task[None]] = {}
         self._opening: dict[str, asyncio.Future[ThreadHead | None]] = {}
+        #: Run-closing snapshots as readers get them, expanded once for all of this process's readers.
+        self.snapshots = SnapshotCache(store)
         store.add_listener(self._on_commit)
 
     def _on_commit(self, thread_id: str, envelopes: list[Envelope]) -> None:

@@ -81,8 +81,14 @@ def test_the_plain_stream_of_a_run_and_of_a_whole_thread(agui_host: Devhost) -> 
         f"{agui_host.url}/api/agent/run", json={"message": "Weather in Lima, and calculate 6*7"}, timeout=10
     ).json()
     assert_no_findings(validate(f"{agui_host.url}{started['stream_url']}", method="GET"), at_least=20)
-    requests.post(
-        f"{agui_host.url}/api/agent/run", json={"message": "Thanks!", "thread_id": started["thread_id"]}, timeout=10
-    )
+    for message in ("Thanks!", "And the time?"):
+        requests.post(
+            f"{agui_host.url}/api/agent/run", json={"message": message, "thread_id": started["thread_id"]}, timeout=10
+        )
+        agui_host.wait_idle(started["thread_id"])
+    # Three runs: the middle one's closing snapshot comes compact, as a CUSTOM event.
     whole_thread = validate(f"{agui_host.url}/api/agent/stream/{started['thread_id']}", method="GET")
-    assert_no_findings(whole_thread, at_least=30)
+    assert_no_findings(whole_thread, at_least=40)
+    types = [(e.type, e.body.get("name")) for e in agui_host.stream(f"/api/agent/stream/{started['thread_id']}")]
+    assert types.count(("CUSTOM", "agentstream.messages_snapshot")) == 1
+    assert types.count(("MESSAGES_SNAPSHOT", None)) == 2

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 
+from agentstream.log.snapshots import COMPACT_SNAPSHOT
 from tests.checks import (
     assert_contiguous,
     assert_well_ordered_run,
@@ -213,11 +214,17 @@ def test_a_three_run_conversation_sends_every_earlier_message(host: Devhost, ser
         {"role": "assistant", "content": "It is 42."},
         {"role": "user", "content": "What is my name?"},
     ]
-    # Each run ends with a snapshot of the whole conversation so far.
+    # Each run ends with a snapshot of the whole conversation so far, for a reader of that run.
+    conversation = host.status(thread_id)["messages"]
+    for run, length in ((first, 2), (second, 6), (third, 8)):
+        [snapshot] = [e.body for e in host.stream(run["stream_url"]) if e.type == "MESSAGES_SNAPSHOT"]
+        assert snapshot["messages"] == conversation[:length]
+    # A replay of the whole thread sends the middle run's snapshot compact: only what it added.
     whole = host.stream(f"/api/agent/stream/{thread_id}")
-    snapshots = [e.body["messages"] for e in whole if e.type == "MESSAGES_SNAPSHOT"]
-    assert [len(s) for s in snapshots] == [2, 6, 8]
-    assert snapshots[-1] == host.status(thread_id)["messages"]
+    closing = [e for e in whole if e.type == "MESSAGES_SNAPSHOT" or e.body.get("name") == COMPACT_SNAPSHOT]
+    assert [e.type for e in closing] == ["MESSAGES_SNAPSHOT", "CUSTOM", "MESSAGES_SNAPSHOT"]
+    assert closing[1].body["value"] == {"messageCount": 6, "messages": conversation[2:6]}
+    assert closing[-1].body["messages"] == conversation
     assert [r["run_id"] for r in host.status(thread_id)["runs"]] == [first["run_id"], second["run_id"], third["run_id"]]
 
 

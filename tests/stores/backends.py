@@ -66,6 +66,10 @@ class Backend(abc.ABC):
         """Everything stored, summarized, to show that a refused request wrote nothing."""
 
     @abc.abstractmethod
+    def stored_bytes(self, env: dict[str, str]) -> int:
+        """The bytes the store named by `env` holds, as the backend counts them."""
+
+    @abc.abstractmethod
     def forget_owners(self, env: dict[str, str]) -> None:
         """Put every thread of the (closed) store back in the shape stored before threads had owners."""
 
@@ -103,6 +107,23 @@ class SQLiteBackend(Backend):
                 table: con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
                 for table in ("threads", "events", "runs", "messages", "steps", "append_keys")
             }
+
+    def stored_bytes(self, env: dict[str, str]) -> int:
+        # Every row's payload: the file itself grows in pages and keeps freed ones.
+        columns = {
+            "events": ("thread_id", "run_id", "type", "data"),
+            "messages": ("thread_id", "run_id", "data"),
+            "runs": ("thread_id", "run_id", "status", "usage", "error"),
+            "steps": ("thread_id", "step_id", "run_id", "status", "result"),
+            "threads": ("thread_id", "active_run_id", "agent"),
+            "append_keys": ("thread_id", "key"),
+        }
+        with contextlib.closing(sqlite3.connect(env["EVENT_STORE_PATH"])) as con:
+            total = 0
+            for table, names in columns.items():
+                lengths = " + ".join(f"COALESCE(LENGTH(CAST({name} AS BLOB)), 0)" for name in names)
+                total += con.execute(f"SELECT COALESCE(SUM({lengths}), 0) FROM {table}").fetchone()[0]
+            return total
 
     def forget_owners(self, env: dict[str, str]) -> None:
         # The file's schema then reads exactly as the earlier version created it.
@@ -210,6 +231,11 @@ class RedisBackend(Backend):
                 if not key.startswith("{agentstream}:wake:")  # a host's tail wake-ups, not stored data
             }
 
+    def stored_bytes(self, env: dict[str, str]) -> int:
+        with self.client(env) as client:
+            # SAMPLES 0: every element of a stream, list or hash is measured, not a sample of them.
+            return sum(int(client.memory_usage(key, samples=0) or 0) for key in client.scan_iter())
+
     def forget_owners(self, env: dict[str, str]) -> None:
         with self.client(env) as client:
             for key in client.scan_iter(match="{agentstream}:t:*:meta"):
@@ -259,6 +285,19 @@ class TableBackend(Backend):
                         counts[kind] = counts.get(kind, 0) + 1
         return counts
 
+    def stored_bytes(self, env: dict[str, str]) -> int:
+        from azure.data.tables import TableServiceClient
+
+        total = 0
+        with TableServiceClient.from_connection_string(env["AzureWebJobsStorage"]) as service:
+            for suffix in ("events", "threads"):
+                table = service.get_table_client(env["EVENT_TABLE_PREFIX"] + suffix)
+                with contextlib.suppress(ResourceNotFoundError):
+                    for row in table.list_entities():
+                        # Keys, property names and values, as Table Storage sizes an entity.
+                        total += sum(len(name) + _value_bytes(value) for name, value in row.items())
+        return total
+
     def forget_owners(self, env: dict[str, str]) -> None:
         from azure.data.tables import TableServiceClient, UpdateMode
 
@@ -266,6 +305,15 @@ class TableBackend(Backend):
             table = service.get_table_client(env["EVENT_TABLE_PREFIX"] + "events")
             for head in table.query_entities("RowKey eq 'h'"):
                 table.update_entity({k: v for k, v in head.items() if k != "agent"}, mode=UpdateMode.REPLACE)
+
+
+def _value_bytes(value: Any) -> int:
+    value = getattr(value, "value", value)  # Int64 values come wrapped in EntityProperty
+    if value is None:
+        return 0
+    if isinstance(value, bytes | str):
+        return len(value if isinstance(value, bytes) else value.encode())
+    return 8
 
 
 BACKENDS: dict[str, type[Backend]] = {

@@ -494,3 +494,22 @@ def test_the_store_going_away_fails_fast_and_keeps_every_acknowledged_write_whol
         assert len(await store.finish_run("t", "r", RunStatus.SUCCEEDED, finished())) == 1
 
     on_store(backend, test, env=env)
+
+
+def test_message_ranges_and_counts_read_what_was_appended(backend: Backend) -> None:
+    def message(n: int) -> dict[str, Any]:
+        return {"id": f"m{n}", "role": "assistant", "content": f"answer {n}"}
+
+    async def test(store: EventStore) -> None:
+        assert await store.message_count("t") == 0
+        await new_thread(store)
+        # Written as three writes of 1, 3 and 2 messages: ranges cut across and along them.
+        await store.commit_step("t", "r", "s1", result=None, events=[], messages=[message(1), message(2), message(3)])
+        await store.commit_step("t", "r", "s2", result=None, events=[], messages=[message(4), message(5)])
+        everything = [USER, *(message(n) for n in range(1, 6))]
+        assert await store.message_count("t") == 6
+        assert await store.get_messages("t") == everything
+        for start, end in [(0, 6), (1, 4), (4, 6), (2, 5), (3, None), (6, None), (2, 2), (5, 3)]:
+            assert await store.get_messages("t", start=start, end=end) == everything[start:end], (start, end)
+
+    on_store(backend, test)

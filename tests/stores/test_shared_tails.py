@@ -4,6 +4,7 @@ read per thread, never per reader, and events written by another process still r
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -11,6 +12,7 @@ from ag_ui.core import CustomEvent, RunFinishedEvent
 
 from agentstream.log.events import NewEvent
 from agentstream.log.reader import ReadOptions, read_thread
+from agentstream.log.snapshots import snapshot_reference
 from agentstream.log.stores import EventStore, RunStatus
 from agentstream.log.tail import POLL_ACTIVE_SECONDS, TailHub
 from tests.stores.backends import Backend
@@ -85,3 +87,44 @@ def test_store_reads_follow_the_thread_not_the_number_of_readers(backend: Backen
     # interval while the run is active. Nothing here grows with the reader count.
     bound = (APPENDS + 1) + elapsed / POLL_ACTIVE_SECONDS + 10
     assert reads <= bound, (reads, elapsed)
+
+
+def test_readers_at_a_runs_end_share_one_read_of_its_snapshot(backend: Backend) -> None:
+    readers = 100
+    user = {"id": "u", "role": "user", "content": "hi"}
+
+    async def main() -> None:
+        store = backend.open_store(backend.new_env())
+        try:
+            await store.start_run("t", "r", [event(0)], [user], create=True, agent="default")
+            hub = TailHub(store)
+            conversation_reads = [0]
+            get_messages = store.get_messages
+
+            async def counted(thread_id: str, *, start: int = 0, end: int | None = None):  # type: ignore[no-untyped-def]
+                conversation_reads[0] += 1
+                return await get_messages(thread_id, start=start, end=end)
+
+            store.get_messages = counted  # type: ignore[method-assign]
+            subscribed = asyncio.Barrier(readers + 1)
+
+            async def read() -> list[str]:
+                got: list[str] = []
+                async for batch in read_thread(hub, "t", ReadOptions(after=0, max_seconds=60, heartbeat=60)):
+                    got += [e.data for e in batch if e.type == "MESSAGES_SNAPSHOT"]
+                    if batch[0].seq == 1:
+                        await subscribed.wait()
+                return got
+
+            tasks = [asyncio.create_task(read()) for _ in range(readers)]
+            await asyncio.wait_for(subscribed.wait(), timeout=30)
+            ending = [snapshot_reference(1), NewEvent.of(RunFinishedEvent(thread_id="t", run_id="r"))]
+            await store.finish_run("t", "r", RunStatus.SUCCEEDED, ending)
+            got = await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
+            assert {len(g) for g in got} == {1}
+            assert {json.dumps(json.loads(g[0])["messages"]) for g in got} == {json.dumps([user])}
+            assert conversation_reads[0] == 1
+        finally:
+            await store.close()
+
+    asyncio.run(main())

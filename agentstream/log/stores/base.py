@@ -6,6 +6,10 @@ Writers tell in-process listeners (the shared tails) about every committed envel
 what lets a caught-up reader wait without polling the store; `wait_for_commits` covers writers in
 other processes.
 
+A thread's conversation is kept once, apart from the log: its messages, appended by the writes
+that start runs and commit steps. The MESSAGES_SNAPSHOT that ends each run is stored as a reference
+to a range of them, so a thread's stored bytes grow linearly with its turns (agentstream.log.snapshots).
+
 Retention: an event is kept for `retention` seconds after it was written. Writes to a thread trim
 its events older than that, and the thread remembers the highest seq it dropped (its floor): a
 read after a cursor below the floor raises CursorExpired. A thread with no write for `retention`
@@ -242,8 +246,18 @@ class EventStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def get_messages(self, thread_id: str) -> list[dict[str, Any]]:
-        """The thread's committed conversation, as AG-UI messages (camelCase)."""
+    async def get_messages(self, thread_id: str, *, start: int = 0, end: int | None = None) -> list[dict[str, Any]]:
+        """The thread's committed conversation, as AG-UI messages (camelCase): those with index
+        `start` <= i < `end` (to the last one when `end` is None).
+
+        Messages are only ever appended (one index per message, from 0, in conversation order) and
+        outlive retention trimming, so a range once read always reads the same: a stored
+        MESSAGES_SNAPSHOT refers to one (see agentstream.log.snapshots).
+        """
+
+    @abc.abstractmethod
+    async def message_count(self, thread_id: str) -> int:
+        """How many messages the thread's conversation holds (0 for an unknown thread)."""
 
     @abc.abstractmethod
     async def get_step(self, thread_id: str, step_id: str) -> StepRecord | None: ...

@@ -249,9 +249,16 @@ class RedisEventStore(EventStore):
         _, raw = await self._script("REQUEST_CANCEL", thread_id, [run_id])
         return None if raw is None else _run(run_id, raw)
 
-    async def get_messages(self, thread_id: str) -> list[dict[str, Any]]:
-        raws = await self._guard(lambda: self._call("lrange", self._keys(thread_id)[5], 0, -1))
+    async def get_messages(self, thread_id: str, *, start: int = 0, end: int | None = None) -> list[dict[str, Any]]:
+        if end is not None and end <= start:
+            return []
+        # LRANGE's stop is inclusive; -1 is the last element.
+        stop = -1 if end is None else end - 1
+        raws = await self._guard(lambda: self._call("lrange", self._keys(thread_id)[5], start, stop))
         return [json.loads(raw) for raw in raws]
+
+    async def message_count(self, thread_id: str) -> int:
+        return int(await self._guard(lambda: self._call("llen", self._keys(thread_id)[5])))
 
     async def get_step(self, thread_id: str, step_id: str) -> StepRecord | None:
         raw = await self._guard(lambda: self._call("hget", self._keys(thread_id)[3], step_id))

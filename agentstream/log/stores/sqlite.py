@@ -206,10 +206,7 @@ class SQLiteEventStore(EventStore):
     def _add_messages(con: sqlite3.Connection, thread_id: str, run_id: str, messages: list[dict[str, Any]]) -> None:
         if not messages:
             return
-        # MAX walks the primary key to its end; COUNT would scan the whole conversation.
-        (count,) = con.execute(
-            "SELECT COALESCE(MAX(idx) + 1, 0) FROM messages WHERE thread_id = ?", (thread_id,)
-        ).fetchone()
+        count = _message_count(con, thread_id)
         con.executemany(
             "INSERT INTO messages (thread_id, idx, run_id, data) VALUES (?, ?, ?, ?)",
             [(thread_id, count + i, run_id, json.dumps(m, separators=(",", ":"))) for i, m in enumerate(messages)],
@@ -337,10 +334,19 @@ class SQLiteEventStore(EventStore):
 
         return await self._write(tx)
 
-    async def get_messages(self, thread_id: str) -> list[dict[str, Any]]:
+    async def get_messages(self, thread_id: str, *, start: int = 0, end: int | None = None) -> list[dict[str, Any]]:
         def query(con: sqlite3.Connection) -> list[dict[str, Any]]:
-            rows = con.execute("SELECT data FROM messages WHERE thread_id = ? ORDER BY idx", (thread_id,)).fetchall()
+            rows = con.execute(
+                "SELECT data FROM messages WHERE thread_id = ? AND idx >= ? AND idx < ? ORDER BY idx",
+                (thread_id, start, _NO_END if end is None else end),
+            ).fetchall()
             return [json.loads(r[0]) for r in rows]
+
+        return await self._run(query)
+
+    async def message_count(self, thread_id: str) -> int:
+        def query(con: sqlite3.Connection) -> int:
+            return _message_count(con, thread_id)
 
         return await self._run(query)
 
@@ -522,6 +528,8 @@ class SQLiteEventStore(EventStore):
 
 
 _PURGE_BATCH = 100
+# Above any message index: SQLite integers are 64-bit.
+_NO_END = 2**63 - 1
 _THREAD_TABLES = ("events", "runs", "steps", "messages", "append_keys", "threads")
 _RUN_COLUMNS = "run_id, status, created_at, finished_at, start_seq, end_seq, usage, error, cancel_requested"
 _STEP_COLUMNS = "step_id, run_id, status, attempt, start_seq, result"
@@ -553,6 +561,14 @@ def _check_current(con: sqlite3.Connection, thread_id: str, step_id: str, attemp
     ).fetchone()
     if row is None or row[0] != StepStatus.STARTED.value or row[1] != attempt:
         raise StepSuperseded(f"Attempt {attempt} of step '{step_id}' is no longer current.")
+
+
+def _message_count(con: sqlite3.Connection, thread_id: str) -> int:
+    # MAX walks the primary key to its end; COUNT would scan the whole conversation.
+    (count,) = con.execute(
+        "SELECT COALESCE(MAX(idx) + 1, 0) FROM messages WHERE thread_id = ?", (thread_id,)
+    ).fetchone()
+    return int(count)
 
 
 def _floor(con: sqlite3.Connection, thread_id: str) -> int:

@@ -66,6 +66,7 @@ from .table_layout import (
     decode_events,
     encode_events,
     int64,
+    message_index,
     message_key,
     pack_payload,
     page_key,
@@ -398,14 +399,28 @@ class TableEventStore(EventStore):
         await self._write(thread_id, plan)
         return await self.get_run(thread_id, run_id)
 
-    async def get_messages(self, thread_id: str) -> list[dict[str, Any]]:
+    async def get_messages(self, thread_id: str, *, start: int = 0, end: int | None = None) -> list[dict[str, Any]]:
         check_id(thread_id, "thread id")
+        if end is not None and end <= start:
+            return []
         table = await self._table()
-        messages: list[dict[str, Any]] = []
+        last = MESSAGES_LAST if end is None else message_key(end - 1)
         with self._reaching():
-            for page in await self._query(table, thread_id, MESSAGES_FIRST, MESSAGES_LAST):
-                messages += json.loads(await read_payload(table, thread_id, page))
-        return messages
+            # A row holds the messages of one write and is keyed by the first one's index. A range
+            # read for a snapshot starts where a write started, so its first row is the one keyed
+            # `start`; any other start reads from the first row.
+            rows = await self._query(table, thread_id, message_key(start), last)
+            if start > 0 and (not rows or rows[0]["RowKey"] != message_key(start)):
+                rows = await self._query(table, thread_id, MESSAGES_FIRST, last)
+            messages: list[dict[str, Any]] = []
+            first = message_index(rows[0]["RowKey"]) if rows else start
+            for row in rows:
+                messages += json.loads(await read_payload(table, thread_id, row))
+        return messages[start - first : None if end is None else end - first]
+
+    async def message_count(self, thread_id: str) -> int:
+        head = await self._fresh_head(thread_id)
+        return 0 if head is None else head.messages
 
     async def get_step(self, thread_id: str, step_id: str) -> StepRecord | None:
         check_id(thread_id, "thread id")

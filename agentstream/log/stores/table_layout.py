@@ -95,6 +95,10 @@ def message_key(first_index: int) -> str:
     return f"m{first_index:09d}"
 
 
+def message_index(row_key: str) -> int:
+    return int(row_key[1:])
+
+
 def run_key(run_id: str) -> str:
     return "r" + check_id(run_id, "run id")
 

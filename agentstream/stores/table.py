@@ -57,6 +57,7 @@ from .base import (
 )
 from .table_connection import TableAccount
 from .table_layout import (
+    CHUNKS_IN_WRITE,
     CHUNKS_PER_TRANSACTION,
     EVENTS_LAST,
     HEAD,
@@ -204,7 +205,9 @@ class TableEventStore(EventStore):
         while len(self._heads) > _CACHED_HEADS:
             self._heads.popitem(last=False)
 
-    async def _write(self, thread_id: str, plan: Callable[[Transaction], Awaitable[T]]) -> T:
+    async def _write(
+        self, thread_id: str, plan: Callable[[Transaction], Awaitable[T]], carried: list[Entity] | None = None
+    ) -> T:
         check_id(thread_id, "thread id")
         table = await self._table()
         assert self._connection is not None
@@ -213,20 +216,20 @@ class TableEventStore(EventStore):
         turn.users += 1
         try:
             async with turn.lock:
-                return await self._write_in_turn(table, thread_id, plan)
+                return await self._write_in_turn(table, thread_id, plan, carried or [])
         finally:
             turn.users -= 1
             if turn.users == 0:
                 del turns[thread_id]
 
     async def _write_in_turn(
-        self, table: TableClient, thread_id: str, plan: Callable[[Transaction], Awaitable[T]]
+        self, table: TableClient, thread_id: str, plan: Callable[[Transaction], Awaitable[T]], carried: list[Entity]
     ) -> T:
         deadline = time.monotonic() + CONTENTION_SECONDS
         delay = 0.005
         cached = self._heads.get(thread_id)
         while True:
-            tx = Transaction(table, thread_id, cached)
+            tx = Transaction(table, thread_id, cached, carried)
             try:
                 with self._reaching():
                     result = await plan(tx)
@@ -261,16 +264,19 @@ class TableEventStore(EventStore):
             self._cache(thread_id, CachedHead(head, tx.verified))
             return result
 
-    async def _upload(self, thread_id: str, *payloads: Payload) -> None:
-        """Write the chunk rows of large payloads, before the transaction that refers to them."""
+    async def _stage(self, thread_id: str, *payloads: Payload) -> list[Entity]:
+        """The chunk rows of large payloads: carried in the write's own transaction when they fit
+        (one request per write, as for small payloads), else written before the transaction that
+        refers to them. Returns the rows the transaction must carry."""
         check_id(thread_id, "thread id")
         chunks = [chunk for payload in payloads for chunk in payload.chunks]
-        if not chunks:
-            return
+        if len(chunks) <= CHUNKS_IN_WRITE:
+            return chunks
         table = await self._table()
         groups = [chunks[i : i + CHUNKS_PER_TRANSACTION] for i in range(0, len(chunks), CHUNKS_PER_TRANSACTION)]
         with self._reaching():
             await asyncio.gather(*(table.submit_transaction([("upsert", c) for c in group]) for group in groups))
+        return []
 
     async def _index(self, thread_id: str) -> None:
         """Put the thread in the purge's index, as written now: the index may be behind, never ahead."""
@@ -404,8 +410,8 @@ class TableEventStore(EventStore):
         packed = pack_payload(thread_id, _json_bytes(messages)) if messages else None
         # A new thread enters the purge's index before it exists: a crash in between leaves an index
         # row the purge drops, never a thread it cannot find.
-        await asyncio.gather(
-            self._upload(thread_id, page, *([packed] if packed else [])), self._index(thread_id) if create else _none()
+        carried, _ = await asyncio.gather(
+            self._stage(thread_id, page, *([packed] if packed else [])), self._index(thread_id) if create else _none()
         )
 
         async def plan(tx: Transaction) -> list[Envelope]:
@@ -434,7 +440,7 @@ class TableEventStore(EventStore):
             self._add_messages(tx, packed, len(messages))
             return envelopes
 
-        return self._committed(thread_id, await self._write(thread_id, plan))
+        return self._committed(thread_id, await self._write(thread_id, plan, carried))
 
     async def append(
         self,
@@ -446,7 +452,7 @@ class TableEventStore(EventStore):
         attempt: StepAttempt | None = None,
     ) -> list[Envelope]:
         page = pack_payload(thread_id, encode_events(events))
-        await self._upload(thread_id, page)
+        carried = await self._stage(thread_id, page)
 
         async def plan(tx: Transaction) -> list[Envelope]:
             needs_step = attempt is not None and (attempt.step_id, attempt.attempt) not in tx.verified
@@ -479,7 +485,7 @@ class TableEventStore(EventStore):
                 )
             return envelopes
 
-        return self._committed(thread_id, await self._write(thread_id, plan))
+        return self._committed(thread_id, await self._write(thread_id, plan, carried))
 
     async def read(self, thread_id: str, *, after: int, limit: int = 1000) -> list[Envelope]:
         check_id(thread_id, "thread id")
@@ -653,7 +659,7 @@ class TableEventStore(EventStore):
     ) -> list[Envelope]:
         key = step_key(step_id)
         page = pack_payload(thread_id, encode_events(events))
-        await self._upload(thread_id, page)
+        carried = await self._stage(thread_id, page)
 
         async def plan(tx: Transaction) -> list[Envelope]:
             head, step = await asyncio.gather(tx.head(), tx.row(key))
@@ -666,7 +672,7 @@ class TableEventStore(EventStore):
             tx.verified = {v for v in tx.verified if v[0] != step_id}
             return self._add_events(tx, head, run_id, events, page)
 
-        return self._committed(thread_id, await self._write(thread_id, plan))
+        return self._committed(thread_id, await self._write(thread_id, plan, carried))
 
     async def commit_step(
         self,
@@ -684,7 +690,7 @@ class TableEventStore(EventStore):
         page = pack_payload(thread_id, encode_events(events))
         packed = pack_payload(thread_id, _json_bytes(messages)) if messages else None
         stored_result = pack_payload(thread_id, json.dumps(result).encode())
-        await self._upload(thread_id, page, stored_result, *([packed] if packed else []))
+        carried = await self._stage(thread_id, page, stored_result, *([packed] if packed else []))
 
         async def plan(tx: Transaction) -> list[Envelope]:
             head, step, run = await asyncio.gather(
@@ -721,7 +727,7 @@ class TableEventStore(EventStore):
             tx.verified = {v for v in tx.verified if v[0] != step_id}
             return envelopes
 
-        return self._committed(thread_id, await self._write(thread_id, plan))
+        return self._committed(thread_id, await self._write(thread_id, plan, carried))
 
     async def finish_run(
         self,
@@ -734,7 +740,7 @@ class TableEventStore(EventStore):
     ) -> list[Envelope]:
         key = run_key(run_id)
         page = pack_payload(thread_id, encode_events(events))
-        await self._upload(thread_id, page)
+        carried = await self._stage(thread_id, page)
 
         async def plan(tx: Transaction) -> list[Envelope]:
             head, run = await asyncio.gather(tx.head(), tx.row(key))
@@ -760,7 +766,7 @@ class TableEventStore(EventStore):
                 tx.next = dataclasses.replace(tx.next, active_run_id=None, cancelling=False)
             return envelopes
 
-        return self._committed(thread_id, await self._write(thread_id, plan))
+        return self._committed(thread_id, await self._write(thread_id, plan, carried))
 
     async def list_active_runs(self) -> list[ActiveRun]:
         table = await self._table()

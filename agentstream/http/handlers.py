@@ -35,7 +35,7 @@ from ..exceptions import (
 from ..reader import ReadOptions, read_thread
 from ..reconcile import OrchestrationStatus
 from ..runs import OrchestrationStarter
-from ..sse import comment_frame, event_frames, retry_frame
+from ..sse import comment_frame, envelope_frames, retry_frame
 from ..stores.base import RunInfo, RunStatus
 from ..tokens import issue_stream_token
 from .auth import authorize_caller, authorize_reader
@@ -379,12 +379,12 @@ def _stream_response(
             plain_text_chunks(batches), media_type="text/plain; charset=utf-8", headers=headers, release=release
         )
 
-    async def frames() -> AsyncIterator[str]:
+    async def frames() -> AsyncIterator[str | bytes]:
         yield retry_frame(get_settings().stream_retry_ms)
         async for batch in batches:
             if not batch:
                 yield comment_frame("ping")
-            for chunk in event_frames((e.seq, e.data) for e in batch):
+            for chunk in envelope_frames(batch):
                 yield chunk
 
     return SlotStreamingResponse(frames(), media_type="text/event-stream", headers=headers, release=release)

@@ -85,3 +85,48 @@ def test_store_reads_follow_the_thread_not_the_number_of_readers(backend: Backen
     # interval while the run is active. Nothing here grows with the reader count.
     bound = (APPENDS + 1) + elapsed / POLL_ACTIVE_SECONDS + 10
     assert reads <= bound, (reads, elapsed)
+
+
+async def follow_a_run_written_here(backend: Backend) -> tuple[int, list[int]]:
+    env = backend.new_env()
+    here = backend.open_store(env)
+    elsewhere = backend.open_store(env)
+    try:
+        await here.start_run("t", "r", [event(0)], [], create=True, agent="default")
+        hub = TailHub(here)
+        received: list[int] = []
+        subscribed = asyncio.Event()
+
+        async def read() -> None:
+            async for batch in read_thread(hub, "t", ReadOptions(after=1, max_seconds=60, heartbeat=0.01)):
+                subscribed.set()
+                received.extend(e.seq for e in batch)
+
+        task = asyncio.create_task(read())
+        await asyncio.wait_for(subscribed.wait(), timeout=30)
+        reads = count_store_reads(here)
+        for n in range(APPENDS * 2):
+            await here.append("t", "r", [event(n)])
+            await asyncio.sleep(0.005)  # about 1 s of streaming: dozens of poll intervals
+        streaming_reads = reads[0]
+        # Another host's commit after this host's last one still arrives, by the next poll.
+        await elsewhere.append("t", "r", [event(-1)])
+        await asyncio.sleep(0.2)
+        await here.finish_run("t", "r", RunStatus.SUCCEEDED, [NewEvent.of(RunFinishedEvent(thread_id="t", run_id="r"))])
+        await asyncio.wait_for(task, timeout=30)
+        return streaming_reads, received
+    finally:
+        await here.close()
+        await elsewhere.close()
+
+
+def test_a_run_streamed_from_this_host_costs_no_polling_reads(backend: Backend) -> None:
+    env_store = backend.open_store(backend.new_env())
+    pushes = env_store.pushes_commits
+    asyncio.run(env_store.close())
+    if pushes:
+        pytest.skip("a store that pushes commits is woken by them, not polled")
+    streaming_reads, received = asyncio.run(follow_a_run_written_here(backend))
+    assert received == list(range(2, 2 + APPENDS * 2 + 2))
+    # Without the local writer's commits, about one read per active poll interval.
+    assert streaming_reads <= 2, streaming_reads

@@ -116,19 +116,9 @@ def new_thread(host: Devhost) -> str:
 
 
 class Readers:
-    """`bench.readers` in a subprocess: `count` SSE readers following a thread from its end."""
+    """`bench.readers` in a subprocess: `count` SSE readers of each URL."""
 
-    def __init__(self, host: Devhost, thread_id: str, after: int, count: int) -> None:
-        self._open([f"{host.url}/api/agent/stream/{thread_id}?follow=1&after={after}"], count)
-
-    @classmethod
-    def of_urls(cls, urls: list[str]) -> Readers:
-        """One reader of each URL, all in one process."""
-        readers = cls.__new__(cls)
-        readers._open(urls, 1)
-        return readers
-
-    def _open(self, urls: list[str], count: int) -> None:
+    def __init__(self, urls: list[str], count: int = 1) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.readers", *urls, "--count", str(count)],
             cwd=ROOT,
@@ -138,6 +128,11 @@ class Readers:
         )
         self.cpu_seconds = 0.0
 
+    @classmethod
+    def following(cls, host: Devhost, thread_id: str, after: int, count: int) -> Readers:
+        """`count` readers following one thread from `after`."""
+        return cls([f"{host.url}/api/agent/stream/{thread_id}?follow=1&after={after}"], count)
+
     def wait_ready(self) -> None:
         assert self.process.stdout is not None
         if self.process.stdout.readline().strip() != "ready":
@@ -146,7 +141,12 @@ class Readers:
             raise BenchError(f"bench.readers failed:\n{self.process.stderr.read()}")
 
     def result(self, timeout: float = 300) -> list[Reception]:
-        out, err = self.process.communicate(timeout=timeout)
+        try:
+            out, err = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+            raise BenchError(f"bench.readers did not see every run end within {timeout:g} s") from None
         if self.process.returncode != 0:
             raise BenchError(f"bench.readers exited with {self.process.returncode}:\n{err}")
         body = json.loads(out)
@@ -189,8 +189,8 @@ def delivery_latency(host: Devhost, other_host: Devhost, profile: Profile) -> di
     for _ in range(profile.latency_runs):
         after = last_event_id(host, thread_id)
         listener = Listener(host, thread_id)
-        outside = Readers(host, thread_id, after, 1)
-        behind = Readers(other_host, thread_id, after, 1)
+        outside = Readers.following(host, thread_id, after, 1)
+        behind = Readers.following(other_host, thread_id, after, 1)
         outside.wait_ready()
         behind.wait_ready()
         start_stamped_run(host, thread_id, profile.latency_deltas)
@@ -226,7 +226,7 @@ def throughput(host: Devhost, profile: Profile) -> dict[str, Measure]:
     reads_per_flush: list[float] = []
     deltas_per_flush: list[float] = []
     for _ in range(profile.throughput_runs):
-        readers = Readers(host, thread_id, last_event_id(host, thread_id), 1)
+        readers = Readers.following(host, thread_id, last_event_id(host, thread_id), 1)
         readers.wait_ready()
         before = counters(host)
         start_stamped_run(host, thread_id, profile.throughput_deltas)
@@ -281,7 +281,7 @@ def fanout(host: Devhost, profile: Profile) -> dict[str, Measure]:
     for count in (1, profile.fanout_readers):
         for _ in range(profile.fanout_runs):
             idle_rss = rss_kib(pid)
-            readers = Readers(host, thread_id, last_event_id(host, thread_id), count)
+            readers = Readers.following(host, thread_id, last_event_id(host, thread_id), count)
             readers.wait_ready()
             rss = RSSSampler(pid)
             before, host_cpu = counters(host), cpu_seconds(pid)

@@ -69,7 +69,8 @@ ROWS = (
     Row("same_process_p50", "delivery p50, reader in the host process", at_most(LATENCY_P50, "ms")),
     Row("same_process_p95", "delivery p95, reader in the host process", at_most(LATENCY_P95, "ms")),
     Row("other_host_p50", "delivery p50, reader via a second host", no_target),
-    Row("other_host_p95", "delivery p95, reader via a second host", no_target),
+    # A second host learns of commits by polling on SQLite and Table: the Table target holds for all.
+    Row("other_host_p95", "delivery p95, reader via a second host", at_most({"*": LATENCY_P95["table"]}, "ms")),
     Row("deltas_per_second", "sustained deltas/s, one unpaced run", at_least(500, "/s")),
     Row("writes_per_flush", "store writes per flush", at_most({"*": 1.0}, "")),
     Row("reads_per_flush", "store reads per flush (inside the append)", no_target),

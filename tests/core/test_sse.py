@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import json
 
-from agentstream.events import Envelope
-from agentstream.sse import comment_frame, envelope_frames, event_frame, retry_frame
+from agentstream.log.events import Envelope
+from agentstream.log.sse import comment_frame, envelope_frames, event_frame, retry_frame
 from agentstream_client.sse import SSEDecoder
 
 STREAM = (

@@ -9,10 +9,10 @@ import time
 import pytest
 from ag_ui.core import CustomEvent, RunFinishedEvent
 
-from agentstream.events import NewEvent
-from agentstream.reader import ReadOptions, read_thread
-from agentstream.stores import EventStore, RunStatus
-from agentstream.tail import POLL_ACTIVE_SECONDS, TailHub
+from agentstream.log.events import NewEvent
+from agentstream.log.reader import ReadOptions, read_thread
+from agentstream.log.stores import EventStore, RunStatus
+from agentstream.log.tail import POLL_ACTIVE_SECONDS, TailHub
 from tests.stores.backends import Backend
 
 APPENDS = 40
@@ -87,7 +87,7 @@ def test_store_reads_follow_the_thread_not_the_number_of_readers(backend: Backen
     assert reads <= bound, (reads, elapsed)
 
 
-async def follow_a_run_written_here(backend: Backend) -> tuple[int, list[int]]:
+async def follow_a_run_written_here(backend: Backend) -> tuple[int, float, list[int]]:
     env = backend.new_env()
     here = backend.open_store(env)
     elsewhere = backend.open_store(env)
@@ -105,16 +105,17 @@ async def follow_a_run_written_here(backend: Backend) -> tuple[int, list[int]]:
         task = asyncio.create_task(read())
         await asyncio.wait_for(subscribed.wait(), timeout=30)
         reads = count_store_reads(here)
+        begin = time.monotonic()
         for n in range(APPENDS * 2):
             await here.append("t", "r", [event(n)])
-            await asyncio.sleep(0.005)  # about 1 s of streaming: dozens of poll intervals
-        streaming_reads = reads[0]
+            await asyncio.sleep(0.005)  # dozens of poll intervals of streaming
+        streaming_reads, elapsed = reads[0], time.monotonic() - begin
         # Another host's commit after this host's last one still arrives, by the next poll.
         await elsewhere.append("t", "r", [event(-1)])
         await asyncio.sleep(0.2)
         await here.finish_run("t", "r", RunStatus.SUCCEEDED, [NewEvent.of(RunFinishedEvent(thread_id="t", run_id="r"))])
         await asyncio.wait_for(task, timeout=30)
-        return streaming_reads, received
+        return streaming_reads, elapsed, received
     finally:
         await here.close()
         await elsewhere.close()
@@ -126,7 +127,8 @@ def test_a_run_streamed_from_this_host_costs_no_polling_reads(backend: Backend) 
     asyncio.run(env_store.close())
     if pushes:
         pytest.skip("a store that pushes commits is woken by them, not polled")
-    streaming_reads, received = asyncio.run(follow_a_run_written_here(backend))
+    streaming_reads, elapsed, received = asyncio.run(follow_a_run_written_here(backend))
     assert received == list(range(2, 2 + APPENDS * 2 + 2))
-    # Without the local writer's commits, about one read per active poll interval.
-    assert streaming_reads <= 2, streaming_reads
+    # Polling would read once per active interval. Only an interval in which no local commit
+    # landed (a write slower than the interval, on a busy machine) is read.
+    assert streaming_reads <= max(2, elapsed / POLL_ACTIVE_SECONDS / 4), (streaming_reads, elapsed)

@@ -86,8 +86,11 @@ class ThreadTail:
         """Return when the tail passes `cursor`, or after `timeout` seconds."""
         if self.head > cursor:
             return
+        # A timeout scope, not wait_for: every reader waits here for every batch, and wait_for
+        # would make a task per wait (a thousand readers of a fast run: a hundred thousand a second).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
 
 
 class TailHub:

@@ -14,12 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from bench.backends import BACKENDS, backend_env
+from bench.concurrency import concurrent_runs
 from bench.report import NOISY_PERCENT, CPUUsage, evaluate, format_table, machine_info, write_json
 from bench.scenarios import PROFILES, Measure, Profile, delivery_latency, fanout, relay_overhead, resume, throughput
 from tests.harness import ROOT, Devhost
 
+# Row groups, in the order they run; `--only` picks some.
+GROUPS = ("latency", "fanout", "resume", "throughput", "relay", "concurrency")
 
-def run_backend(backend: str, profile: Profile, log: Any = print) -> dict[str, Measure]:
+
+def run_backend(
+    backend: str, profile: Profile, groups: tuple[str, ...] = GROUPS, log: Any = print
+) -> dict[str, Measure]:
     workdir = Path(tempfile.mkdtemp(prefix=f"agentstream-bench-{backend}-"))
     measures: dict[str, Measure] = {}
     hosts: list[Devhost] = []
@@ -37,21 +43,36 @@ def run_backend(backend: str, profile: Profile, log: Any = print) -> dict[str, M
                 # Room for every fan-out reader: the per-instance cap would turn the rest away.
                 "MAX_CONCURRENT_STREAMS": str(profile.fanout_readers + 10),
             }
-            main, second = host("host", paced), host("second-host", paced)
-            log(f"[{backend}] delivery latency ({profile.latency_runs} runs of {profile.latency_deltas} deltas)")
-            measures |= delivery_latency(main, second, profile)
-            second.stop()
-            log(f"[{backend}] {profile.fanout_readers} readers of one thread ({profile.fanout_runs} runs)")
-            measures |= fanout(main, profile)
-            log(f"[{backend}] resume near the end of a {profile.resume_events}-event thread")
-            measures |= resume(main, backend, store_env, profile)
-            main.stop()
-            unpaced = host("unpaced-host", {**store_env, "DEMO_TOKENS_PER_SECOND": "0"})
-            log(f"[{backend}] sustained deltas/s ({profile.throughput_runs} runs of {profile.throughput_deltas})")
-            measures |= throughput(unpaced, profile)
-            unpaced.stop()
-            log(f"[{backend}] relay overhead ({profile.relay_runs} runs of a {profile.relay_tokens}-token answer)")
-            measures |= relay_overhead(workdir, store_env, profile)
+            if {"latency", "fanout", "resume"} & set(groups):
+                main = host("host", paced)
+                if "latency" in groups:
+                    second = host("second-host", paced)
+                    log(
+                        f"[{backend}] delivery latency ({profile.latency_runs} runs of {profile.latency_deltas} deltas)"
+                    )
+                    measures |= delivery_latency(main, second, profile)
+                    second.stop()
+                if "fanout" in groups:
+                    log(f"[{backend}] {profile.fanout_readers} readers of one thread ({profile.fanout_runs} runs)")
+                    measures |= fanout(main, profile)
+                if "resume" in groups:
+                    log(f"[{backend}] resume near the end of a {profile.resume_events}-event thread")
+                    measures |= resume(main, backend, store_env, profile)
+                main.stop()
+            if "throughput" in groups:
+                unpaced = host("unpaced-host", {**store_env, "DEMO_TOKENS_PER_SECOND": "0"})
+                log(f"[{backend}] sustained deltas/s ({profile.throughput_runs} runs of {profile.throughput_deltas})")
+                measures |= throughput(unpaced, profile)
+                unpaced.stop()
+            if "relay" in groups:
+                log(
+                    f"[{backend}] relay overhead ({profile.relay_runs} runs of a {profile.relay_tokens}-token answer), "
+                    f"its operations per 1,000 tokens, time to first token ({profile.ttft_runs} runs)"
+                )
+                measures |= relay_overhead(workdir, store_env, profile)
+            if "concurrency" in groups:
+                log(f"[{backend}] concurrent runs, stepped up through {', '.join(map(str, profile.concurrency_steps))}")
+                measures |= concurrent_runs(workdir, store_env, profile, log)
     except BaseException:
         log(f"[{backend}] failed; devhost logs are in {workdir}")
         raise
@@ -62,11 +83,17 @@ def run_backend(backend: str, profile: Profile, log: Any = print) -> dict[str, M
     return measures
 
 
-def run(backends: list[str], profile: Profile, out_dir: Path | None, note: str | None = None) -> dict[str, Any]:
+def run(
+    backends: list[str],
+    profile: Profile,
+    out_dir: Path | None,
+    note: str | None = None,
+    groups: tuple[str, ...] = GROUPS,
+) -> dict[str, Any]:
     machine = machine_info()
     started = time.time()
     usage = CPUUsage()
-    results = {backend: run_backend(backend, profile) for backend in backends}
+    results = {backend: run_backend(backend, profile, groups) for backend in backends}
     load = usage.stop()
     evaluated = evaluate(results, profile)
     duration = round(time.time() - started, 1)
@@ -74,6 +101,7 @@ def run(backends: list[str], profile: Profile, out_dir: Path | None, note: str |
     report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "profile": asdict(profile),
+        "groups": list(groups),
         "note": note,
         "noisy": noisy,
         "machine": {**machine, "load_average_at_end": [round(x, 2) for x in os.getloadavg()], **load},
@@ -103,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         "--backends", default=",".join(BACKENDS), help=f"comma-separated (default {','.join(BACKENDS)})"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where the JSON goes")
+    parser.add_argument("--only", help=f"comma-separated row groups to measure (default all: {','.join(GROUPS)})")
     parser.add_argument("--note", help="a note stored with the results, e.g. what else ran on the machine")
     args = parser.parse_args(argv)
     # A terminated bench unwinds like an interrupted one, so the servers it started are stopped.
@@ -111,8 +140,11 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown:
         parser.error(f"unknown backend(s) {', '.join(unknown)}; expected {', '.join(BACKENDS)}")
+    groups = tuple(g.strip() for g in args.only.split(",") if g.strip()) if args.only else GROUPS
+    if unknown_groups := [g for g in groups if g not in GROUPS]:
+        parser.error(f"unknown row group(s) {', '.join(unknown_groups)}; expected {', '.join(GROUPS)}")
     profile = args.profile or ("quick" if args.quick else "full")
-    run(backends, PROFILES[profile], args.out, args.note)
+    run(backends, PROFILES[profile], args.out, args.note, groups)
     sys.exit(0)
 
 

@@ -4,7 +4,7 @@ Every EventStore read and write method is wrapped to count its calls. A backend 
 counts the backend round trips an `append` makes (SQLite: jobs handed to its worker thread;
 Redis: commands or pipelines sent; Table: HTTP requests), which is what "store writes per flush"
 measures: the writer flushes each batch with one `append`, so round trips per append is round
-trips per flush.
+trips per flush. All round trips are counted too, for the store operations per 1,000 tokens.
 """
 
 from __future__ import annotations
@@ -45,12 +45,15 @@ class StoreCounters:
         self.calls: Counter[str] = Counter()
         # Round trips made inside `append`, by kind: "write" (changes data) or "read".
         self.append_round_trips: Counter[str] | None = None
+        # Every round trip to the backend, by kind: for Table, the billed transactions.
+        self.round_trips: Counter[str] | None = None
         for name in READ_METHODS + WRITE_METHODS:
             if hasattr(store, name):
                 setattr(store, name, self._counted(name, getattr(store, name)))
         probe = _PROBES.get(store.backend)
         if probe is not None:
             self.append_round_trips = Counter()
+            self.round_trips = Counter()
             probe(store, self._round_trip)
 
     def _counted(self, name: str, method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -68,6 +71,8 @@ class StoreCounters:
         return counted
 
     def _round_trip(self, kind: str) -> None:
+        if self.round_trips is not None:
+            self.round_trips[kind] += 1
         if _in_append.get() and self.append_round_trips is not None:
             self.append_round_trips[kind] += 1
 
@@ -79,6 +84,7 @@ class StoreCounters:
             "writes": sum(self.calls[name] for name in WRITE_METHODS),
             "appends": self.calls["append"],
             "append_round_trips": None if self.append_round_trips is None else dict(self.append_round_trips),
+            "round_trips": None if self.round_trips is None else dict(self.round_trips),
             "calls": dict(self.calls),
             "rss_kib": rss_kib(),
         }

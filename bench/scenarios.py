@@ -11,6 +11,7 @@ import asyncio
 import json
 import secrets
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -36,8 +37,13 @@ from agentstream_client.sse import SSEDecoder
 from bench.backends import open_store
 from bench.instruments import cpu_seconds, rss_kib
 from bench.stamps import CONTENT, Reception, is_terminal, median, percentile
+from devhost.durable.events import EventType as DurableEvent
+from orchestrators.agents import assistant
 from tests.harness import ROOT, Devhost
 from tests.openai_server import OpenAIServer, Reply
+
+# The app's first agent, which serves runs that name none: seeded threads belong to it.
+DEFAULT_AGENT = assistant.name
 
 
 class BenchError(RuntimeError):
@@ -59,13 +65,33 @@ class Profile:
     resume_requests: int
     relay_tokens: int
     relay_runs: int
+    ttft_runs: int  # runs whose time to first token is compared with the model's own
+    concurrency_steps: tuple[int, ...]  # concurrent runs tried, in order, until one step does not hold
+    concurrency_deltas: int  # deltas of each concurrent run (at 40/s)
 
 
 PROFILES = {
-    "full": Profile("full", 100, 5, 300, 3, 5000, 500, 3, 300, 100_000, 30, 500, 3),
-    "quick": Profile("quick", 100, 2, 100, 1, 2000, 500, 1, 200, 100_000, 10, 500, 1),
+    "full": Profile(
+        "full",
+        100,
+        5,
+        300,
+        3,
+        5000,
+        1000,
+        3,
+        300,
+        100_000,
+        30,
+        500,
+        3,
+        40,
+        (10, 25, 50, 100, 150, 200, 250, 300, 400),
+        200,
+    ),
+    "quick": Profile("quick", 100, 2, 100, 1, 2000, 1000, 1, 200, 100_000, 10, 500, 1, 15, (10, 25, 50, 100, 200), 120),
     # Just enough to exercise every code path (the test suite runs it).
-    "smoke": Profile("smoke", 200, 1, 10, 1, 50, 3, 1, 10, 200, 2, 20, 1),
+    "smoke": Profile("smoke", 200, 1, 10, 1, 50, 3, 1, 10, 200, 2, 20, 1, 2, (2, 3), 10),
 }
 
 
@@ -105,18 +131,22 @@ def new_thread(host: Devhost) -> str:
 
 
 class Readers:
-    """`bench.readers` in a subprocess: `count` SSE readers following a thread from its end."""
+    """`bench.readers` in a subprocess: `count` SSE readers of each URL."""
 
-    def __init__(self, host: Devhost, thread_id: str, after: int, count: int) -> None:
-        url = f"{host.url}/api/agent/stream/{thread_id}?follow=1&after={after}"
+    def __init__(self, urls: list[str], count: int = 1) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.readers", url, "--count", str(count)],
+            [sys.executable, "-m", "bench.readers", *urls, "--count", str(count)],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         self.cpu_seconds = 0.0
+
+    @classmethod
+    def following(cls, host: Devhost, thread_id: str, after: int, count: int) -> Readers:
+        """`count` readers following one thread from `after`."""
+        return cls([f"{host.url}/api/agent/stream/{thread_id}?follow=1&after={after}"], count)
 
     def wait_ready(self) -> None:
         assert self.process.stdout is not None
@@ -126,7 +156,12 @@ class Readers:
             raise BenchError(f"bench.readers failed:\n{self.process.stderr.read()}")
 
     def result(self, timeout: float = 300) -> list[Reception]:
-        out, err = self.process.communicate(timeout=timeout)
+        try:
+            out, err = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+            raise BenchError(f"bench.readers did not see every run end within {timeout:g} s") from None
         if self.process.returncode != 0:
             raise BenchError(f"bench.readers exited with {self.process.returncode}:\n{err}")
         body = json.loads(out)
@@ -152,7 +187,10 @@ class Listener:
 def checked(reception: Reception, deltas: int, where: str) -> list[float]:
     """Latencies of one reader, after checking it saw every delta once, in order."""
     if len(reception.stamped_ns) != deltas or not reception.contiguous():
-        raise BenchError(f"{where}: expected {deltas} deltas with contiguous ids, got {len(reception.stamped_ns)}")
+        raise BenchError(
+            f"{where}: expected {deltas} deltas with contiguous ids, got {len(reception.stamped_ns)}"
+            + (f" ({reception.error})" if reception.error else "")
+        )
     return reception.latencies_ms()
 
 
@@ -166,8 +204,8 @@ def delivery_latency(host: Devhost, other_host: Devhost, profile: Profile) -> di
     for _ in range(profile.latency_runs):
         after = last_event_id(host, thread_id)
         listener = Listener(host, thread_id)
-        outside = Readers(host, thread_id, after, 1)
-        behind = Readers(other_host, thread_id, after, 1)
+        outside = Readers.following(host, thread_id, after, 1)
+        behind = Readers.following(other_host, thread_id, after, 1)
         outside.wait_ready()
         behind.wait_ready()
         start_stamped_run(host, thread_id, profile.latency_deltas)
@@ -203,7 +241,7 @@ def throughput(host: Devhost, profile: Profile) -> dict[str, Measure]:
     reads_per_flush: list[float] = []
     deltas_per_flush: list[float] = []
     for _ in range(profile.throughput_runs):
-        readers = Readers(host, thread_id, last_event_id(host, thread_id), 1)
+        readers = Readers.following(host, thread_id, last_event_id(host, thread_id), 1)
         readers.wait_ready()
         before = counters(host)
         start_stamped_run(host, thread_id, profile.throughput_deltas)
@@ -258,9 +296,9 @@ def fanout(host: Devhost, profile: Profile) -> dict[str, Measure]:
     for count in (1, profile.fanout_readers):
         for _ in range(profile.fanout_runs):
             idle_rss = rss_kib(pid)
-            readers = Readers(host, thread_id, last_event_id(host, thread_id), count)
+            readers = Readers.following(host, thread_id, last_event_id(host, thread_id), count)
             readers.wait_ready()
-            rss = _RSSSampler(pid)
+            rss = RSSSampler(pid)
             before, host_cpu = counters(host), cpu_seconds(pid)
             start_stamped_run(host, thread_id, profile.fanout_deltas)
             receptions = readers.result()
@@ -304,7 +342,7 @@ def fanout(host: Devhost, profile: Profile) -> dict[str, Measure]:
     }
 
 
-class _RSSSampler:
+class RSSSampler:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.peak = rss_kib(pid)
@@ -350,35 +388,40 @@ def resume(host: Devhost, backend: str, store_env: dict[str, str], profile: Prof
 
 
 async def _seed(store: EventStore, thread_id: str, total: int) -> float:
-    """A finished run of exactly `total` events, written in batches as the writer would."""
     started = time.monotonic()
     try:
-        run_id = secrets.token_hex(16)
-        message_id = secrets.token_hex(8)
-        await store.start_run(
-            thread_id,
-            run_id,
-            [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))],
-            [],
-            create=True,
-            agent="default",
-        )
-        content = total - 4  # RUN_STARTED, TEXT_MESSAGE_START, TEXT_MESSAGE_END, RUN_FINISHED
-        batch = [NewEvent.of(TextMessageStartEvent(message_id=message_id, role="assistant"))]
-        for index in range(content):
-            batch.append(NewEvent.of(TextMessageContentEvent(message_id=message_id, delta=f"token {index} ")))
-            if len(batch) == 1000:
-                await store.append(thread_id, run_id, batch, key=f"seed:{index}")
-                batch = []
-        batch.append(NewEvent.of(TextMessageEndEvent(message_id=message_id)))
-        await store.append(thread_id, run_id, batch, key="seed:end")
-        finished = NewEvent.of(RunFinishedEvent(thread_id=thread_id, run_id=run_id))
-        envelopes = await store.finish_run(thread_id, run_id, RunStatus.SUCCEEDED, [finished])
-        if envelopes[-1].seq != total:
-            raise BenchError(f"seeded thread ends at {envelopes[-1].seq}, expected {total}")
+        await seed_thread(store, thread_id, total)
     finally:
         await store.close()
     return round(time.monotonic() - started, 2)
+
+
+async def seed_thread(store: EventStore, thread_id: str, total: int) -> None:
+    """A new thread of the default agent with a finished run of exactly `total` events (at least 5),
+    written in batches as the writer would."""
+    run_id = secrets.token_hex(16)
+    message_id = secrets.token_hex(8)
+    await store.start_run(
+        thread_id,
+        run_id,
+        [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))],
+        [],
+        create=True,
+        agent=DEFAULT_AGENT,
+    )
+    content = total - 4  # RUN_STARTED, TEXT_MESSAGE_START, TEXT_MESSAGE_END, RUN_FINISHED
+    batch = [NewEvent.of(TextMessageStartEvent(message_id=message_id, role="assistant"))]
+    for index in range(content):
+        batch.append(NewEvent.of(TextMessageContentEvent(message_id=message_id, delta=f"token {index} ")))
+        if len(batch) == 1000:
+            await store.append(thread_id, run_id, batch, key=f"seed:{index}")
+            batch = []
+    batch.append(NewEvent.of(TextMessageEndEvent(message_id=message_id)))
+    await store.append(thread_id, run_id, batch, key="seed:end")
+    finished = NewEvent.of(RunFinishedEvent(thread_id=thread_id, run_id=run_id))
+    envelopes = await store.finish_run(thread_id, run_id, RunStatus.SUCCEEDED, [finished])
+    if envelopes[-1].seq != total:
+        raise BenchError(f"seeded thread ends at {envelopes[-1].seq}, expected {total}")
 
 
 def _time_resume(host: Devhost, path: str, first_id: int) -> tuple[float, float]:
@@ -411,9 +454,14 @@ def _time_resume(host: Devhost, path: str, first_id: int) -> tuple[float, float]
 def relay_overhead(workdir: Path, store_env: dict[str, str], profile: Profile) -> dict[str, Measure]:
     """The same answer read straight from a model server with the `openai` SDK, and through agentstream.
 
-    The model server is the tests' OpenAI-compatible one, streaming `relay_tokens` words paced at
-    `paced_rate`; devhost runs with MODEL_PROVIDER=openai against it. Direct and relayed reads
-    alternate, and the overhead is the median of each pair's relative difference in end-to-end time.
+    The model server is the tests' OpenAI-compatible one; devhost runs with MODEL_PROVIDER=openai
+    against it. Three measurements share the host:
+
+    - relay overhead: `relay_tokens` words paced at `paced_rate`; direct and relayed reads alternate,
+      and the overhead is the median of each pair's relative difference in end-to-end time;
+    - what those relayed runs cost: store round trips and durable operations per 1,000 tokens;
+    - added time to first token: a short answer sent at once, from sending the request to the
+      first text delta, relayed minus direct, pair by pair.
     """
     server = OpenAIServer().start()
     try:
@@ -435,12 +483,20 @@ def relay_overhead(workdir: Path, store_env: dict[str, str], profile: Profile) -
             _direct(client, 2)
             server.script(Reply(text="warm up"))
             _relayed(host, 2)
+            before, durable_before = counters(host), durable_operations(host)
             pairs: list[tuple[Timing, Timing]] = []
             for _ in range(profile.relay_runs):
                 server.script(reply)
                 direct = _direct(client, profile.relay_tokens)
                 server.script(reply)
                 pairs.append((direct, _relayed(host, profile.relay_tokens)))
+            after, durable_after = counters(host), durable_operations(host)
+            first_tokens: list[tuple[Timing, Timing]] = []
+            for _ in range(profile.ttft_runs):
+                server.script(TTFT_REPLY)
+                direct = _direct(client, TTFT_TOKENS)
+                server.script(TTFT_REPLY)
+                first_tokens.append((direct, _relayed(host, TTFT_TOKENS)))
         finally:
             client.close()
             host.stop()
@@ -468,7 +524,87 @@ def relay_overhead(workdir: Path, store_env: dict[str, str], profile: Profile) -
                 "direct_after_last_delta_s": seconds([d.end - d.last_delta for d, _ in pairs]),
                 "relayed_after_last_delta_s": seconds([r.end - r.last_delta for _, r in pairs]),
             },
-        )
+        ),
+        **_first_token(first_tokens),
+        **_operations(before, after, durable_before, durable_after, profile.relay_runs * profile.relay_tokens),
+    }
+
+
+# A short answer, all of it sent at once: the time to its first token is the relay's alone.
+TTFT_TOKENS = 5
+TTFT_REPLY = Reply(text=" ".join(f"first{i}" for i in range(TTFT_TOKENS)))
+
+
+def _first_token(pairs: list[tuple[Timing, Timing]]) -> dict[str, Measure]:
+    added = [1000 * (relayed.first_delta - direct.first_delta) for direct, relayed in pairs]
+    direct = [1000 * d.first_delta for d, _ in pairs]
+    relayed = [1000 * r.first_delta for _, r in pairs]
+    detail = {
+        "direct_p50_ms": round(percentile(direct, 0.5), 2),
+        "direct_p95_ms": round(percentile(direct, 0.95), 2),
+        "relayed_p50_ms": round(percentile(relayed, 0.5), 2),
+        "relayed_p95_ms": round(percentile(relayed, 0.95), 2),
+    }
+    return {
+        "ttft_added_p50": Measure(percentile(added, 0.5), "ms", len(pairs), len(pairs), detail),
+        "ttft_added_p95": Measure(percentile(added, 0.95), "ms", len(pairs), len(pairs), detail),
+    }
+
+
+def durable_operations(host: Devhost) -> dict[str, int]:
+    """The durable history devhost has written so far, by kind: what a Durable backend stores and bills.
+
+    Read from devhost's own history database: an orchestrator episode starts with OrchestratorStarted,
+    an activity execution with TaskScheduled.
+    """
+    connection = sqlite3.connect(f"file:{host.data_dir / 'durable.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = connection.execute(
+            "SELECT json_extract(event, '$.EventType'), count(*) FROM history GROUP BY 1"
+        ).fetchall()
+    finally:
+        connection.close()
+    kinds = {int(kind): int(count) for kind, count in rows}
+    return {
+        "history_events": sum(kinds.values()),
+        "episodes": kinds.get(DurableEvent.ORCHESTRATOR_STARTED, 0),
+        "activities": kinds.get(DurableEvent.TASK_SCHEDULED, 0),
+        "timers": kinds.get(DurableEvent.TIMER_CREATED, 0),
+    }
+
+
+def _operations(
+    before: dict[str, Any],
+    after: dict[str, Any],
+    durable_before: dict[str, int],
+    durable_after: dict[str, int],
+    tokens: int,
+) -> dict[str, Measure]:
+    """Store and durable operations per 1,000 streamed tokens, over the relayed runs."""
+
+    def per_1k(value: float) -> float:
+        return round(1000 * value / tokens, 2)
+
+    trips = {kind: n - (before["round_trips"] or {}).get(kind, 0) for kind, n in (after["round_trips"] or {}).items()}
+    calls = {name: n - before["calls"].get(name, 0) for name, n in after["calls"].items()}
+    durable = {kind: n - durable_before[kind] for kind, n in durable_after.items()}
+    return {
+        "store_ops_per_1k_tokens": Measure(
+            per_1k(sum(trips.values())),
+            "ops",
+            samples=tokens,
+            detail={
+                "round_trips": {kind: per_1k(n) for kind, n in trips.items()},
+                "store_calls": {name: per_1k(n) for name, n in calls.items() if n},
+                "tokens": tokens,
+            },
+        ),
+        "durable_ops_per_1k_tokens": Measure(
+            per_1k(durable["episodes"] + durable["activities"]),
+            "executions",
+            samples=tokens,
+            detail={kind: per_1k(n) for kind, n in durable.items()},
+        ),
     }
 
 

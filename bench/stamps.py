@@ -13,6 +13,7 @@ import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 CONTENT = '"type":"TEXT_MESSAGE_CONTENT"'
 TERMINAL = ('"type":"RUN_FINISHED"', '"type":"RUN_ERROR"')
@@ -29,6 +30,8 @@ class Reception:
     ids: list[int]
     received_ns: list[int]
     stamped_ns: list[int]
+    # Why the reader stopped early, if it did (bench.readers reports a failed stream this way).
+    error: str | None = None
 
     @classmethod
     def empty(cls) -> Reception:
@@ -52,8 +55,8 @@ class Reception:
         return {"ids": self.ids, "received_ns": self.received_ns, "stamped_ns": self.stamped_ns}
 
     @classmethod
-    def from_json(cls, body: dict[str, list[int]]) -> Reception:
-        return cls(list(body["ids"]), list(body["received_ns"]), list(body["stamped_ns"]))
+    def from_json(cls, body: dict[str, Any]) -> Reception:
+        return cls(list(body["ids"]), list(body["received_ns"]), list(body["stamped_ns"]), body.get("error"))
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -118,10 +119,12 @@ async def _run_model_step(
     output_type: type[BaseModel] | None,
 ) -> ModelStepResult:
     step_id = model_step_id(ctx.run_id, index)
-    record = await ctx.store.get_step(ctx.thread_id, step_id)
+    # Read together: each is a round trip before the model is asked, i.e. before the first token.
+    record, run = await asyncio.gather(
+        ctx.store.get_step(ctx.thread_id, step_id), ctx.store.get_run(ctx.thread_id, ctx.run_id)
+    )
     if record is not None and record.status is StepStatus.COMMITTED:
         return cast(ModelStepResult, record.result)
-    run = await ctx.store.get_run(ctx.thread_id, ctx.run_id)
     if run is None or run.cancel_requested or run.status is not RunStatus.RUNNING:
         return CANCELLED
     # MCP servers' tools, listed before the step opens: a slow listing leaves nothing half-written.
@@ -173,12 +176,20 @@ async def _model_attempt(
     ctx: StepContext, model: ModelClient, step: _StepRequest, attempt: int, max_attempts: int
 ) -> ModelStepResult | _InvalidOutput:
     step_id = step.step_id
-    current = await ctx.store.begin_step(ctx.thread_id, ctx.run_id, step_id, attempt)
+    # The conversation is read while the step begins (beginning it changes no message): one round
+    # trip fewer before the first token.
+    reading = asyncio.ensure_future(ctx.store.get_messages(ctx.thread_id))
+    try:
+        current = await ctx.store.begin_step(ctx.thread_id, ctx.run_id, step_id, attempt)
+    except BaseException:
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
+        raise
     writer = EventWriter(
         ctx.store, ctx.thread_id, ctx.run_id, key=f"{step_id}.{attempt}", attempt=StepAttempt(step_id, attempt)
     )
     try:
-        messages = await ctx.store.get_messages(ctx.thread_id)
+        messages = await reading
         taken = {call["id"] for m in messages for call in m.get("toolCalls", [])}
         turn = AssistantTurn(f"{step_id}.{attempt}", taken_call_ids=taken)
         pace = _Pace()

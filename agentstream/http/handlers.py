@@ -38,7 +38,7 @@ from ..exceptions import (
 )
 from ..log.events import token_usage
 from ..log.reader import ReadOptions, read_thread
-from ..log.sse import comment_frame, event_frames, retry_frame
+from ..log.sse import comment_frame, envelope_frames, retry_frame
 from ..log.stores.base import RunInfo, RunStatus
 from ..tokens import issue_stream_token
 from .auth import authorize_caller, authorize_reader
@@ -384,12 +384,12 @@ def _stream_response(
         )
     batches = read_thread(runtime.get_hub(), thread_id, options)
 
-    async def frames() -> AsyncIterator[str]:
+    async def frames() -> AsyncIterator[str | bytes]:
         yield retry_frame(get_settings().stream_retry_ms)
         async for batch in batches:
             if not batch:
                 yield comment_frame("ping")
-            for chunk in event_frames((e.seq, e.data) for e in batch):
+            for chunk in envelope_frames(batch):
                 yield chunk
 
     return SlotStreamingResponse(frames(), media_type="text/event-stream", headers=headers, release=release)

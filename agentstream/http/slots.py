@@ -95,35 +95,79 @@ class SlotStreamingResponse(StreamingResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
-        planned_close = loop.time() + self._max_seconds + CLOSE_GRACE_SECONDS
-
-        async def send_within_bound(message: Message) -> None:
-            bound = min(self._write_timeout, max(planned_close - loop.time(), 0.0))
-            try:
-                async with asyncio.timeout(bound):
-                    await send(message)
-            except TimeoutError:
-                raise _ReaderStalled from None
+        watch = _SendWatch(loop, self._write_timeout, loop.time() + self._max_seconds + CLOSE_GRACE_SECONDS)
 
         async def bounded_send(message: Message) -> None:
             body = message.get("body", b"")
             if message["type"] != "http.response.body" or len(body) <= WRITE_PIECE_BYTES:
-                await send_within_bound(message)
+                await watch.send(send, message)
                 return
             view = memoryview(body)
             for start in range(0, len(body), WRITE_PIECE_BYTES):
                 last = start + WRITE_PIECE_BYTES >= len(body)
                 piece = bytes(view[start : start + WRITE_PIECE_BYTES])
                 more = message.get("more_body", False) if last else True
-                await send_within_bound({"type": "http.response.body", "body": piece, "more_body": more})
+                await watch.send(send, {"type": "http.response.body", "body": piece, "more_body": more})
 
         try:
             await super().__call__(scope, receive, bounded_send)
         except _ReaderStalled:
             logger.info("Ended a stream whose client stopped taking data (a write waited past its bound)")
         finally:
+            watch.close()
             self._release()
             # The frames' generator holds a tail subscription: close it now, not when it is collected.
             close = getattr(self.body_iterator, "aclose", None)
             if close is not None:
                 await close()
+
+
+class _SendWatch:
+    """Bounds each send of one response by its deadline with one timer, not one per send.
+
+    A stream sends every event to every reader: a timeout per send would arm and cancel a timer
+    per event per reader (a thousand readers of a fast run, a hundred thousand a second). Here a
+    send only notes its deadline; one timer, armed when a send starts and none is armed, checks
+    the send in flight when it fires and re-arms for that send's own deadline. A send that is
+    still waiting at its deadline is cancelled, and raises _ReaderStalled.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, write_timeout: float, planned_close: float) -> None:
+        self._loop = loop
+        self._write_timeout = write_timeout
+        self._planned_close = planned_close
+        self._sending: asyncio.Task[object] | None = None
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._stalled = False
+
+    async def send(self, send: Send, message: Message) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._sending = task
+        self._deadline = min(self._loop.time() + self._write_timeout, self._planned_close)
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._deadline, self._check)
+        try:
+            await send(message)
+        except asyncio.CancelledError:
+            if self._stalled and task.uncancel() == 0:
+                raise _ReaderStalled from None
+            raise
+        finally:
+            self._sending = None
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._sending is None:
+            return
+        if self._loop.time() >= self._deadline:
+            self._stalled = True
+            self._sending.cancel()
+        else:
+            self._timer = self._loop.call_at(self._deadline, self._check)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

@@ -53,6 +53,9 @@ class Envelope:
     ts: float
     type: str
     data: str
+    # Its SSE frame, encoded by the first stream that sends it: every reader of a thread in this
+    # process is handed the same envelope by the shared tail, so the frame is encoded once (see sse).
+    sse_frame: bytes | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def is_terminal(self) -> bool:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import json
 
-from agentstream.log.sse import comment_frame, event_frame, event_frames, retry_frame
+from agentstream.log.events import Envelope
+from agentstream.log.sse import comment_frame, envelope_frames, event_frame, retry_frame
 from agentstream_client.sse import SSEDecoder
 
 STREAM = (
@@ -51,10 +52,24 @@ def test_decoder_handles_crlf_split_between_chunks_and_drops_an_unterminated_eve
     assert decoder.last_event_id == "2"
 
 
+def envelope(seq: int, data: str) -> Envelope:
+    return Envelope(seq, "r", 0.0, "CUSTOM", data)
+
+
 def test_event_frames_are_joined_into_chunks_of_bounded_size_in_order() -> None:
-    events = [(seq, "x" * size) for seq, size in enumerate([10, 10, 10, 500, 10, 10], start=1)]
-    chunks = list(event_frames(events, max_chars=100))
-    assert "".join(chunks) == "".join(event_frame(seq, data) for seq, data in events)
+    envelopes = [envelope(seq, "x" * size) for seq, size in enumerate([10, 10, 10, 500, 10, 10], start=1)]
+    chunks = list(envelope_frames(envelopes, max_bytes=100))
+    assert b"".join(chunks) == "".join(event_frame(e.seq, e.data) for e in envelopes).encode()
     assert [len(chunk) > 100 for chunk in chunks] == [False, True, False]
-    assert all(chunk.endswith("\n\n") for chunk in chunks)
-    assert list(event_frames([])) == []
+    assert all(chunk.endswith(b"\n\n") for chunk in chunks)
+    assert list(envelope_frames([])) == []
+
+
+def test_a_frame_is_encoded_once_and_shared_by_every_stream_that_sends_it() -> None:
+    # The shared tail hands every reader of a thread the same envelopes.
+    live = envelope(3, '{"delta": "héllo"}')
+    first, second = list(envelope_frames([live])), list(envelope_frames([live]))
+    assert first == [b'id: 3\ndata: {"delta": "h\xc3\xa9llo"}\n\n']
+    assert first[0] is second[0] is live.sse_frame
+    # The cache is not part of the event: an envelope read back from the store equals it.
+    assert live == envelope(3, '{"delta": "héllo"}')

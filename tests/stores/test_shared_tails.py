@@ -128,3 +128,50 @@ def test_readers_at_a_runs_end_share_one_read_of_its_snapshot(backend: Backend) 
             await store.close()
 
     asyncio.run(main())
+
+
+async def follow_a_run_written_here(backend: Backend) -> tuple[int, float, list[int]]:
+    env = backend.new_env()
+    here = backend.open_store(env)
+    elsewhere = backend.open_store(env)
+    try:
+        await here.start_run("t", "r", [event(0)], [], create=True, agent="default")
+        hub = TailHub(here)
+        received: list[int] = []
+        subscribed = asyncio.Event()
+
+        async def read() -> None:
+            async for batch in read_thread(hub, "t", ReadOptions(after=1, max_seconds=60, heartbeat=0.01)):
+                subscribed.set()
+                received.extend(e.seq for e in batch)
+
+        task = asyncio.create_task(read())
+        await asyncio.wait_for(subscribed.wait(), timeout=30)
+        reads = count_store_reads(here)
+        begin = time.monotonic()
+        for n in range(APPENDS * 2):
+            await here.append("t", "r", [event(n)])
+            await asyncio.sleep(0.005)  # dozens of poll intervals of streaming
+        streaming_reads, elapsed = reads[0], time.monotonic() - begin
+        # Another host's commit after this host's last one still arrives, by the next poll.
+        await elsewhere.append("t", "r", [event(-1)])
+        await asyncio.sleep(0.2)
+        await here.finish_run("t", "r", RunStatus.SUCCEEDED, [NewEvent.of(RunFinishedEvent(thread_id="t", run_id="r"))])
+        await asyncio.wait_for(task, timeout=30)
+        return streaming_reads, elapsed, received
+    finally:
+        await here.close()
+        await elsewhere.close()
+
+
+def test_a_run_streamed_from_this_host_costs_no_polling_reads(backend: Backend) -> None:
+    env_store = backend.open_store(backend.new_env())
+    pushes = env_store.pushes_commits
+    asyncio.run(env_store.close())
+    if pushes:
+        pytest.skip("a store that pushes commits is woken by them, not polled")
+    streaming_reads, elapsed, received = asyncio.run(follow_a_run_written_here(backend))
+    assert received == list(range(2, 2 + APPENDS * 2 + 2))
+    # Polling would read once per active interval. Only an interval in which no local commit
+    # landed (a write slower than the interval, on a busy machine) is read.
+    assert streaming_reads <= max(2, elapsed / POLL_ACTIVE_SECONDS / 4), (streaming_reads, elapsed)

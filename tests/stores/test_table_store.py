@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from ag_ui.core import CustomEvent
+from azure.core.pipeline.transport import AioHttpTransport
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
@@ -123,6 +124,34 @@ def test_large_events_and_batches_read_back_byte_identical_within_tables_limits(
             assert all(size <= 64 * 1024 for size in binary + strings), row["RowKey"]
             # Binary travels as base64, which is what the service measures against 1 MiB.
             assert sum(-(-size // 3) * 4 for size in binary) + sum(strings) < MiB - 64 * 1024, row["RowKey"]
+
+    on_stores(table, 1, test)
+
+
+def test_an_append_too_large_for_one_row_is_still_one_request(
+    table: TableBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Store writes per flush: a writer's batch of a few thousand deltas is larger than a row holds
+    # inline, and its chunk rows travel in the same transaction instead of a request of their own.
+    sent: list[str] = []
+    send = AioHttpTransport.send
+
+    async def counted(transport: Any, request: Any, **kwargs: Any) -> Any:
+        sent.append(request.method)
+        return await send(transport, request, **kwargs)
+
+    monkeypatch.setattr(AioHttpTransport, "send", counted)
+    one_chunk = [labelled("a" * 1000) for _ in range(500)]  # about 0.5 MiB: one chunk row
+    two_chunks = [labelled("b" * 1000) for _ in range(1300)]  # about 1.3 MiB: two chunk rows
+
+    async def test(store: TableEventStore) -> None:
+        await new_thread(store)
+        for n, batch in enumerate((one_chunk, two_chunks)):
+            sent.clear()
+            await store.append("t", "r", batch, key=f"big{n}")
+            assert sent == ["POST"], n
+        envelopes = await store.read("t", after=1, limit=10_000)
+        assert [e.data for e in envelopes] == [e.data for e in one_chunk + two_chunks]
 
     on_stores(table, 1, test)
 

@@ -51,6 +51,7 @@ from .table_chunks import read_payload, upload
 from .table_connection import TableAccount
 from .table_heads import HeadCache
 from .table_layout import (
+    CHUNKS_IN_WRITE,
     HEAD,
     MESSAGES_FIRST,
     MESSAGES_LAST,
@@ -124,20 +125,26 @@ class TableEventStore(EventStore):
     def _reaching(self) -> contextlib.AbstractContextManager[None]:
         return self._session.reaching()
 
-    async def _write(self, thread_id: str, plan: Callable[[Transaction], Awaitable[T]]) -> T:
-        return await self._writes.write(thread_id, plan)
+    async def _write(
+        self, thread_id: str, plan: Callable[[Transaction], Awaitable[T]], carried: list[Entity] | None = None
+    ) -> T:
+        return await self._writes.write(thread_id, plan, carried or [])
 
     async def _trim(self, tx: Transaction) -> None:
         await trim(tx, now=self._clock(), retention=self.retention)
 
-    async def _upload(self, thread_id: str, *payloads: Payload) -> None:
-        """Write the chunk rows of large payloads, before the transaction that refers to them."""
+    async def _stage(self, thread_id: str, *payloads: Payload) -> list[Entity]:
+        """The chunk rows of large payloads: carried in the write's own transaction when they fit
+        (one request per write, as for small payloads), else written before the transaction that
+        refers to them. Returns the rows the transaction must carry."""
         check_id(thread_id, "thread id")
-        if not any(payload.chunks for payload in payloads):
-            return
+        chunks = [chunk for payload in payloads for chunk in payload.chunks]
+        if len(chunks) <= CHUNKS_IN_WRITE:
+            return chunks
         table = await self._table()
         with self._reaching():
             await upload(table, payloads)
+        return []
 
     async def _index(self, thread_id: str) -> None:
         """Put the thread in the purge's index, as written now: the index may be behind, never ahead."""
@@ -220,8 +227,8 @@ class TableEventStore(EventStore):
         packed = pack_payload(thread_id, _json_bytes(messages)) if messages else None
         # A new thread enters the purge's index before it exists: a crash in between leaves an index
         # row the purge drops, never a thread it cannot find.
-        await asyncio.gather(
-            self._upload(thread_id, page, *([packed] if packed else [])), self._index(thread_id) if create else _none()
+        carried, _ = await asyncio.gather(
+            self._stage(thread_id, page, *([packed] if packed else [])), self._index(thread_id) if create else _none()
         )
 
         async def plan(tx: Transaction) -> list[Envelope]:
@@ -250,7 +257,7 @@ class TableEventStore(EventStore):
             self._add_messages(tx, packed, len(messages))
             return envelopes
 
-        return await self._write(thread_id, plan)
+        return await self._write(thread_id, plan, carried)
 
     async def _append(
         self,
@@ -262,7 +269,7 @@ class TableEventStore(EventStore):
         attempt: StepAttempt | None = None,
     ) -> list[Envelope]:
         page = pack_payload(thread_id, encode_events(events))
-        await self._upload(thread_id, page)
+        carried = await self._stage(thread_id, page)
 
         async def plan(tx: Transaction) -> list[Envelope]:
             needs_step = attempt is not None and (attempt.step_id, attempt.attempt) not in tx.verified
@@ -295,7 +302,7 @@ class TableEventStore(EventStore):
                 )
             return envelopes
 
-        return await self._write(thread_id, plan)
+        return await self._write(thread_id, plan, carried)
 
     async def read(self, thread_id: str, *, after: int, limit: int = 1000) -> list[Envelope]:
         check_id(thread_id, "thread id")
@@ -483,7 +490,7 @@ class TableEventStore(EventStore):
     ) -> list[Envelope]:
         key = step_key(step_id)
         page = pack_payload(thread_id, encode_events(events))
-        await self._upload(thread_id, page)
+        carried = await self._stage(thread_id, page)
 
         async def plan(tx: Transaction) -> list[Envelope]:
             head, step = await asyncio.gather(tx.head(), tx.row(key))
@@ -496,7 +503,7 @@ class TableEventStore(EventStore):
             tx.verified = {v for v in tx.verified if v[0] != step_id}
             return self._add_events(tx, head, run_id, events, page)
 
-        return await self._write(thread_id, plan)
+        return await self._write(thread_id, plan, carried)
 
     async def _commit_step(
         self,
@@ -514,7 +521,7 @@ class TableEventStore(EventStore):
         page = pack_payload(thread_id, encode_events(events))
         packed = pack_payload(thread_id, _json_bytes(messages)) if messages else None
         stored_result = pack_payload(thread_id, json.dumps(result).encode())
-        await self._upload(thread_id, page, stored_result, *([packed] if packed else []))
+        carried = await self._stage(thread_id, page, stored_result, *([packed] if packed else []))
 
         async def plan(tx: Transaction) -> list[Envelope]:
             head, step, run = await asyncio.gather(
@@ -551,7 +558,7 @@ class TableEventStore(EventStore):
             tx.verified = {v for v in tx.verified if v[0] != step_id}
             return envelopes
 
-        return await self._write(thread_id, plan)
+        return await self._write(thread_id, plan, carried)
 
     async def _finish_run(
         self,
@@ -564,7 +571,7 @@ class TableEventStore(EventStore):
     ) -> list[Envelope]:
         key = run_key(run_id)
         page = pack_payload(thread_id, encode_events(events))
-        await self._upload(thread_id, page)
+        carried = await self._stage(thread_id, page)
 
         async def plan(tx: Transaction) -> list[Envelope]:
             head, run = await asyncio.gather(tx.head(), tx.row(key))
@@ -590,7 +597,7 @@ class TableEventStore(EventStore):
                 tx.next = dataclasses.replace(tx.next, active_run_id=None, cancelling=False)
             return envelopes
 
-        return await self._write(thread_id, plan)
+        return await self._write(thread_id, plan, carried)
 
     async def list_active_runs(self) -> list[ActiveRun]:
         table = await self._table()

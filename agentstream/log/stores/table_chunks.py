@@ -1,5 +1,5 @@
-"""Payloads too large for their row: chunk rows written before the transaction that refers to them,
-and read back with it."""
+"""Payloads too large for their row: chunk rows written before the transaction that refers to them
+(when more than the transaction itself can carry), and read back with it."""
 
 from __future__ import annotations
 

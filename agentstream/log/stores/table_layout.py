@@ -13,9 +13,9 @@ transaction. Its rows, by RowKey:
 
 Payloads (event pages, message lists, step results) are bytes in binary properties of at most
 64 KiB each. Up to INLINE_BYTES sit in the row itself; a larger payload goes to chunk rows of up to
-CHUNK_BYTES each (below Table's 1 MiB per entity), written before the transaction that refers to
-them. A chunk nobody refers to (its writer crashed before committing) is never read, and goes
-when the thread is purged.
+CHUNK_BYTES each (below Table's 1 MiB per entity), carried in the transaction that refers to them
+when they fit its 4 MiB body (CHUNKS_IN_WRITE), else written before it. A chunk nobody refers to
+(its writer crashed before committing) is never read, and goes when the thread is purged.
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ INLINE_BYTES = 4 * PROPERTY_BYTES
 CHUNK_BYTES = 11 * PROPERTY_BYTES
 # Three full chunks are 2.8 MiB in a transaction's body, below its 4 MiB.
 CHUNKS_PER_TRANSACTION = 3
+# A write carries up to two chunks (1.8 MiB sent) in its own transaction, beside its inline payloads
+# (at most three of INLINE_BYTES, 1 MiB sent) and its small rows: below the 4 MiB body.
+CHUNKS_IN_WRITE = 2
 
 HEAD = "h"
 EVENTS_LAST = "e999999999999"

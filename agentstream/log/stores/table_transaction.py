@@ -80,8 +80,12 @@ class CachedHead:
 class Transaction:
     """One attempt at a write: the head it starts from and the operations it will submit."""
 
-    def __init__(self, table: TableClient, thread_id: str, cached: CachedHead | None) -> None:
+    def __init__(
+        self, table: TableClient, thread_id: str, cached: CachedHead | None, carried: list[Entity] | None = None
+    ) -> None:
         self.table = table
+        # Chunk rows of this write's large payloads, created with it (new ids: a retry creates them anew).
+        self.carried = carried or []
         self.thread_id = thread_id
         self.cached = cached
         self.verified: set[tuple[str, int]] = set(cached.verified) if cached is not None else set()
@@ -131,11 +135,12 @@ class Transaction:
     def operations(self) -> list[tuple[Any, ...]]:
         assert self.next is not None, "every write moves the head: that is what serializes writers"
         head = self.next.entity(self.thread_id)
+        rows = [*self.ops, *(("create", row) for row in self.carried)]
         if self.base is None or self.base.etag is None:
-            return [("create", head), *self.ops]
+            return [("create", head), *rows]
         return [
             ("update", head, {"mode": UpdateMode.REPLACE, "etag": self.base.etag, "match_condition": IF_MATCH}),
-            *self.ops,
+            *rows,
         ]
 
 

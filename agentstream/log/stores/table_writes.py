@@ -20,7 +20,7 @@ from azure.data.tables.aio import TableClient
 
 from ...exceptions import AgentStreamError, StoreUnavailable
 from .table_heads import HeadCache
-from .table_layout import check_id
+from .table_layout import Entity, check_id
 from .table_session import TableSession
 from .table_transaction import CachedHead, Transaction, lost_race
 
@@ -48,8 +48,12 @@ class WriteLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._turns: dict[str, _Turn] = {}
 
-    async def write(self, thread_id: str, plan: Callable[[Transaction], Awaitable[T]]) -> T:
-        """Run `plan` on a transaction of the thread and submit it, again on a fresh read until it lands."""
+    async def write(
+        self, thread_id: str, plan: Callable[[Transaction], Awaitable[T]], carried: list[Entity] | None = None
+    ) -> T:
+        """Run `plan` on a transaction of the thread and submit it, again on a fresh read until it lands.
+
+        `carried` rows (chunks of the write's large payloads) are created with every attempt."""
         check_id(thread_id, "thread id")
         table = await self._session.events()
         loop = asyncio.get_running_loop()
@@ -60,21 +64,21 @@ class WriteLoop:
         turn.users += 1
         try:
             async with turn.lock:
-                return await self._write_in_turn(table, thread_id, plan)
+                return await self._write_in_turn(table, thread_id, plan, carried or [])
         finally:
             turn.users -= 1
             if turn.users == 0:
                 del turns[thread_id]
 
     async def _write_in_turn(
-        self, table: TableClient, thread_id: str, plan: Callable[[Transaction], Awaitable[T]]
+        self, table: TableClient, thread_id: str, plan: Callable[[Transaction], Awaitable[T]], carried: list[Entity]
     ) -> T:
         reaching = self._session.reaching
         deadline = time.monotonic() + CONTENTION_SECONDS
         delay = 0.005
         cached = self._heads.get(thread_id)
         while True:
-            tx = Transaction(table, thread_id, cached)
+            tx = Transaction(table, thread_id, cached, carried)
             try:
                 with reaching():
                     result = await plan(tx)

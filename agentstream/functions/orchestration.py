@@ -18,28 +18,18 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState
 
-from agentstream import approvals, runtime, steps
+from agentstream import approvals, multitask, reconcile, runtime, steps
 from agentstream.agents import Agent, RunContext
 from agentstream.config import get_settings
 from agentstream.exceptions import StoreUnavailable
+from agentstream.functions.instances import CANCEL_EVENT, orchestration_starter, orchestration_status, run_instance_id
 from agentstream.steps import StepContext
+
+__all__ = ["CANCEL_EVENT", "bp", "run_instance_id", "tool_result_event"]
 
 bp = df.Blueprint()
 
-CANCEL_EVENT = "cancel"
 FINISH_PATIENCE_SECONDS = 86400.0
-
-
-INSTANCE_ID_SEPARATOR = ":"
-
-
-def run_instance_id(thread_id: str, run_id: str) -> str:
-    """The durable instance id of a run: scoped by its thread, since clients may choose run ids.
-
-    Ids are [A-Za-z0-9_-], so ':' cannot occur in either part; Durable allows it in instance ids
-    and it needs no escaping in the management URLs.
-    """
-    return f"{thread_id}{INSTANCE_ID_SEPARATOR}{run_id}"
 
 
 def tool_result_event(tool_call_id: str) -> str:
@@ -70,6 +60,11 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
     interrupted: list[dict[str, Any]] = []
     output: Any = None
     phase = "model"
+    if run.get("queued"):
+        # A queued run's turn has come: it enters the log now, unless it was cancelled while it waited.
+        opened = yield context.call_activity_with_retry("open_run", retry, {**ids, **agent})
+        if not opened:
+            return {"error": None, "cancelled": True, "pending": []}
     try:
         for index in range(settings.max_model_steps):
             if index == 0 and run.get("approvals"):
@@ -170,6 +165,12 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
             yield context.create_timer(context.current_utc_datetime + dt.timedelta(seconds=delay))
     else:
         yield context.call_activity_with_retry("finish_run", finish_retry, finish)
+    # The run queued behind this one holds the thread now: its orchestration starts here (or, should
+    # this fail for good, at the next reconciliation).
+    try:
+        yield context.call_activity_with_retry("start_next_run", retry, ids)
+    except Exception:
+        pass
     outcome = {"error": error, "cancelled": cancelled, "pending": pending}
     return {**outcome, "interrupts": [c["id"] for c in finish["interrupts"]]} if "interrupts" in finish else outcome
 
@@ -228,6 +229,19 @@ async def finish_run(step: dict) -> None:
         pending_tool_call_ids=step.get("pending"),
         interrupts=interrupts,
         output=step.get("output"),
+    )
+
+
+@bp.activity_trigger(input_name="step")
+async def open_run(step: dict) -> bool:
+    return await multitask.open_queued_run(runtime.get_store(), step["thread_id"], step["run_id"], _agent_of(step))
+
+
+@bp.activity_trigger(input_name="step")
+@bp.durable_client_input(client_name="client")
+async def start_next_run(step: dict, client: df.DurableOrchestrationClient) -> str | None:
+    return await reconcile.start_held_run(
+        runtime.get_store(), step["thread_id"], orchestration_status(client), orchestration_starter(client)
     )
 
 

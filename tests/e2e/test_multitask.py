@@ -143,7 +143,9 @@ def test_interrupt_cancels_the_active_run_then_runs_the_new_message(make_host: A
     assert (second.json()["status"], second.json()["queue_position"]) == ("queued", 1)
     status = host.wait_idle(thread_id)
     run_ids = [first["run_id"], second.json()["run_id"]]
-    assert [(r["run_id"], r["status"]) for r in status["runs"]] == list(zip(run_ids, ["cancelled", "succeeded"]))
+    assert [(r["run_id"], r["status"]) for r in status["runs"]] == list(
+        zip(run_ids, ["cancelled", "succeeded"], strict=True)
+    )
 
     events = host.stream(f"/api/agent/stream/{thread_id}")
     assert_contiguous(events)

@@ -8,7 +8,7 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
-from agentstream.reconcile import OrchestrationStarter, OrchestrationState, OrchestrationStatus, RunSignal
+from agentstream.agent.reconcile import OrchestrationStarter, OrchestrationState, OrchestrationStatus, RunSignal
 
 CANCEL_EVENT = "cancel"
 INSTANCE_ID_SEPARATOR = ":"

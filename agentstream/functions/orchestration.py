@@ -18,12 +18,13 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState
 
-from agentstream import approvals, multitask, reconcile, runtime, steps
-from agentstream.agents import Agent, RunContext
+from agentstream import runtime
+from agentstream.agent import approvals, multitask, reconcile, steps
+from agentstream.agent.agents import Agent, RunContext
+from agentstream.agent.steps import StepContext
 from agentstream.config import get_settings
 from agentstream.exceptions import StoreUnavailable
 from agentstream.functions.instances import CANCEL_EVENT, orchestration_starter, orchestration_status, run_instance_id
-from agentstream.steps import StepContext
 
 __all__ = ["CANCEL_EVENT", "bp", "run_instance_id", "tool_result_event"]
 

@@ -25,9 +25,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from . import approvals, multitask, runtime, state, telemetry
-from .agents import Agent
-from .exceptions import (
+from .. import runtime, telemetry
+from ..exceptions import (
     AgentMismatch,
     InterruptNotFound,
     InterruptPending,
@@ -41,9 +40,12 @@ from .exceptions import (
     ToolCallAnswered,
     ToolCallNotFound,
 )
-from .http.inputs import RunRequest, ToolResult
+from ..log.stores.base import EventStore, RunInfo, RunStatus, ThreadInfo
+from . import approvals, multitask, state
+from .agents import Agent
 from .opening import opening_events
 from .reconcile import OrchestrationStarter, OrchestrationState, OrchestrationStatus, RunSignal, reconcile_run
+from .requests import RunRequest, ToolResult
 from .steps import (
     StepContext,
     finish_run,
@@ -53,7 +55,6 @@ from .steps import (
     tool_result_event,
     tool_step_id,
 )
-from .stores.base import EventStore, RunInfo, RunStatus, ThreadInfo
 
 logger = logging.getLogger(__name__)
 

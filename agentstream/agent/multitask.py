@@ -21,12 +21,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from . import state, telemetry
+from .. import telemetry
+from ..exceptions import RunAlreadyActive, RunNotFound, ThreadNotFound
+from ..log.stores.base import EventStore, RunStatus
+from . import state
 from .agents import Agent
-from .exceptions import RunAlreadyActive, RunNotFound, ThreadNotFound
 from .opening import opening_events
 from .reconcile import OrchestrationStarter, OrchestrationStatus, RunSignal, reconcile_run, start_held_run
-from .stores.base import EventStore, RunStatus
 
 logger = logging.getLogger(__name__)
 

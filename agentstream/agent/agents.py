@@ -8,9 +8,9 @@ support = Agent(name="support", instructions="You are Contoso's support agent.",
 one; it is sent to the model as the first, system message of every model call, and never stored
 in the thread. Without `model`, the app settings (MODEL_PROVIDER and friends) choose the model.
 With `output_type` (a pydantic model), the final answer is JSON of that type, validated, and the
-run's `result` (see `agentstream.output`). `multitask_strategy` says what a message sent while a
-run of the thread is active does: "reject" it (409), "enqueue" it, or "interrupt" the active run
-(see `agentstream.multitask`).
+run's `result` (see `agentstream.agent.output`). `multitask_strategy` says what a message sent
+while a run of the thread is active does: "reject" it (409), "enqueue" it, or "interrupt" the
+active run (see `agentstream.agent.multitask`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from .exceptions import AgentNotFound
+from ..exceptions import AgentNotFound
 from .llm.base import ModelClient
 from .output import output_schema
 from .tools import Tool, ToolRegistry, ToolSource

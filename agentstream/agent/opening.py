@@ -17,8 +17,8 @@ from ag_ui.core import (
     ToolCallStartEvent,
 )
 
+from ..log.events import NewEvent
 from . import state
-from .events import NewEvent
 from .steps import tool_result_event
 
 

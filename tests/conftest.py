@@ -18,6 +18,7 @@ EVERY_BACKEND = (
     "tests/e2e/test_recovery_and_failures.py",
     "tests/e2e/test_store_outage.py",
     "tests/e2e/test_reconcile.py",
+    "tests/e2e/test_multitask.py",
 )
 # The randomized kill rounds run on SQLite and Redis; Table storage gets the deterministic kills
 # of test_reconcile.py, which keeps `make test` within its time.

@@ -2,7 +2,8 @@
 
 Used after devhost was killed and restarted: whatever the crash interrupted, the store must hold
 contiguous ids, exactly one terminal event per run that is over (none for a running one), a
-MESSAGES_SNAPSHOT just before it, at most one active run per thread, and no output twice.
+MESSAGES_SNAPSHOT just before it, at most one active run per thread (or a queued run holding it,
+first in its queue and not yet in the log), no queued run that also ran, and no output twice.
 """
 
 from __future__ import annotations
@@ -61,7 +62,13 @@ async def check_thread(store: EventStore, thread_id: str) -> list[str]:
     assert [e.seq for e in envelopes] == list(range(1, thread.last_seq + 1)), f"{where}: ids not contiguous"
     events = [StreamEvent(e.seq, json.loads(e.data)) for e in envelopes]
     running = [run.run_id for run in thread.runs if run.status is RunStatus.RUNNING]
-    assert running == ([thread.active_run_id] if thread.active_run_id else []), (where, running, thread.active_run_id)
+    queue = [queued.run_id for queued in await store.get_queue(thread_id)]
+    ran = {run.run_id for run in thread.runs}
+    assert not ran & set(queue), (where, "a queued run also ran", queue)
+    if thread.active_run_id is not None and thread.active_run_id not in ran:
+        assert queue[:1] == [thread.active_run_id] and running == [], (where, "held", queue, running)
+    else:
+        assert running == ([thread.active_run_id] if thread.active_run_id else []), (where, running)
     for run in thread.runs:
         own = [event for event, envelope in zip(events, envelopes, strict=True) if envelope.run_id == run.run_id]
         types = [e.type for e in own]

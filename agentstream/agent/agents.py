@@ -8,7 +8,9 @@ support = Agent(name="support", instructions="You are Contoso's support agent.",
 one; it is sent to the model as the first, system message of every model call, and never stored
 in the thread. Without `model`, the app settings (MODEL_PROVIDER and friends) choose the model.
 With `output_type` (a pydantic model), the final answer is JSON of that type, validated, and the
-run's `result` (see `agentstream.agent.output`).
+run's `result` (see `agentstream.agent.output`). `multitask_strategy` says what a message sent
+while a run of the thread is active does: "reject" it (409), "enqueue" it, or "interrupt" the
+active run (see `agentstream.agent.multitask`).
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ class Agent:
     state_type: type[BaseModel] | None = None
     #: A pydantic model of the final answer: requested as structured output and validated.
     output_type: type[BaseModel] | None = None
+    #: A message while a run of the thread is active: "reject" (409 run_active), "enqueue" (it runs
+    #: when the active run ends) or "interrupt" (the active run is cancelled, then it runs).
+    multitask_strategy: Literal["reject", "enqueue", "interrupt"] = "reject"
     registry: ToolRegistry = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +84,11 @@ class Agent:
         object.__setattr__(self, "registry", ToolRegistry(self.tools))
         if self.approval not in ("per_tool", "always"):
             raise ValueError(f"Agent '{self.name}': approval must be 'per_tool' or 'always', not {self.approval!r}.")
+        if self.multitask_strategy not in ("reject", "enqueue", "interrupt"):
+            raise ValueError(
+                f"Agent '{self.name}': multitask_strategy must be 'reject', 'enqueue' or 'interrupt', "
+                f"not {self.multitask_strategy!r}."
+            )
         unknown = [name for name in self.approval_exempt if name not in self.registry]
         if unknown and not self.registry.has_sources:
             raise ValueError(f"Agent '{self.name}': approval_exempt names unknown tools: {', '.join(unknown)}.")
@@ -115,7 +125,12 @@ class Agent:
         """What `GET /api/agents` says of the agent; pass `await agent.registry.load()` as `tools` to
         list its MCP servers' tools too, and which server offers which (or why it offers none)."""
         tools = tools if tools is not None else self.registry
-        info: dict[str, object] = {"name": self.name, "description": self.description, "tools": tools.specs()}
+        info: dict[str, object] = {
+            "name": self.name,
+            "description": self.description,
+            "tools": tools.specs(),
+            "multitask_strategy": self.multitask_strategy,
+        }
         if tools.listings:
             info["mcp_servers"] = [
                 {"name": listing.name, "tools": list(listing.tools)}

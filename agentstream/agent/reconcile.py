@@ -15,6 +15,11 @@ exists and is no longer running is lost at once: it will never write again. If a
 after its run was ended here, the orchestration finds the run over at its first step and ends
 without writing anything.
 
+A queued run that holds its thread (the run before it ended) but has no orchestration yet is the
+same gap one step earlier: the host died between one run's end and the next one's start. Given a
+starter, reconciling starts its orchestration from what the queue keeps (`start_held_run`), at
+once: its start is what brings it into the log, so nothing is lost by starting it twice.
+
 Runs are reconciled when a thread is continued (before a new run is refused with `409
 run_active`), when a run is cancelled, when a thread's status is read, and by the retention
 timer's sweep over every active run. The orchestration's state comes through a callback from
@@ -27,6 +32,7 @@ import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from .. import telemetry
 from ..config import get_settings
@@ -49,18 +55,32 @@ class OrchestrationState(enum.StrEnum):
 
 OrchestrationStatus = Callable[[str, str], Awaitable[OrchestrationState]]
 """The state of the orchestration of (thread id, run id). Raises when the host cannot tell."""
+OrchestrationStarter = Callable[[dict[str, Any]], Awaitable[None]]
+"""Starts the `agent_run` orchestration with this input; its instance id is `thread_id:run_id`."""
+RunSignal = Callable[[str, str], Awaitable[None]]
+"""Tells the orchestration of (thread id, run id) something: that its run is cancelled."""
 
 
 async def reconcile_run(
-    store: EventStore, thread_id: str, run_id: str, orchestration_status: OrchestrationStatus
+    store: EventStore,
+    thread_id: str,
+    run_id: str,
+    orchestration_status: OrchestrationStatus,
+    *,
+    start_orchestration: OrchestrationStarter | None = None,
 ) -> bool:
     """End the run if it is running without a live orchestration. True when this call ended it.
 
     A host that cannot say (its status API failing) leaves the run as it is: only a definite
-    answer ends a run.
+    answer ends a run. With `start_orchestration`, a queued run holding the thread without an
+    orchestration is started, and so is the queued run that takes the thread from a run ended here.
     """
     run = await store.get_run(thread_id, run_id)
-    if run is None or run.status is not RunStatus.RUNNING:
+    if run is None:
+        if start_orchestration is not None:
+            await start_held_run(store, thread_id, orchestration_status, start_orchestration)
+        return False
+    if run.status is not RunStatus.RUNNING:
         return False
     log = telemetry.run_logger(logger, thread_id, run_id)
     try:
@@ -80,11 +100,52 @@ async def reconcile_run(
     log.warning("Run %s has no live orchestration (%s): ending it", run_id, state.value)
     await finish_run(StepContext(store, thread_id, run_id), {"code": LOST_CODE, "message": message})
     run = await store.get_run(thread_id, run_id)
-    return run is not None and run.status is not RunStatus.RUNNING
+    ended = run is not None and run.status is not RunStatus.RUNNING
+    if ended and start_orchestration is not None:
+        await start_held_run(store, thread_id, orchestration_status, start_orchestration)
+    return ended
 
 
-async def reconcile_active_runs(store: EventStore, orchestration_status: OrchestrationStatus) -> int:
-    """Reconcile every active run in the store (the retention timer's sweep). Returns how many ended."""
+async def start_held_run(
+    store: EventStore,
+    thread_id: str,
+    orchestration_status: OrchestrationStatus,
+    start_orchestration: OrchestrationStarter,
+) -> str | None:
+    """Start the orchestration of the queued run holding the thread, unless it has one. Returns its id
+    when this call started it.
+
+    Called when a run ends (by its orchestration, or here), when a queued run is cancelled, and by
+    reconciliation. A start that fails is logged and left to the next reconciliation.
+    """
+    head = await store.head(thread_id)
+    if head is None or head.active_run_id is None:
+        return None
+    run_id = head.active_run_id
+    if await store.get_run(thread_id, run_id) is not None:
+        return None
+    queued = await store.get_queued_run(thread_id, run_id)
+    if queued is None or queued.cancelled:
+        return None
+    log = telemetry.run_logger(logger, thread_id, run_id)
+    try:
+        if await orchestration_status(thread_id, run_id) is not OrchestrationState.MISSING:
+            return None
+        await start_orchestration(queued.payload["run"])
+    except Exception:
+        log.warning("Could not start queued run %s; the next reconciliation tries again", run_id, exc_info=True)
+        return None
+    log.info("Queued run %s started on thread %s", run_id, thread_id)
+    return run_id
+
+
+async def reconcile_active_runs(
+    store: EventStore,
+    orchestration_status: OrchestrationStatus,
+    start_orchestration: OrchestrationStarter | None = None,
+) -> int:
+    """Reconcile every active run in the store (the retention timer's sweep), starting queued runs
+    that hold their thread without an orchestration. Returns how many runs ended."""
     ended = 0
     with telemetry.span("agentstream.reconcile_active_runs"):
         try:
@@ -95,7 +156,13 @@ async def reconcile_active_runs(store: EventStore, orchestration_status: Orchest
             return 0
         for active in active_runs:
             try:
-                ended += await reconcile_run(store, active.thread_id, active.run_id, orchestration_status)
+                ended += await reconcile_run(
+                    store,
+                    active.thread_id,
+                    active.run_id,
+                    orchestration_status,
+                    start_orchestration=start_orchestration,
+                )
             except Exception:
                 # One thread's failure must not stop the sweep of the others; the next sweep retries it.
                 telemetry.run_logger(logger, active.thread_id, active.run_id).warning(

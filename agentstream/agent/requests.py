@@ -130,6 +130,8 @@ class RunRequest(BaseModel):
     resume: list[ResumeEntry] | None = Field(default=None, min_length=1, max_length=128)
     #: The thread's shared state from now on (a JSON object); absent or empty keeps the thread's.
     state: dict[str, Any] | None = None
+    #: What this message does if a run of the thread is active; absent: the agent's strategy.
+    multitask_strategy: Literal["reject", "enqueue", "interrupt"] | None = None
 
     @field_validator("message")
     @classmethod

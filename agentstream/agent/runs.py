@@ -26,16 +26,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ag_ui.core import (
-    RunStartedEvent,
-    TextMessageContentEvent,
-    TextMessageEndEvent,
-    TextMessageStartEvent,
-    ToolCallArgsEvent,
-    ToolCallEndEvent,
-    ToolCallStartEvent,
-)
-
 from .. import runtime, telemetry
 from ..exceptions import (
     AgentMismatch,
@@ -51,11 +41,11 @@ from ..exceptions import (
     ToolCallAnswered,
     ToolCallNotFound,
 )
-from ..log.events import NewEvent
 from ..log.stores.base import EventStore, RunInfo, RunStatus, ThreadInfo
-from . import approvals, process, state
+from . import approvals, multitask, process, state
 from .agents import Agent
-from .reconcile import OrchestrationState, OrchestrationStatus, reconcile_run
+from .opening import opening_events
+from .reconcile import OrchestrationStarter, OrchestrationState, OrchestrationStatus, RunSignal, reconcile_run
 from .requests import RunRequest, ToolResult
 from .steps import (
     StepContext,
@@ -69,9 +59,9 @@ from .steps import (
 
 logger = logging.getLogger(__name__)
 
+_START_ROUNDS = 3
+
 ClientToolMode = Literal["wait", "finish"]
-OrchestrationStarter = Callable[[dict[str, Any]], Awaitable[None]]
-"""Starts the `agent_run` orchestration with this input; its instance id is `thread_id:run_id`."""
 ToolResultsSignal = Callable[[str, str, list[str]], Awaitable[None]]
 """Tells the orchestration of (thread id, run id) that these tool calls now have results."""
 
@@ -81,7 +71,10 @@ class StartedRun:
     thread_id: str
     run_id: str
     first_seq: int
-    """The seq of the run's RUN_STARTED event: stream from `first_seq - 1` to see the whole run."""
+    """The seq of the run's RUN_STARTED event: stream from `first_seq - 1` to see the whole run.
+    For a queued run, the seq after the log's end when it was queued (its events come later)."""
+    queued: int | None = None
+    """A queued run's place in the queue (1: next); None for a run that started."""
 
 
 def new_id() -> str:
@@ -95,6 +88,7 @@ async def start_run(
     start_orchestration: OrchestrationStarter,
     *,
     orchestration_status: OrchestrationStatus,
+    signal_cancel: RunSignal,
     client_tools: ClientToolMode = "wait",
     create_thread: bool = False,
     run_id: str | None = None,
@@ -105,6 +99,10 @@ async def start_run(
     unless `create_thread` is true, and belong to `agent`. The run gets `run_id` (a valid id, new
     on the thread) or a new one. Raises the APIError to answer with when the request cannot start
     a run (nothing is written then).
+
+    While another run is active, the request's `multitask_strategy` (else the agent's) decides:
+    "reject" raises RunAlreadyActive; "enqueue" queues the run (see `multitask`), "interrupt" queues
+    it and cancels the active run. A queued run is returned with its place in the queue.
     """
     store = runtime.get_store()
     # Listing MCP servers' tools (cached) only when there are client tools to check against them.
@@ -133,22 +131,12 @@ async def start_run(
     if any(m["role"] == "tool" for m in messages):
         earlier = await store.get_messages(thread_id) if request.thread_id else []
         _check_tool_answers(earlier, messages)
-    events = [NewEvent.of(RunStartedEvent(thread_id=thread_id, run_id=run_id))]
-    if (opening := await _opening_state(store, request, agent, thread)) is not None:
-        events.append(state.snapshot_event(opening))
-    for message in messages:
-        events += _message_events(message)
+    request_state = (
+        state.validated(request.state, agent.state_type, source="The request's 'state'") if request.state else None
+    )
+    opening = request_state if request_state is not None else await _thread_state(store, agent, thread)
+    events = opening_events(thread_id, run_id, opening, messages)
     create = create_thread or request.thread_id is None
-    try:
-        first = await store.start_run(thread_id, run_id, events, messages, create=create, agent=agent.name)
-    except RunAlreadyActive as exc:
-        if decisions and exc.active_run_id == run_id:
-            # The same resume, sent again while its run is going: the same answer.
-            return await _resumed_already(store, thread_id, request)
-        # Unless the active run lost its orchestration: then it ends now and this one takes the thread.
-        if not await reconcile_run(store, thread_id, exc.active_run_id, orchestration_status):
-            raise
-        first = await store.start_run(thread_id, run_id, events, messages, create=create, agent=agent.name)
     run = {
         "thread_id": thread_id,
         "run_id": run_id,
@@ -156,6 +144,38 @@ async def start_run(
         "tools": [tool.spec() for tool in request.tools],
         "client_tools": client_tools,
     }
+    strategy = request.multitask_strategy or agent.multitask_strategy
+    # A thread freed between a refusal and the queue's answer is tried again; a few rounds settle any race.
+    for attempt in range(_START_ROUNDS):
+        try:
+            first = await store.start_run(thread_id, run_id, events, messages, create=create, agent=agent.name)
+            break
+        except RunAlreadyActive as exc:
+            if attempt == _START_ROUNDS - 1:
+                raise
+            if decisions and exc.active_run_id == run_id:
+                # The same resume, sent again while its run is going: the same answer.
+                return await _resumed_already(store, thread_id, request)
+            # Unless the active run lost its orchestration: then it ends now and this one takes the thread.
+            if await reconcile_run(
+                store, thread_id, exc.active_run_id, orchestration_status, start_orchestration=start_orchestration
+            ):
+                continue
+            if strategy == "reject" or decisions:
+                raise
+            payload = {"run": {**run, "queued": True}, "messages": messages, "state": request_state}
+            place = await store.enqueue_run(thread_id, run_id, payload, agent=agent.name)
+            if place is None:
+                continue
+            if strategy == "interrupt":
+                await multitask.interrupt(
+                    store, thread_id, exc.active_run_id, signal_cancel, orchestration_status, start_orchestration
+                )
+            head = await store.head(thread_id)
+            telemetry.run_logger(logger, thread_id, run_id).info(
+                "Run %s queued on thread %s (place %d, %s)", run_id, thread_id, place, strategy
+            )
+            return StartedRun(thread_id, run_id, (head.last_seq if head else 0) + 1, queued=place)
     if decisions:
         run["approvals"] = [decision.to_input() for decision in decisions]
     log = telemetry.run_logger(logger, thread_id, run_id)
@@ -179,13 +199,9 @@ async def start_run(
     return StartedRun(thread_id, run_id, first[0].seq)
 
 
-async def _opening_state(
-    store: EventStore, request: RunRequest, agent: Agent, thread: ThreadInfo | None
-) -> state.State | None:
-    """The state a run starts with: the request's (it replaces the thread's), else the thread's,
-    else the agent's initial state for a new thread. None: the thread has no state."""
-    if request.state:
-        return state.validated(request.state, agent.state_type, source="The request's 'state'")
+async def _thread_state(store: EventStore, agent: Agent, thread: ThreadInfo | None) -> state.State | None:
+    """The state a run starts with when its request brings none: the thread's, else the agent's
+    initial state for a new thread. None: the thread has no state."""
     current = await state.thread_state(store, thread)
     return current if current is not None else agent.initial_state()
 
@@ -283,31 +299,6 @@ def _check_tool_answers(earlier: list[dict[str, Any]], new: list[dict[str, Any]]
                     raise ToolCallNotFound(None, call_id)
             pending.discard(call_id)
             answered.add(call_id)
-
-
-def _message_events(message: dict[str, Any]) -> list[NewEvent]:
-    if message["role"] == "tool":
-        return [tool_result_event(message)]
-    events: list[NewEvent] = []
-    if message.get("content"):
-        message_id = message["id"]
-        events += [
-            NewEvent.of(TextMessageStartEvent(message_id=message_id, role=message["role"])),
-            NewEvent.of(TextMessageContentEvent(message_id=message_id, delta=message["content"])),
-            NewEvent.of(TextMessageEndEvent(message_id=message_id)),
-        ]
-    for call in message.get("toolCalls", []):
-        events.append(
-            NewEvent.of(
-                ToolCallStartEvent(
-                    tool_call_id=call["id"], tool_call_name=call["function"]["name"], parent_message_id=message["id"]
-                )
-            )
-        )
-        if call["function"]["arguments"]:
-            events.append(NewEvent.of(ToolCallArgsEvent(tool_call_id=call["id"], delta=call["function"]["arguments"])))
-        events.append(NewEvent.of(ToolCallEndEvent(tool_call_id=call["id"])))
-    return events
 
 
 async def owner_of(store: EventStore, thread_id: str) -> Agent:

@@ -66,6 +66,8 @@ class RunInput(TypedDict):
     """The client-side tools' specs."""
     client_tools: NotRequired[Literal["wait", "finish"]]
     approvals: NotRequired[list[DecidedCall]]
+    queued: NotRequired[bool]
+    """A queued run: its first activity writes its opening events."""
 
 
 class ModelStepInput(TypedDict):

@@ -1,12 +1,17 @@
-"""The state of a run's durable instance, read through the Durable client, for reconciliation."""
+"""A run's durable instance through the Durable client: its id, starting it, signalling its
+cancel, and its state (for reconciliation)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
-from agentstream.agent.reconcile import OrchestrationState, OrchestrationStatus
-from agentstream.functions.orchestration import run_instance_id
+from agentstream.agent.reconcile import OrchestrationStarter, OrchestrationState, OrchestrationStatus, RunSignal
+
+CANCEL_EVENT = "cancel"
+INSTANCE_ID_SEPARATOR = ":"
 
 # Suspended counts as live: an operator may resume it, and then it finishes the run itself.
 LIVE = frozenset(
@@ -17,6 +22,29 @@ LIVE = frozenset(
         OrchestrationRuntimeStatus.Suspended,
     }
 )
+
+
+def run_instance_id(thread_id: str, run_id: str) -> str:
+    """The durable instance id of a run: scoped by its thread, since clients may choose run ids.
+
+    Ids are [A-Za-z0-9_-], so ':' cannot occur in either part; Durable allows it in instance ids
+    and it needs no escaping in the management URLs.
+    """
+    return f"{thread_id}{INSTANCE_ID_SEPARATOR}{run_id}"
+
+
+def orchestration_starter(client: df.DurableOrchestrationClient) -> OrchestrationStarter:
+    async def start_orchestration(run: dict[str, Any]) -> None:
+        await client.start_new("agent_run", run_instance_id(run["thread_id"], run["run_id"]), run)
+
+    return start_orchestration
+
+
+def cancel_signal(client: df.DurableOrchestrationClient) -> RunSignal:
+    async def signal_cancel(thread_id: str, run_id: str) -> None:
+        await client.raise_event(run_instance_id(thread_id, run_id), CANCEL_EVENT)
+
+    return signal_cancel
 
 
 def orchestration_status(client: df.DurableOrchestrationClient) -> OrchestrationStatus:

@@ -19,7 +19,7 @@ import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState
 
 from agentstream import runtime
-from agentstream.agent import approvals, process, steps
+from agentstream.agent import approvals, multitask, process, reconcile, steps
 from agentstream.agent.agents import Agent, RunContext
 from agentstream.agent.step_data import (
     FinishInput,
@@ -35,23 +35,13 @@ from agentstream.agent.step_data import (
 from agentstream.agent.steps import StepContext
 from agentstream.config import get_settings
 from agentstream.exceptions import StoreUnavailable
+from agentstream.functions.instances import CANCEL_EVENT, orchestration_starter, orchestration_status, run_instance_id
+
+__all__ = ["CANCEL_EVENT", "bp", "run_instance_id", "tool_result_event"]
 
 bp = df.Blueprint()
 
-CANCEL_EVENT = "cancel"
 FINISH_PATIENCE_SECONDS = 86400.0
-
-
-INSTANCE_ID_SEPARATOR = ":"
-
-
-def run_instance_id(thread_id: str, run_id: str) -> str:
-    """The durable instance id of a run: scoped by its thread, since clients may choose run ids.
-
-    Ids are [A-Za-z0-9_-], so ':' cannot occur in either part; Durable allows it in instance ids
-    and it needs no escaping in the management URLs.
-    """
-    return f"{thread_id}{INSTANCE_ID_SEPARATOR}{run_id}"
 
 
 def tool_result_event(tool_call_id: str) -> str:
@@ -82,6 +72,14 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Ru
     interrupted: list[ToolCall] = []
     output: Any = None
     phase = "model"
+    if run.get("queued"):
+        # A queued run's turn has come: it enters the log now, unless it was cancelled while it waited.
+        opening: RunInput = {"thread_id": thread_id, "run_id": run_id}
+        if agent is not None:
+            opening["agent"] = agent
+        opened = yield context.call_activity_with_retry("open_run", retry, opening)
+        if not opened:
+            return {"error": None, "cancelled": True, "pending": []}
     try:
         for index in range(settings.max_model_steps):
             if index == 0 and run.get("approvals"):
@@ -200,6 +198,12 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Ru
             yield context.create_timer(context.current_utc_datetime + dt.timedelta(seconds=delay))
     else:
         yield context.call_activity_with_retry("finish_run", finish_retry, finish)
+    # The run queued behind this one holds the thread now: its orchestration starts here (or, should
+    # this fail for good, at the next reconciliation).
+    try:
+        yield context.call_activity_with_retry("start_next_run", retry, {"thread_id": thread_id, "run_id": run_id})
+    except Exception:
+        pass
     outcome: RunOutcome = {"error": error, "cancelled": cancelled, "pending": pending}
     if "interrupts" in finish:
         outcome["interrupts"] = [c["id"] for c in finish["interrupts"]]
@@ -278,7 +282,23 @@ async def finish_run(step: dict) -> None:
     )
 
 
-def _agent_of(step: ModelStepInput | ToolStepInput | FinishInput) -> Agent:
+@bp.activity_trigger(input_name="step")
+async def open_run(step: dict) -> bool:
+    opening = cast(RunInput, step)
+    return await multitask.open_queued_run(
+        runtime.get_store(), opening["thread_id"], opening["run_id"], _agent_of(opening)
+    )
+
+
+@bp.activity_trigger(input_name="step")
+@bp.durable_client_input(client_name="client")
+async def start_next_run(step: dict, client: df.DurableOrchestrationClient) -> str | None:
+    return await reconcile.start_held_run(
+        runtime.get_store(), step["thread_id"], orchestration_status(client), orchestration_starter(client)
+    )
+
+
+def _agent_of(step: ModelStepInput | ToolStepInput | FinishInput | RunInput) -> Agent:
     agents = process.get_agents()
     name = step.get("agent")
     return agents.get(name) if name else agents.default

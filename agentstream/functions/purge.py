@@ -15,7 +15,7 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 from agentstream import retention, runtime
 from agentstream.agent import reconcile
 from agentstream.config import get_settings, read_purge_schedule
-from agentstream.functions.instances import orchestration_status
+from agentstream.functions.instances import orchestration_starter, orchestration_status
 from agentstream.functions.orchestration import run_instance_id
 
 bp = df.Blueprint()
@@ -39,7 +39,9 @@ async def purge_expired_threads(timer: func.TimerRequest, client: df.DurableOrch
         result = await client.purge_instance_history_by(EPOCH, created_before, FINISHED)
         return int(result.instances_deleted)
 
-    await reconcile.reconcile_active_runs(runtime.get_store(), orchestration_status(client))
+    await reconcile.reconcile_active_runs(
+        runtime.get_store(), orchestration_status(client), orchestration_starter(client)
+    )
     await retention.purge_idle_threads(
         runtime.get_store(), get_settings().event_retention, purge_history, sweep_finished_histories
     )

@@ -6,16 +6,14 @@ Routes for callers use CALLER_AUTH_LEVEL (see auth.py); readers and health are a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
-from agentstream.agent.runs import OrchestrationStarter
 from agentstream.functions.auth import CALLER_AUTH_LEVEL
-from agentstream.functions.instances import orchestration_status
-from agentstream.functions.orchestration import CANCEL_EVENT, run_instance_id, tool_result_event
+from agentstream.functions.instances import cancel_signal, orchestration_starter, orchestration_status, run_instance_id
+from agentstream.functions.orchestration import tool_result_event
 from agentstream.http import agui, ai_sdk, fallback, handlers, openapi
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -25,28 +23,30 @@ WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 @bp.route(route="agent/run", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def start_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    return await handlers.start_run(req, orchestration_starter(client), orchestration_status(client))
+    return await handlers.start_run(
+        req, orchestration_starter(client), orchestration_status(client), cancel_signal(client)
+    )
 
 
 @bp.route(route="agents/{name}/run", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def start_agent_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
     return await handlers.start_run(
-        req, orchestration_starter(client), orchestration_status(client), req.path_params["name"]
+        req, orchestration_starter(client), orchestration_status(client), cancel_signal(client), req.path_params["name"]
     )
 
 
 @bp.route(route="agent/ag-ui", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def run_agui(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    return await agui.run_agui(req, orchestration_starter(client), orchestration_status(client))
+    return await agui.run_agui(req, orchestration_starter(client), orchestration_status(client), cancel_signal(client))
 
 
 @bp.route(route="agents/{name}/ag-ui", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def run_agent_agui(req: Request, client: df.DurableOrchestrationClient) -> Response:
     return await agui.run_agui(
-        req, orchestration_starter(client), orchestration_status(client), req.path_params["name"]
+        req, orchestration_starter(client), orchestration_status(client), cancel_signal(client), req.path_params["name"]
     )
 
 
@@ -58,7 +58,9 @@ async def list_agents(req: Request) -> Response:
 @bp.route(route="agents/{name}/chat", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def chat(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    return await ai_sdk.chat(req, orchestration_starter(client), orchestration_status(client), req.path_params["name"])
+    return await ai_sdk.chat(
+        req, orchestration_starter(client), orchestration_status(client), cancel_signal(client), req.path_params["name"]
+    )
 
 
 @bp.route(route="agents/{name}/chat/{chat_id}/stream", methods=["GET"], auth_level=CALLER_AUTH_LEVEL)
@@ -72,11 +74,8 @@ async def resume_chat(req: Request, client: df.DurableOrchestrationClient) -> Re
 @bp.route(route="agents/{name}/chat/{chat_id}/stop", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def stop_chat(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    async def signal_cancel(thread_id: str, run_id: str) -> None:
-        await client.raise_event(run_instance_id(thread_id, run_id), CANCEL_EVENT)
-
     return await ai_sdk.stop(
-        req, req.path_params["chat_id"], req.path_params["name"], signal_cancel, orchestration_status(client)
+        req, req.path_params["chat_id"], req.path_params["name"], cancel_signal(client), orchestration_status(client)
     )
 
 
@@ -85,21 +84,16 @@ async def get_chat(req: Request) -> Response:
     return await ai_sdk.get_chat(req, req.path_params["chat_id"], req.path_params["name"])
 
 
-def orchestration_starter(client: df.DurableOrchestrationClient) -> OrchestrationStarter:
-    async def start_orchestration(run: dict[str, Any]) -> None:
-        await client.start_new("agent_run", run_instance_id(run["thread_id"], run["run_id"]), run)
-
-    return start_orchestration
-
-
 @bp.route(route="agent/threads/{thread_id}/runs/{run_id}/cancel", methods=["POST"], auth_level=CALLER_AUTH_LEVEL)
 @bp.durable_client_input(client_name="client")
 async def cancel_run(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    async def signal_cancel(thread_id: str, run_id: str) -> None:
-        await client.raise_event(run_instance_id(thread_id, run_id), CANCEL_EVENT)
-
     return await handlers.cancel_run(
-        req, req.path_params["thread_id"], req.path_params["run_id"], signal_cancel, orchestration_status(client)
+        req,
+        req.path_params["thread_id"],
+        req.path_params["run_id"],
+        cancel_signal(client),
+        orchestration_status(client),
+        orchestration_starter(client),
     )
 
 
@@ -125,7 +119,9 @@ async def stream_thread(req: Request) -> Response:
 @bp.route(route="agent/threads/{thread_id}", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 async def get_thread(req: Request, client: df.DurableOrchestrationClient) -> Response:
-    return await handlers.get_thread(req, req.path_params["thread_id"], orchestration_status(client))
+    return await handlers.get_thread(
+        req, req.path_params["thread_id"], orchestration_status(client), orchestration_starter(client)
+    )
 
 
 @bp.route(route="health", methods=["GET"])

@@ -19,10 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import runtime
-from ..agent import approvals, runs, state
+from ..agent import approvals, multitask, runs, state
 from ..agent.agents import Agent
-from ..agent.reconcile import OrchestrationStatus, reconcile_run
-from ..agent.runs import OrchestrationStarter, new_id
+from ..agent.reconcile import OrchestrationStarter, OrchestrationStatus, RunSignal, reconcile_run
+from ..agent.runs import new_id
 from ..agui.conversation import Conversation
 from ..agui.messages import new_messages
 from ..agui.stream import RunProjection, join_frames, mentioned_messages, read_run, replay_frames, run_frames
@@ -86,16 +86,21 @@ async def run_agui(
     request: Request,
     start_orchestration: OrchestrationStarter,
     orchestration_status: OrchestrationStatus,
+    signal_cancel: RunSignal,
     agent_name: str | None = None,
 ) -> Response:
-    """POST /agent/ag-ui (the first agent) or /agents/{agent_name}/ag-ui."""
+    """POST /agent/ag-ui (the first agent) or /agents/{agent_name}/ag-ui.
+
+    New messages while a run is active follow the agent's `multitask_strategy`: 409 run_active, or
+    the stream of the queued run, which opens when the runs before it have ended.
+    """
     agent = agent_named(agent_name)
     settings = get_settings()
     agui = await read_agui_request(request, max_bytes=settings.max_request_bytes)
     # Every answer is a stream: take its slot before anything is written.
     release = take_stream_slot()
     try:
-        return await _answer(agui, agent, start_orchestration, orchestration_status, release)
+        return await _answer(agui, agent, start_orchestration, orchestration_status, signal_cancel, release)
     except BaseException:
         release()
         raise
@@ -106,6 +111,7 @@ async def _answer(
     agent: Agent,
     start_orchestration: OrchestrationStarter,
     orchestration_status: OrchestrationStatus,
+    signal_cancel: RunSignal,
     release: Callable[[], None],
 ) -> Response:
     settings = get_settings()
@@ -116,15 +122,18 @@ async def _answer(
         raise AgentMismatch(thread_id, head.agent, agent.name)
     # A run left without its orchestration would never end: neither joined nor followed by a new one.
     if head is not None and head.active_run_id is not None:
-        if await reconcile_run(store, thread_id, head.active_run_id, orchestration_status):
+        if await reconcile_run(
+            store, thread_id, head.active_run_id, orchestration_status, start_orchestration=start_orchestration
+        ):
             head = await store.head(thread_id)
     stored = await store.get_messages(thread_id) if head is not None else []
+    queued = await multitask.queued_messages(store, thread_id) if head is not None else []
     active_run_id = head.active_run_id if head is not None else None
     run = await store.get_run(thread_id, active_run_id) if active_run_id is not None else None
     streaming: set[str] = set()
     if run is not None:
         streaming = mentioned_messages((await read_run(store, thread_id, run.run_id, run.start_seq))[0])
-    fresh = new_messages(agui.messages, stored, streaming)
+    fresh = new_messages(agui.messages, stored + queued, streaming)
     if agui.resume is not None:
         if fresh:
             raise InvalidRequest(
@@ -139,7 +148,12 @@ async def _answer(
             state=agui.state,
         )
         started = await runs.start_run(
-            run_request, agent, start_orchestration, orchestration_status=orchestration_status, client_tools="finish"
+            run_request,
+            agent,
+            start_orchestration,
+            orchestration_status=orchestration_status,
+            signal_cancel=signal_cancel,
+            client_tools="finish",
         )
         projection = RunProjection(thread_id, Conversation(stored), snapshot_first=True)
         frames = run_frames(hub, projection, started.run_id, started.first_seq - 1)
@@ -154,7 +168,7 @@ async def _answer(
         shared = await state.thread_state(store, thread)
         replay = replay_frames(thread_id, replay_id, stored, await agent.registry.load(), waiting, shared)
         return _agui_response(replay, thread_id, replay_id, release)
-    if active_run_id is not None:
+    if active_run_id is not None and agent.multitask_strategy == "reject":
         raise RunAlreadyActive(thread_id, active_run_id)
     run_request = build_run_request(
         thread_id, fresh, agui.tools, max_message_chars=settings.max_message_chars, state=agui.state
@@ -168,6 +182,7 @@ async def _answer(
         agent,
         start_orchestration,
         orchestration_status=orchestration_status,
+        signal_cancel=signal_cancel,
         client_tools="finish",
         create_thread=True,
         run_id=run_id,

@@ -24,9 +24,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .. import runtime
-from ..agent import approvals, reconcile, runs
+from ..agent import approvals, multitask, reconcile, runs
 from ..agent.agents import Agent
-from ..agent.reconcile import OrchestrationStatus
+from ..agent.reconcile import OrchestrationStarter, OrchestrationStatus, RunSignal
 from ..agent.requests import RunRequest, ToolDeclaration
 from ..agui.stream import read_run
 from ..aisdk import stream
@@ -49,7 +49,7 @@ from ..exceptions import (
     UnsupportedMediaType,
 )
 from ..log.stores.base import RunStatus, ThreadHead
-from .handlers import STREAM_HEADERS, RunSignal, agent_named, caller_endpoint, take_stream_slot
+from .handlers import STREAM_HEADERS, agent_named, caller_endpoint, take_stream_slot
 from .inputs import (
     build_run_request,
     describe,
@@ -105,21 +105,28 @@ async def read_chat_request(request: Request, *, max_bytes: int) -> ChatRequest:
 @caller_endpoint
 async def chat(
     request: Request,
-    start_orchestration: runs.OrchestrationStarter,
+    start_orchestration: OrchestrationStarter,
     orchestration_status: OrchestrationStatus,
+    signal_cancel: RunSignal,
     agent_name: str,
 ) -> Response:
-    """POST /agents/{agent_name}/chat."""
+    """POST /agents/{agent_name}/chat.
+
+    A new message while a run is active follows the agent's `multitask_strategy`: 409 run_active, or
+    the stream of the queued run, which opens when the runs before it have ended.
+    """
     reject_unknown_parameters(request, ())
     agent = agent_named(agent_name)
     settings = get_settings()
     body = await read_chat_request(request, max_bytes=settings.max_request_bytes)
     store = runtime.get_store()
-    head = await _live_head(body.id, agent, orchestration_status)
-    if head is not None and head.active_run_id is not None:
+    head = await _live_head(body.id, agent, orchestration_status, start_orchestration)
+    if head is not None and head.active_run_id is not None and agent.multitask_strategy == "reject":
         raise RunAlreadyActive(body.id, head.active_run_id)
     stored = await store.get_messages(body.id) if head is not None else []
+    queued = await multitask.queued_messages(store, body.id) if head is not None else []
     client_messages = [m.model_dump() for m in body.messages]
+    runners = (start_orchestration, orchestration_status, signal_cancel)
     thread = await store.get_thread(body.id) if head else None
     waiting = [item.interrupt["id"] for item in await approvals.open_interrupts(store, thread)]
     if resume := approval_answers(client_messages, waiting):
@@ -132,8 +139,8 @@ async def chat(
             resume=resume,
             error_code="invalid_messages",
         )
-        return await _start(run_request, agent, start_orchestration, orchestration_status, trailing_turn(stored))
-    fresh = new_messages(client_messages, stored, agent.registry)
+        return await _start(run_request, agent, runners, trailing_turn(stored))
+    fresh = new_messages(client_messages, stored + queued, agent.registry)
     if not fresh:
         raise InvalidRequest(
             "The messages hold nothing the chat does not have: send a new user message or tool outputs "
@@ -144,17 +151,17 @@ async def chat(
         body.id, fresh, body.tools, max_message_chars=settings.max_message_chars, error_code="invalid_messages"
     )
     # Tool outputs continue the client's assistant UIMessage; a user message begins a new one.
-    return await _start(run_request, agent, start_orchestration, orchestration_status, trailing_turn(stored + fresh))
+    return await _start(run_request, agent, runners, trailing_turn(stored + queued + fresh))
 
 
 async def _start(
     run_request: RunRequest,
     agent: Agent,
-    start_orchestration: runs.OrchestrationStarter,
-    orchestration_status: OrchestrationStatus,
+    runners: tuple[OrchestrationStarter, OrchestrationStatus, RunSignal],
     turn: list[dict[str, Any]],
 ) -> Response:
-    """Start the run and answer its stream; `turn` is the agent turn it continues (empty for a new one)."""
+    """Start (or queue) the run and answer its stream; `turn` is the agent turn it continues (empty for a new one)."""
+    start_orchestration, orchestration_status, signal_cancel = runners
     release = take_stream_slot()
     try:
         started = await runs.start_run(
@@ -162,6 +169,7 @@ async def _start(
             agent,
             start_orchestration,
             orchestration_status=orchestration_status,
+            signal_cancel=signal_cancel,
             client_tools="finish",
             create_thread=True,
         )
@@ -267,12 +275,19 @@ async def _owned_head(chat_id: str, agent: Agent) -> ThreadHead | None:
     return head
 
 
-async def _live_head(chat_id: str, agent: Agent, orchestration_status: OrchestrationStatus) -> ThreadHead | None:
+async def _live_head(
+    chat_id: str,
+    agent: Agent,
+    orchestration_status: OrchestrationStatus,
+    start_orchestration: OrchestrationStarter | None = None,
+) -> ThreadHead | None:
     """The chat's head, after ending an active run that lost its orchestration (it would never end)."""
     head = await _owned_head(chat_id, agent)
     if head is not None and head.active_run_id is not None:
         store = runtime.get_store()
-        if await reconcile.reconcile_run(store, chat_id, head.active_run_id, orchestration_status):
+        if await reconcile.reconcile_run(
+            store, chat_id, head.active_run_id, orchestration_status, start_orchestration=start_orchestration
+        ):
             head = await store.head(chat_id)
     return head
 

@@ -20,11 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .. import runtime, telemetry
-from ..agent import approvals, process, reconcile, runs, state
+from ..agent import approvals, multitask, process, reconcile, runs, state
 from ..agent.agents import Agent
-from ..agent.reconcile import OrchestrationStatus
+from ..agent.reconcile import OrchestrationStarter, OrchestrationStatus, RunSignal
 from ..agent.requests import InputMessage
-from ..agent.runs import OrchestrationStarter
 from ..config import get_settings
 from ..exceptions import (
     APIError,
@@ -59,7 +58,6 @@ from .text import plain_text_chunks
 
 logger = logging.getLogger(__name__)
 
-RunSignal = Callable[[str, str], Awaitable[None]]
 P = ParamSpec("P")
 # A route's handler: the request first, then what the route passes (path values, the durable client).
 Handler = Callable[Concatenate[Request, P], Awaitable[Response]]
@@ -133,9 +131,14 @@ async def start_run(
     request: Request,
     start_orchestration: OrchestrationStarter,
     orchestration_status: OrchestrationStatus,
+    signal_cancel: RunSignal,
     agent_name: str | None = None,
 ) -> Response:
-    """POST /agent/run (the first agent) or /agents/{agent_name}/run."""
+    """POST /agent/run (the first agent) or /agents/{agent_name}/run.
+
+    202 with the run's URLs; a run queued behind the active one (the agent's or the request's
+    `multitask_strategy`) gets `"status": "queued"` and its place in the queue as well.
+    """
     agent = agent_named(agent_name)
     settings = get_settings()
     run_request = await read_run_request(
@@ -148,7 +151,11 @@ async def start_run(
     release = take_stream_slot() if wanted in STREAM_TYPES else None
     try:
         started = await runs.start_run(
-            run_request, agent, start_orchestration, orchestration_status=orchestration_status
+            run_request,
+            agent,
+            start_orchestration,
+            orchestration_status=orchestration_status,
+            signal_cancel=signal_cancel,
         )
     except BaseException:
         if release is not None:
@@ -172,6 +179,9 @@ async def start_run(
         "tool_results_url": f"{run_path}/tool-results",
     }
     body: dict[str, Any] = {"thread_id": thread_id, "run_id": run_id, **urls}
+    body["status"] = "running" if started.queued is None else "queued"
+    if started.queued is not None:
+        body["queue_position"] = started.queued
     if token:
         body["stream_token"] = token
     return JSONResponse(body, status_code=202, headers={"Location": urls["stream_url"], "x-thread-id": thread_id})
@@ -227,34 +237,21 @@ async def cancel_run(
     run_id: str,
     signal_cancel: RunSignal,
     orchestration_status: OrchestrationStatus,
+    start_orchestration: OrchestrationStarter,
 ) -> Response:
     """Ask a run to stop. Idempotent: 202 while it winds down, 200 once it ended cancelled.
 
-    The flag comes first, so a run found without a live orchestration ends cancelled, here and now.
+    A queued run is taken out of the queue at once (it never starts): 200 cancelled.
     """
     validate_id(thread_id, "thread id")
     validate_id(run_id, "run id")
-    store = runtime.get_store()
-    run = await store.request_cancel(thread_id, run_id)
-    if run is None:
-        raise await runs.missing_run(store, thread_id, run_id)
-    if run.status is RunStatus.RUNNING and await reconcile.reconcile_run(
-        store, thread_id, run_id, orchestration_status
-    ):
-        run = await store.get_run(thread_id, run_id) or run
-    body = {"thread_id": thread_id, "run_id": run_id, "status": run.status.value}
-    if run.status is RunStatus.CANCELLED:
-        return JSONResponse(body)
-    if run.status is not RunStatus.RUNNING:
-        raise RunFinished(f"Run '{run_id}' already ended with status '{run.status.value}'.")
-    try:
-        await signal_cancel(thread_id, run_id)
-    except Exception:
-        # The flag is set: the run's next write is refused and it winds down by itself.
-        telemetry.run_logger(logger, thread_id, run_id).warning(
-            "Could not signal the cancellation of run %s", run_id, exc_info=True
-        )
-    return JSONResponse({**body, "status": "cancelling"}, status_code=202)
+    answer = await multitask.cancel_run(
+        runtime.get_store(), thread_id, run_id, signal_cancel, orchestration_status, start_orchestration
+    )
+    if answer.over:
+        raise RunFinished(f"Run '{run_id}' already ended with status '{answer.status}'.")
+    body = {"thread_id": thread_id, "run_id": run_id, "status": answer.status}
+    return JSONResponse(body, status_code=202 if answer.status == "cancelling" else 200)
 
 
 @api_endpoint
@@ -280,10 +277,17 @@ async def stream_thread(request: Request, thread_id: str) -> Response:
     if run_id is not None:
         run = await store.get_run(thread_id, run_id)
         if run is None:
-            raise RunNotFound(thread_id, run_id)
-        if run.end_seq is not None and cursor >= run.end_seq:
+            queued = await store.get_queued_run(thread_id, run_id)
+            if queued is None:
+                raise RunNotFound(thread_id, run_id)
+            if queued.cancelled:
+                return no_content
+            # Not started yet: its events will come after whatever the log holds now.
+            cursor = max(cursor, head.last_seq)
+        elif run.end_seq is not None and cursor >= run.end_seq:
             return no_content
-        cursor = max(cursor, run.start_seq - 1)
+        else:
+            cursor = max(cursor, run.start_seq - 1)
     elif cursor == head.last_seq and head.active_run_id is None and not follow:
         return no_content
     if cursor < head.floor:
@@ -295,7 +299,12 @@ async def stream_thread(request: Request, thread_id: str) -> Response:
 
 
 @api_endpoint
-async def get_thread(request: Request, thread_id: str, orchestration_status: OrchestrationStatus) -> Response:
+async def get_thread(
+    request: Request,
+    thread_id: str,
+    orchestration_status: OrchestrationStatus,
+    start_orchestration: OrchestrationStarter,
+) -> Response:
     reject_unknown_parameters(request, STATUS_PARAMETERS)
     validate_id(thread_id, "thread id")
     authorize_reader(request, thread_id, get_settings())
@@ -304,9 +313,10 @@ async def get_thread(request: Request, thread_id: str, orchestration_status: Orc
     if thread is None:
         raise ThreadNotFound(thread_id)
     if thread.active_run_id is not None and await reconcile.reconcile_run(
-        store, thread_id, thread.active_run_id, orchestration_status
+        store, thread_id, thread.active_run_id, orchestration_status, start_orchestration=start_orchestration
     ):
         thread = await store.get_thread(thread_id) or thread
+    queue = await store.get_queue(thread_id)
     messages = await store.get_messages(thread_id)
     # Only an agent with an output type has results to look up.
     agents = {agent.name: agent for agent in process.get_agents()}
@@ -321,6 +331,7 @@ async def get_thread(request: Request, thread_id: str, orchestration_status: Orc
             "last_event_id": thread.last_seq,
             "active_run_id": thread.active_run_id,
             "runs": [_run_body(run, results.get(run.run_id)) for run in thread.runs],
+            "queue": [{"run_id": queued.run_id, "queued_at": _iso(queued.queued_at)} for queued in queue],
             "interrupts": [item.interrupt for item in await approvals.open_interrupts(store, thread)],
             "state": await state.thread_state(store, thread),
             "messages": messages,

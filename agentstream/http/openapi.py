@@ -48,6 +48,10 @@ class RunStarted(BaseModel):
     status_url: str
     cancel_url: str
     tool_results_url: str
+    status: Literal["running", "queued"] = Field(
+        description="queued: a run was active, and the agent's (or the request's) multitask_strategy queued this one."
+    )
+    queue_position: int | None = Field(default=None, description="A queued run's place in the queue (1: next).")
     stream_token: str | None = Field(default=None, description="Present when the app signs stream tokens.")
 
 
@@ -63,6 +67,11 @@ class RunSummary(BaseModel):
     active: bool
 
 
+class QueuedRunSummary(BaseModel):
+    run_id: str
+    queued_at: str | None
+
+
 class ThreadStatus(BaseModel):
     thread_id: str
     agent: str | None = Field(description="The agent the thread belongs to (null for threads older than agents).")
@@ -71,6 +80,7 @@ class ThreadStatus(BaseModel):
     last_event_id: int
     active_run_id: str | None
     runs: list[RunSummary]
+    queue: list[QueuedRunSummary] = Field(description="Runs waiting for the active run to end, in order.")
     messages: list[dict[str, Any]] = Field(description="The thread's messages, AG-UI shape (camelCase).")
     interrupts: list[dict[str, Any]] = Field(
         description="AG-UI interrupts the thread waits on: tool calls waiting for approval (answer with resume)."
@@ -111,6 +121,9 @@ class AgentInfo(BaseModel):
     name: str
     description: str
     tools: list[AgentTool]
+    multitask_strategy: Literal["reject", "enqueue", "interrupt"] = Field(
+        description="What a message sent while a run of the thread is active does."
+    )
 
 
 class ChatMessages(BaseModel):

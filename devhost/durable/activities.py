@@ -10,6 +10,7 @@ import asyncio
 import inspect
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,18 +31,22 @@ class ActivityOutcome:
 
 
 class ActivityFunction:
-    def __init__(self, function: Function) -> None:
+    """An activity; a durable client input binding gets the same JSON as an HTTP trigger's."""
+
+    def __init__(self, function: Function, client_binding: Callable[[], str]) -> None:
         trigger = function.get_trigger()
         if trigger is None:
             raise ValueError(f"function {function.get_function_name()!r} has no trigger")
         self.name = str(function.get_function_name())
         self._parameter = str(trigger.name)
+        self._clients = [str(b.name) for b in function.get_bindings() if b.type == "durableClient"]
+        self._client_binding = client_binding
         self._user_function = function.get_user_function()
 
     async def invoke(self, input_text: str) -> ActivityOutcome:
         try:
             argument = ActivityTriggerConverter.decode(meta.Datum(type="json", value=input_text), trigger_metadata=None)
-            kwargs = {self._parameter: argument}
+            kwargs = {self._parameter: argument, **{name: self._client_binding() for name in self._clients}}
             if inspect.iscoroutinefunction(self._user_function):
                 returned = await self._user_function(**kwargs)
             else:

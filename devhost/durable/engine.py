@@ -47,7 +47,7 @@ class DurableEngine:
                 handle = cast(OrchestratorHandle, function.get_user_function())
                 self.orchestrators[str(function.get_function_name())] = handle
             elif kind == "activityTrigger":
-                activity = ActivityFunction(function)
+                activity = ActivityFunction(function, self.client_binding)
                 self._activities[activity.name] = activity
         self.base_url = base_url.rstrip("/")
         self.task_hub = task_hub

@@ -323,7 +323,12 @@ def test_an_agent_checks_its_name_and_tools_and_builds_its_instructions() -> Non
 
     context = RunContext("t1", "r1", "support", dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     assert asyncio.run(agent.system_prompt(context)) == "Run r1 of support."
-    assert agent.info() == {"name": "support", "description": "Support.", "tools": [tool(annotated).spec()]}
+    assert agent.info() == {
+        "name": "support",
+        "description": "Support.",
+        "tools": [tool(annotated).spec()],
+        "multitask_strategy": "reject",
+    }
 
 
 def test_agents_by_name_with_the_first_as_default() -> None:

@@ -184,8 +184,9 @@ def test_the_app_lists_its_agents_with_their_tool_schemas(user_app: str) -> None
                 "name": "support",
                 "description": "Contoso's support agent.",
                 "tools": [tool["function"] for tool in SUPPORT_TOOLS],
+                "multitask_strategy": "reject",
             },
-            {"name": "editor", "description": "", "tools": []},
+            {"name": "editor", "description": "", "tools": [], "multitask_strategy": "reject"},
         ]
     }
 

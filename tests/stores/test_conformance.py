@@ -17,6 +17,7 @@ from agentstream.exceptions import (
     CancelRequested,
     CursorExpired,
     RunAlreadyActive,
+    RunNotFound,
     RunOver,
     StepSuperseded,
     StoreUnavailable,
@@ -246,6 +247,102 @@ def test_active_runs_are_listed_until_they_finish_or_their_thread_goes(backend: 
         assert [(r.thread_id, r.run_id) for r in await store.list_active_runs()] == [("a", "a1"), ("b", "b2")]
         await store.purge_idle_threads(time.time() + 1)
         assert await store.list_active_runs() == []
+
+    on_store(backend, test)
+
+
+def test_queued_runs_hold_the_thread_in_arrival_order_and_start_only_when_held(backend: Backend) -> None:
+    async def test(store: EventStore) -> None:
+        with pytest.raises(ThreadNotFound):
+            await store.enqueue_run("t", "q1", {}, agent="default")
+        await new_thread(store)
+        with pytest.raises(AgentMismatch):
+            await store.enqueue_run("t", "q1", {}, agent="other")
+        payload = {"messages": [{"id": "q1.user", "role": "user", "content": "two"}], "list": [], "object": {}}
+        assert await store.enqueue_run("t", "q1", payload, agent="default") == 1
+        assert await store.enqueue_run("t", "q2", {"n": 2}, agent="default") == 2
+        assert await store.enqueue_run("t", "q3", {"n": 3}, agent="default") == 3
+        with pytest.raises(RunAlreadyActive):
+            await store.enqueue_run("t", "q2", {}, agent="default")
+        with pytest.raises(RunAlreadyActive):
+            await store.enqueue_run("t", "r", {}, agent="default")
+        queue = await store.get_queue("t")
+        assert [(q.run_id, q.payload, q.cancelled) for q in queue] == [
+            ("q1", payload, False),
+            ("q2", {"n": 2}, False),
+            ("q3", {"n": 3}, False),
+        ]
+        assert queue[0].queued_at <= queue[1].queued_at <= queue[2].queued_at
+        # Not its turn: a queued run cannot start while another run holds the thread.
+        with pytest.raises(RunAlreadyActive) as refused:
+            await store.start_run("t", "q1", [labelled("q1")], [], create=False, agent="default", queued=True)
+        assert refused.value.active_run_id == "r"
+
+        await store.finish_run("t", "r", RunStatus.SUCCEEDED, finished())
+        head = await store.head("t")
+        assert head.active_run_id == "q1" and head.last_seq == 2
+        assert [(r.thread_id, r.run_id) for r in await store.list_active_runs()] == [("t", "q1")]
+        # Held by a queued run: a direct start is refused, and the held run has no run record yet.
+        with pytest.raises(RunAlreadyActive):
+            await store.start_run("t", "x", [labelled("x")], [], create=False, agent="default")
+        assert await store.get_run("t", "q1") is None
+        with pytest.raises(RunAlreadyActive):
+            await store.start_run("t", "q2", [labelled("q2")], [], create=False, agent="default", queued=True)
+
+        [opened] = await store.start_run(
+            "t", "q1", [labelled("q1")], payload["messages"], create=False, agent="default", queued=True
+        )
+        assert opened.seq == 3
+        with pytest.raises(RunAlreadyActive) as again:
+            await store.start_run("t", "q1", [labelled("q1")], [], create=False, agent="default", queued=True)
+        assert again.value.active_run_id == "q1"
+        assert await store.get_queued_run("t", "q1") is None
+        assert [q.run_id for q in await store.get_queue("t")] == ["q2", "q3"]
+        assert (await store.get_run("t", "q1")).status is RunStatus.RUNNING
+        assert (await store.get_messages("t"))[-1] == payload["messages"][0]
+
+        # A run ending interrupted leaves the queue waiting; the run after it hands the thread on.
+        await store.finish_run("t", "q1", RunStatus.INTERRUPTED, finished("q1"))
+        assert (await store.head("t")).active_run_id is None
+        await store.start_run("t", "resumed", [labelled("resumed")], [], create=False, agent="default")
+        await store.finish_run("t", "resumed", RunStatus.SUCCEEDED, finished("resumed"))
+        assert (await store.head("t")).active_run_id == "q2"
+
+    on_store(backend, test)
+
+
+def test_a_cancelled_queued_run_never_starts_and_hands_the_thread_on(backend: Backend) -> None:
+    async def test(store: EventStore) -> None:
+        assert await store.cancel_queued_run("t", "q1") is None
+        await new_thread(store)
+        for run_id in ("q1", "q2", "q3"):
+            await store.enqueue_run("t", run_id, {"id": run_id}, agent="default")
+        cancelled = await store.cancel_queued_run("t", "q2")
+        assert cancelled is not None and cancelled.cancelled and cancelled.payload == {"id": "q2"}
+        assert (await store.cancel_queued_run("t", "q2")).cancelled  # idempotent
+        assert (await store.get_queued_run("t", "q2")).cancelled
+        assert not (await store.get_queued_run("t", "q3")).cancelled
+        assert [q.run_id for q in await store.get_queue("t")] == ["q1", "q3"]
+        assert (await store.head("t")).active_run_id == "r"
+
+        await store.finish_run("t", "r", RunStatus.SUCCEEDED, finished())
+        assert (await store.head("t")).active_run_id == "q1"
+        # The run holding the thread is cancelled before it started: the next one takes the thread.
+        await store.cancel_queued_run("t", "q1")
+        assert (await store.head("t")).active_run_id == "q3"
+        with pytest.raises(RunAlreadyActive):
+            await store.start_run("t", "q2", [labelled("q2")], [], create=False, agent="default", queued=True)
+        await store.cancel_queued_run("t", "q3")
+        head = await store.head("t")
+        assert head.active_run_id is None and head.last_seq == 2
+        assert await store.list_active_runs() == [] and await store.get_queue("t") == []
+        # Free and empty: nothing is queued, the caller starts the run itself.
+        assert await store.enqueue_run("t", "q4", {}, agent="default") is None
+        assert await store.get_queued_run("t", "q4") is None
+        with pytest.raises(RunNotFound):
+            await store.start_run("t", "q1", [labelled("q1")], [], create=False, agent="default", queued=True)
+        await store.purge_idle_threads(time.time() + 1)
+        assert await store.get_queued_run("t", "q2") is None
 
     on_store(backend, test)
 

@@ -14,6 +14,15 @@ Retention: an event is kept for `retention` seconds after it was written. Writes
 its events older than that, and the thread remembers the highest seq it dropped (its floor): a
 read after a cursor below the floor raises CursorExpired. A thread with no write for `retention`
 is idle: `purge_idle_threads` deletes it whole (backends may drop it earlier by themselves).
+
+Queued runs (an agent whose `multitask_strategy` is "enqueue" or "interrupt"): a thread keeps, in
+arrival order, the runs waiting for its active run to end, each with what starting it needs (an
+opaque JSON payload). When a run ends (other than interrupted: approval pending), the first
+waiting run *holds* the thread: it becomes the thread's `active_run_id` before it has a run record
+or any event, so nothing else can start in between, and a reconciler finds it among the active
+runs if the process starting it dies. `start_run(..., queued=True)` then records it. A cancelled
+queued run stays in the queue as cancelled (so a repeated cancel gets the same answer) and never
+starts.
 """
 
 from __future__ import annotations
@@ -113,6 +122,17 @@ class ActiveRun:
 
 
 @dataclass(frozen=True, slots=True)
+class QueuedRun:
+    """A run waiting for the thread's active run to end (or cancelled while it waited)."""
+
+    run_id: str
+    queued_at: float
+    #: What starting it needs (its messages, its orchestration's input); the store keeps it as given.
+    payload: dict[str, Any]
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class PurgedThread:
     """A thread deleted for being idle, with its runs (their durable instances can go too)."""
 
@@ -160,6 +180,7 @@ class EventStore(abc.ABC):
         *,
         create: bool,
         agent: str,
+        queued: bool = False,
     ) -> list[Envelope]:
         """Make `run_id` the thread's active run and append its first events and the caller's messages.
 
@@ -167,6 +188,10 @@ class EventStore(abc.ABC):
         for an unknown thread. Raises AgentMismatch if the thread belongs to another agent (checked
         first), then RunAlreadyActive if another run is active; nothing is written then. A thread
         with no owner (stored before threads had one) becomes `agent`'s in the same write.
+
+        With `queued`, `run_id` is a queued run that holds the thread: it leaves the queue in the same
+        write. RunAlreadyActive then names the run holding the thread (`run_id` itself if it was
+        recorded already); RunNotFound says it is not waiting in the queue (cancelled, or unknown).
         """
         return self._committed(
             thread_id, await self._start_run(thread_id, run_id, events, messages, create=create, agent=agent)
@@ -342,6 +367,7 @@ class EventStore(abc.ABC):
         A run already over appends nothing. The run's `end_seq` is the terminal event's seq. A run
         with a cancel requested ends only as CANCELLED: any other `status` raises CancelRequested,
         decided in the same atomic operation, so whoever was told `cancelling` is told the truth.
+        Unless the run ends INTERRUPTED, the first waiting queued run then holds the thread.
         """
         return self._committed(thread_id, await self._finish_run(thread_id, run_id, status, events, error=error))
 
@@ -358,8 +384,32 @@ class EventStore(abc.ABC):
         """The backend's `finish_run`: the write alone, which tells no listener."""
 
     @abc.abstractmethod
+    async def enqueue_run(self, thread_id: str, run_id: str, payload: dict[str, Any], *, agent: str) -> int | None:
+        """Queue `run_id` behind the thread's active run and the runs already waiting.
+
+        Returns its place in the queue (1: next). Returns None, writing nothing, when the thread has
+        no active run and no run waiting: the run can start now. Raises ThreadNotFound, then
+        AgentMismatch if the thread belongs to another agent, then RunAlreadyActive(thread,
+        run_id) if `run_id` is already a run or queued run of the thread.
+        """
+
+    @abc.abstractmethod
+    async def get_queue(self, thread_id: str) -> list[QueuedRun]:
+        """The runs waiting on the thread, in the order they will start (cancelled ones left out)."""
+
+    @abc.abstractmethod
+    async def get_queued_run(self, thread_id: str, run_id: str) -> QueuedRun | None:
+        """A queued run that has not started, waiting or cancelled; None if there is none of that id."""
+
+    @abc.abstractmethod
+    async def cancel_queued_run(self, thread_id: str, run_id: str) -> QueuedRun | None:
+        """Mark a queued run cancelled, so it never starts; a run that held the thread hands it to the
+        next waiting run (or frees it). Returns the entry after the call, None if there is none."""
+
+    @abc.abstractmethod
     async def list_active_runs(self) -> list[ActiveRun]:
-        """Every thread's active run, for the sweep that finds runs left without an orchestration."""
+        """Every thread's active run (or the queued run holding it), for the sweep that finds runs left
+        without an orchestration."""
 
     @abc.abstractmethod
     async def purge_idle_threads(self, idle_before: float) -> list[PurgedThread]:

@@ -33,6 +33,7 @@ from ...exceptions import (
     CancelRequested,
     CursorExpired,
     RunAlreadyActive,
+    RunNotFound,
     RunOver,
     StepSuperseded,
     StoreUnavailable,
@@ -46,6 +47,7 @@ from .base import (
     Clock,
     EventStore,
     PurgedThread,
+    QueuedRun,
     RunInfo,
     RunStatus,
     StepAttempt,
@@ -104,6 +106,8 @@ class RedisEventStore(EventStore):
                 "COMMIT_STEP",
                 "FINISH_RUN",
                 "REQUEST_CANCEL",
+                "ENQUEUE_RUN",
+                "CANCEL_QUEUED",
                 "OPEN_STEPS",
                 "READ",
                 "PURGE_THREAD",
@@ -123,7 +127,13 @@ class RedisEventStore(EventStore):
 
     def _keys(self, thread_id: str) -> list[str]:
         base = f"{KEY_PREFIX}:t:{thread_id}"
-        return [f"{base}:{name}" for name in _THREAD_KEYS] + [f"{KEY_PREFIX}:threads", _ACTIVE_KEY]
+        return [f"{base}:{name}" for name in _THREAD_KEYS] + [
+            f"{KEY_PREFIX}:threads",
+            _ACTIVE_KEY,
+            # The queue: run ids waiting, in order; each queued run's entry (cancelled ones left in it).
+            f"{base}:queue",
+            f"{base}:queued",
+        ]
 
     async def _guard(self, call: Callable[[], Awaitable[T]], thread_id: str = "", *, idempotent: bool = True) -> T:
         """Run one round trip, mapping the server's refusals and outages to our errors.
@@ -174,8 +184,9 @@ class RedisEventStore(EventStore):
         *,
         create: bool,
         agent: str,
+        queued: bool = False,
     ) -> list[Envelope]:
-        args = [run_id, int(create), agent, len(messages), *map(_json, messages), *_flatten(events)]
+        args = [run_id, "q" if queued else int(create), agent, len(messages), *map(_json, messages), *_flatten(events)]
         try:
             # Not repeated after a lost reply: the second try would find its own run active.
             now, first = await self._script("START_RUN", thread_id, args, idempotent=False)
@@ -316,6 +327,43 @@ class RedisEventStore(EventStore):
         now, first = await self._script("FINISH_RUN", thread_id, args)
         return self._envelopes(int(first), run_id, now, events) if first else []
 
+    async def enqueue_run(self, thread_id: str, run_id: str, payload: dict[str, Any], *, agent: str) -> int | None:
+        entry = _json({"queued_at": self._clock(), "payload": payload})
+        try:
+            # Not repeated after a lost reply: the second try would find the run queued already.
+            _, place = await self._script("ENQUEUE_RUN", thread_id, [run_id, agent, entry], idempotent=False)
+        except AgentMismatch as exc:
+            raise AgentMismatch(thread_id, exc.owner, agent) from None
+        return int(place) or None
+
+    async def get_queue(self, thread_id: str) -> list[QueuedRun]:
+        keys = self._keys(thread_id)
+
+        async def query() -> list[Any]:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.lrange(keys[11], 0, -1)
+                pipe.hgetall(keys[12])
+                return await pipe.execute()
+
+        waiting, entries = await self._guard(query)
+        return [_queued(run_id, entries[run_id], cancelled=False) for run_id in waiting if run_id in entries]
+
+    async def get_queued_run(self, thread_id: str, run_id: str) -> QueuedRun | None:
+        keys = self._keys(thread_id)
+
+        async def query() -> list[Any]:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hget(keys[12], run_id)
+                pipe.lpos(keys[11], run_id)
+                return await pipe.execute()
+
+        raw, place = await self._guard(query)
+        return None if raw is None else _queued(run_id, raw, cancelled=place is None)
+
+    async def cancel_queued_run(self, thread_id: str, run_id: str) -> QueuedRun | None:
+        _, raw = await self._script("CANCEL_QUEUED", thread_id, [run_id])
+        return None if raw is None else _queued(run_id, raw, cancelled=True)
+
     async def list_active_runs(self) -> list[ActiveRun]:
         threads: list[str] = sorted(await self._guard(lambda: self._call("smembers", _ACTIVE_KEY)))
 
@@ -390,6 +438,8 @@ def _refusal(message: str, thread_id: str) -> Exception | None:
         return RunAlreadyActive(thread_id, detail)
     if code == "THREAD_NOT_FOUND":
         return ThreadNotFound(thread_id)
+    if code == "RUN_NOT_FOUND":
+        return RunNotFound(thread_id, detail)
     if code == "CURSOR_EXPIRED":
         return CursorExpired(thread_id, 0, int(detail))
     return None
@@ -423,6 +473,11 @@ def _run(run_id: str, raw: str) -> RunInfo:
         json.loads(run["error"]) if "error" in run else None,
         bool(run["cancel_requested"]),
     )
+
+
+def _queued(run_id: str, raw: str, *, cancelled: bool) -> QueuedRun:
+    entry = json.loads(raw)
+    return QueuedRun(run_id, float(entry["queued_at"]), entry["payload"], cancelled)
 
 
 def _step(step_id: str, raw: str) -> StepRecord:

@@ -10,7 +10,8 @@ its arguments with the thread id, the writer's clock and the retention in second
 from __future__ import annotations
 
 _PRELUDE = """
-local META, EVENTS, RUNS, STEPS, OPEN, MESSAGES, DEDUPE, DEDUPE_BY_SEQ, RUN_IDS, INDEX, ACTIVE = unpack(KEYS)
+local META, EVENTS, RUNS, STEPS, OPEN, MESSAGES, DEDUPE, DEDUPE_BY_SEQ, RUN_IDS = unpack(KEYS, 1, 9)
+local INDEX, ACTIVE, QUEUE, QUEUED = unpack(KEYS, 10, 13)
 local THREAD, NOW, RETENTION = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
 local function seq_of(id)
@@ -77,7 +78,21 @@ end
 local function touch()
   local ms = math.floor(RETENTION * 1000)
   for i = 1, 8 do redis.call('PEXPIRE', KEYS[i], ms) end
+  redis.call('PEXPIRE', QUEUE, ms)
+  redis.call('PEXPIRE', QUEUED, ms)
   redis.call('ZADD', INDEX, NOW, THREAD)
+end
+
+-- The thread passes from `run_id` to the first waiting queued run, or becomes free.
+local function hand_on(run_id)
+  if redis.call('HGET', META, 'active') ~= run_id then return end
+  local following = redis.call('LINDEX', QUEUE, 0)
+  if following then
+    redis.call('HSET', META, 'active', following)
+  else
+    redis.call('HSET', META, 'active', '')
+    redis.call('SREM', ACTIVE, THREAD)
+  end
 end
 
 local function missing_thread()
@@ -85,11 +100,12 @@ local function missing_thread()
 end
 """
 
-# ARGV: ..., run_id, create (1/0), agent, message count, messages..., event count, events...
+# ARGV: ..., run_id, create (1/0, or q: a queued run holding the thread), agent, message count, messages...,
+# event count, events...
 START_RUN = (
     _PRELUDE
     + """
-local run_id, create, agent, nm = ARGV[4], ARGV[5] == '1', ARGV[6], tonumber(ARGV[7])
+local run_id, create, queued, agent, nm = ARGV[4], ARGV[5] == '1', ARGV[5] == 'q', ARGV[6], tonumber(ARGV[7])
 local events_at = 8 + nm
 if missing_thread() then
   if not create then return redis.error_reply('THREAD_NOT_FOUND') end
@@ -99,7 +115,17 @@ else
   local owner = redis.call('HGET', META, 'agent')
   if owner and owner ~= agent then return redis.error_reply('AGENT_MISMATCH ' .. owner) end
   local active = redis.call('HGET', META, 'active')
-  if active and active ~= '' then return redis.error_reply('RUN_ACTIVE ' .. active) end
+  if queued then
+    if active ~= run_id then
+      if active and active ~= '' then return redis.error_reply('RUN_ACTIVE ' .. active) end
+      return redis.error_reply('RUN_NOT_FOUND ' .. run_id)
+    end
+    if redis.call('HEXISTS', RUNS, run_id) == 1 then return redis.error_reply('RUN_ACTIVE ' .. run_id) end
+    if redis.call('LREM', QUEUE, 0, run_id) == 0 then return redis.error_reply('RUN_NOT_FOUND ' .. run_id) end
+    redis.call('HDEL', QUEUED, run_id)
+  elseif active and active ~= '' then
+    return redis.error_reply('RUN_ACTIVE ' .. active)
+  end
 end
 local last = tonumber(redis.call('HGET', META, 'last'))
 redis.call('HSET', RUNS, run_id, cjson.encode({
@@ -243,13 +269,52 @@ run.finished_at = NOW
 run.end_seq = last + n
 if err ~= '' then run.error = err end
 redis.call('HSET', RUNS, run_id, cjson.encode(run))
-if redis.call('HGET', META, 'active') == run_id then
-  redis.call('HSET', META, 'active', '')
-  redis.call('SREM', ACTIVE, THREAD)
+if status == 'interrupted' then
+  -- The queue waits for the person's decision (a resume).
+  if redis.call('HGET', META, 'active') == run_id then
+    redis.call('HSET', META, 'active', '')
+    redis.call('SREM', ACTIVE, THREAD)
+  end
+else
+  hand_on(run_id)
 end
 trim()
 touch()
 return last + 1
+"""
+)
+
+# ARGV: ..., run_id, agent, entry JSON.   Returns the place in the queue, or 0 when the thread is free.
+ENQUEUE_RUN = (
+    _PRELUDE
+    + """
+local run_id, agent = ARGV[4], ARGV[5]
+if missing_thread() then return redis.error_reply('THREAD_NOT_FOUND') end
+local owner = redis.call('HGET', META, 'agent')
+if owner and owner ~= agent then return redis.error_reply('AGENT_MISMATCH ' .. owner) end
+if redis.call('HEXISTS', RUNS, run_id) == 1 or redis.call('HEXISTS', QUEUED, run_id) == 1 then
+  return redis.error_reply('RUN_ACTIVE ' .. run_id)
+end
+local active = redis.call('HGET', META, 'active')
+local waiting = redis.call('LLEN', QUEUE)
+if (not active or active == '') and waiting == 0 then return 0 end
+redis.call('RPUSH', QUEUE, run_id)
+redis.call('HSET', QUEUED, run_id, ARGV[6])
+touch()
+return waiting + 1
+"""
+)
+
+# ARGV: ..., run_id.   Returns the entry JSON, or nil when there is no queued run of that id.
+CANCEL_QUEUED = (
+    _PRELUDE
+    + """
+local run_id = ARGV[4]
+local raw = redis.call('HGET', QUEUED, run_id)
+if not raw then return nil end
+redis.call('LREM', QUEUE, 0, run_id)
+if redis.call('HEXISTS', RUNS, run_id) == 0 then hand_on(run_id) end
+return raw
 """
 )
 
@@ -302,6 +367,7 @@ local score = redis.call('ZSCORE', KEYS[10], ARGV[1])
 if not score or tonumber(score) >= tonumber(ARGV[2]) then return nil end
 local runs = redis.call('SMEMBERS', KEYS[9])
 redis.call('DEL', unpack(KEYS, 1, 9))
+redis.call('DEL', KEYS[12], KEYS[13])
 redis.call('ZREM', KEYS[10], ARGV[1])
 redis.call('SREM', KEYS[11], ARGV[1])
 table.insert(runs, 1, 1)

@@ -22,6 +22,7 @@ from ...exceptions import (
     CancelRequested,
     CursorExpired,
     RunAlreadyActive,
+    RunNotFound,
     RunOver,
     StepSuperseded,
     StoreUnavailable,
@@ -34,6 +35,7 @@ from .base import (
     Clock,
     EventStore,
     PurgedThread,
+    QueuedRun,
     RunInfo,
     RunStatus,
     StepAttempt,
@@ -70,6 +72,10 @@ CREATE TABLE IF NOT EXISTS steps (
 CREATE TABLE IF NOT EXISTS messages (
     thread_id TEXT NOT NULL, idx INTEGER NOT NULL, run_id TEXT NOT NULL, data TEXT NOT NULL,
     PRIMARY KEY (thread_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queue (
+    thread_id TEXT NOT NULL, run_id TEXT NOT NULL, pos INTEGER NOT NULL, queued_at REAL NOT NULL,
+    payload TEXT NOT NULL, cancelled INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (thread_id, run_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS append_keys (
     thread_id TEXT NOT NULL, key TEXT NOT NULL, first_seq INTEGER NOT NULL, count INTEGER NOT NULL,
@@ -227,6 +233,7 @@ class SQLiteEventStore(EventStore):
         *,
         create: bool,
         agent: str,
+        queued: bool = False,
     ) -> list[Envelope]:
         def tx(con: sqlite3.Connection) -> list[Envelope]:
             row = con.execute(
@@ -234,7 +241,7 @@ class SQLiteEventStore(EventStore):
             ).fetchone()
             now = self._clock()
             if row is None:
-                if not create:
+                if not create or queued:
                     raise ThreadNotFound(thread_id)
                 con.execute(
                     "INSERT INTO threads (thread_id, created_at, updated_at, last_seq) VALUES (?, ?, ?, 0)",
@@ -245,7 +252,9 @@ class SQLiteEventStore(EventStore):
                 last, active, owner = row
                 if owner is not None and owner != agent:
                     raise AgentMismatch(thread_id, owner, agent)
-                if active is not None:
+                if queued:
+                    _take_from_queue(con, thread_id, run_id, active)
+                elif active is not None:
                     raise RunAlreadyActive(thread_id, active)
             con.execute(
                 "INSERT INTO runs (thread_id, run_id, status, created_at, start_seq) VALUES (?, ?, ?, ?, ?)",
@@ -481,10 +490,78 @@ class SQLiteEventStore(EventStore):
                     run_id,
                 ),
             )
+            # An interrupted run leaves the queue waiting for the person's decision (a resume).
+            following = None if status is RunStatus.INTERRUPTED else _first_waiting(con, thread_id)
             con.execute(
-                "UPDATE threads SET active_run_id = NULL WHERE thread_id = ? AND active_run_id = ?", (thread_id, run_id)
+                "UPDATE threads SET active_run_id = ? WHERE thread_id = ? AND active_run_id = ?",
+                (following, thread_id, run_id),
             )
             return envelopes
+
+        return await self._write(tx)
+
+    async def enqueue_run(self, thread_id: str, run_id: str, payload: dict[str, Any], *, agent: str) -> int | None:
+        def tx(con: sqlite3.Connection) -> int | None:
+            row = con.execute("SELECT active_run_id, agent FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
+            if row is None:
+                raise ThreadNotFound(thread_id)
+            active, owner = row
+            if owner is not None and owner != agent:
+                raise AgentMismatch(thread_id, owner, agent)
+            taken = con.execute(
+                "SELECT 1 FROM runs WHERE thread_id = ? AND run_id = ? UNION ALL "
+                "SELECT 1 FROM queue WHERE thread_id = ? AND run_id = ?",
+                (thread_id, run_id, thread_id, run_id),
+            ).fetchone()
+            if taken is not None:
+                raise RunAlreadyActive(thread_id, run_id)
+            (waiting,) = con.execute(
+                "SELECT COUNT(*) FROM queue WHERE thread_id = ? AND cancelled = 0", (thread_id,)
+            ).fetchone()
+            if active is None and waiting == 0:
+                return None
+            (pos,) = con.execute(
+                "SELECT COALESCE(MAX(pos) + 1, 0) FROM queue WHERE thread_id = ?", (thread_id,)
+            ).fetchone()
+            con.execute(
+                "INSERT INTO queue (thread_id, run_id, pos, queued_at, payload) VALUES (?, ?, ?, ?, ?)",
+                (thread_id, run_id, pos, self._clock(), json.dumps(payload, separators=(",", ":"))),
+            )
+            return int(waiting) + 1
+
+        return await self._write(tx)
+
+    async def get_queue(self, thread_id: str) -> list[QueuedRun]:
+        def query(con: sqlite3.Connection) -> list[QueuedRun]:
+            rows = con.execute(
+                f"SELECT {_QUEUE_COLUMNS} FROM queue WHERE thread_id = ? AND cancelled = 0 ORDER BY pos", (thread_id,)
+            ).fetchall()
+            return [_queued(r) for r in rows]
+
+        return await self._run(query)
+
+    async def get_queued_run(self, thread_id: str, run_id: str) -> QueuedRun | None:
+        def query(con: sqlite3.Connection) -> QueuedRun | None:
+            row = con.execute(
+                f"SELECT {_QUEUE_COLUMNS} FROM queue WHERE thread_id = ? AND run_id = ?", (thread_id, run_id)
+            ).fetchone()
+            return None if row is None else _queued(row)
+
+        return await self._run(query)
+
+    async def cancel_queued_run(self, thread_id: str, run_id: str) -> QueuedRun | None:
+        def tx(con: sqlite3.Connection) -> QueuedRun | None:
+            con.execute("UPDATE queue SET cancelled = 1 WHERE thread_id = ? AND run_id = ?", (thread_id, run_id))
+            row = con.execute(
+                f"SELECT {_QUEUE_COLUMNS} FROM queue WHERE thread_id = ? AND run_id = ?", (thread_id, run_id)
+            ).fetchone()
+            if row is None:
+                return None
+            con.execute(
+                "UPDATE threads SET active_run_id = ? WHERE thread_id = ? AND active_run_id = ?",
+                (_first_waiting(con, thread_id), thread_id, run_id),
+            )
+            return _queued(row)
 
         return await self._write(tx)
 
@@ -530,9 +607,37 @@ class SQLiteEventStore(EventStore):
 _PURGE_BATCH = 100
 # Above any message index: SQLite integers are 64-bit.
 _NO_END = 2**63 - 1
-_THREAD_TABLES = ("events", "runs", "steps", "messages", "append_keys", "threads")
+_THREAD_TABLES = ("events", "runs", "steps", "messages", "queue", "append_keys", "threads")
 _RUN_COLUMNS = "run_id, status, created_at, finished_at, start_seq, end_seq, usage, error, cancel_requested"
 _STEP_COLUMNS = "step_id, run_id, status, attempt, start_seq, result"
+_QUEUE_COLUMNS = "run_id, queued_at, payload, cancelled"
+
+
+def _first_waiting(con: sqlite3.Connection, thread_id: str) -> str | None:
+    row = con.execute(
+        "SELECT run_id FROM queue WHERE thread_id = ? AND cancelled = 0 ORDER BY pos LIMIT 1", (thread_id,)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _take_from_queue(con: sqlite3.Connection, thread_id: str, run_id: str, active: str | None) -> None:
+    """Check that the queued `run_id` holds the thread and is still waiting, and take it out of the queue."""
+    if active != run_id:
+        if active is None:
+            raise RunNotFound(thread_id, run_id)
+        raise RunAlreadyActive(thread_id, active)
+    if con.execute("SELECT 1 FROM runs WHERE thread_id = ? AND run_id = ?", (thread_id, run_id)).fetchone():
+        raise RunAlreadyActive(thread_id, run_id)
+    waiting = con.execute(
+        "DELETE FROM queue WHERE thread_id = ? AND run_id = ? AND cancelled = 0", (thread_id, run_id)
+    ).rowcount
+    if not waiting:
+        raise RunNotFound(thread_id, run_id)
+
+
+def _queued(row: tuple[Any, ...]) -> QueuedRun:
+    run_id, queued_at, payload, cancelled = row
+    return QueuedRun(run_id, queued_at, json.loads(payload), bool(cancelled))
 
 
 def _add_missing_columns(con: sqlite3.Connection) -> None:

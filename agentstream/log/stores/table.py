@@ -27,6 +27,7 @@ from ...exceptions import (
     CancelRequested,
     CursorExpired,
     RunAlreadyActive,
+    RunNotFound,
     RunOver,
     StepSuperseded,
     StoreUnavailable,
@@ -39,6 +40,7 @@ from .base import (
     Clock,
     EventStore,
     PurgedThread,
+    QueuedRun,
     RunInfo,
     RunStatus,
     StepAttempt,
@@ -55,6 +57,8 @@ from .table_layout import (
     HEAD,
     MESSAGES_FIRST,
     MESSAGES_LAST,
+    QUEUE_FIRST,
+    QUEUE_LAST,
     RUNS_FIRST,
     RUNS_LAST,
     STEPS_FIRST,
@@ -71,6 +75,7 @@ from .table_layout import (
     message_key,
     pack_payload,
     page_key,
+    queue_key,
     run_entity,
     run_info,
     run_key,
@@ -221,6 +226,7 @@ class TableEventStore(EventStore):
         *,
         create: bool,
         agent: str,
+        queued: bool = False,
     ) -> list[Envelope]:
         check_id(run_id, "run id")
         page = pack_payload(thread_id, encode_events(events))
@@ -237,11 +243,13 @@ class TableEventStore(EventStore):
             if tx.purging:
                 raise StoreUnavailable(f"Thread '{thread_id}' is being deleted for retention; retry shortly.")
             if head is None:
-                if not create:
+                if not create or queued:
                     raise ThreadNotFound(thread_id)
                 head = HeadRow(now, now, 0, None, False, 0)
             elif head.agent is not None and head.agent != agent:
                 raise AgentMismatch(thread_id, head.agent, agent)
+            elif queued:
+                await self._take_from_queue(tx, head, run_id, existing)
             elif head.active_run_id is not None:
                 raise RunAlreadyActive(thread_id, head.active_run_id)
             if existing is not None:
@@ -594,10 +602,99 @@ class TableEventStore(EventStore):
             tx.replace(run, run_entity(thread_id, info))
             assert tx.next is not None
             if tx.next.active_run_id == run_id:
-                tx.next = dataclasses.replace(tx.next, active_run_id=None, cancelling=False)
+                # An interrupted run leaves the queue waiting for the person's decision (a resume).
+                following = None if status is RunStatus.INTERRUPTED else _first_waiting(await self._queue(tx))
+                tx.next = dataclasses.replace(tx.next, active_run_id=following, cancelling=False)
             return envelopes
 
         return await self._write(thread_id, plan, carried)
+
+    async def _queue(self, tx: Transaction) -> list[Entity]:
+        """The thread's queue rows (cancelled ones too), in their order."""
+        rows = await self._query(tx.table, tx.thread_id, QUEUE_FIRST, QUEUE_LAST)
+        return sorted(rows, key=lambda row: as_int(row["pos"]))
+
+    async def _take_from_queue(self, tx: Transaction, head: HeadRow, run_id: str, existing: Entity | None) -> None:
+        if head.active_run_id != run_id:
+            if head.active_run_id is None:
+                raise RunNotFound(tx.thread_id, run_id)
+            raise RunAlreadyActive(tx.thread_id, head.active_run_id)
+        if existing is not None:
+            raise RunAlreadyActive(tx.thread_id, run_id)
+        row = await tx.row(queue_key(run_id))
+        if row is None or row.get("cancelled"):
+            raise RunNotFound(tx.thread_id, run_id)
+        tx.delete(queue_key(run_id))
+
+    async def _queued(self, table: TableClient, thread_id: str, row: Entity) -> QueuedRun:
+        payload = json.loads(await read_payload(table, thread_id, row))
+        return QueuedRun(row["run_id"], row["queued"], payload, bool(row.get("cancelled", False)))
+
+    async def enqueue_run(self, thread_id: str, run_id: str, payload: dict[str, Any], *, agent: str) -> int | None:
+        key = queue_key(run_id)
+        packed = pack_payload(thread_id, _json_bytes(payload))
+        carried = await self._stage(thread_id, packed)
+
+        async def plan(tx: Transaction) -> int | None:
+            head, run, existing, rows = await asyncio.gather(
+                tx.head(), tx.row(run_key(run_id)), tx.row(key), self._queue(tx)
+            )
+            if head is None:
+                raise ThreadNotFound(thread_id)
+            if head.agent is not None and head.agent != agent:
+                raise AgentMismatch(thread_id, head.agent, agent)
+            if run is not None or existing is not None:
+                raise RunAlreadyActive(thread_id, run_id)
+            waiting = [row for row in rows if not row.get("cancelled")]
+            if head.active_run_id is None and not waiting:
+                return None
+            now = self._clock()
+            place = max((as_int(row["pos"]) for row in rows), default=-1) + 1
+            entry = {"PartitionKey": thread_id, "RowKey": key, "run_id": run_id, "queued": now, "cancelled": False}
+            tx.create({**entry, "pos": int64(place), **packed.properties})
+            # The head is replaced under If-Match by every write: that orders queue writes with the rest.
+            tx.next = dataclasses.replace(head, updated=now)
+            return len(waiting) + 1
+
+        return await self._write(thread_id, plan, carried)
+
+    async def get_queue(self, thread_id: str) -> list[QueuedRun]:
+        check_id(thread_id, "thread id")
+        table = await self._table()
+        with self._reaching():
+            rows = await self._queue(Transaction(table, thread_id, None))
+            return [await self._queued(table, thread_id, row) for row in rows if not row.get("cancelled")]
+
+    async def get_queued_run(self, thread_id: str, run_id: str) -> QueuedRun | None:
+        check_id(thread_id, "thread id")
+        table = await self._table()
+        with self._reaching():
+            row = await Transaction(table, thread_id, None).row(queue_key(run_id))
+            return None if row is None else await self._queued(table, thread_id, row)
+
+    async def cancel_queued_run(self, thread_id: str, run_id: str) -> QueuedRun | None:
+        key = queue_key(run_id)
+
+        async def plan(tx: Transaction) -> Entity | None:
+            head, row, run = await asyncio.gather(tx.head(), tx.row(key), tx.row(run_key(run_id)))
+            if head is None or row is None:
+                return None
+            if row.get("cancelled"):
+                return row
+            tx.merge(row, {"cancelled": True})
+            following = head.active_run_id
+            if head.active_run_id == run_id and run is None:
+                following = _first_waiting([r for r in await self._queue(tx) if r["run_id"] != run_id])
+            tx.next = dataclasses.replace(head, active_run_id=following)
+            return {**row, "cancelled": True}
+
+        self._heads.forget(thread_id)
+        row = await self._write(thread_id, plan)
+        if row is None:
+            return None
+        table = await self._table()
+        with self._reaching():
+            return await self._queued(table, thread_id, row)
 
     async def list_active_runs(self) -> list[ActiveRun]:
         table = await self._table()
@@ -621,6 +718,10 @@ class TableEventStore(EventStore):
     async def close(self) -> None:
         self._heads.clear()
         await self._session.close()
+
+
+def _first_waiting(rows: list[Entity]) -> str | None:
+    return next((str(row["run_id"]) for row in rows if not row.get("cancelled")), None)
 
 
 async def _none() -> None:

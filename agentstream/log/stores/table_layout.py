@@ -7,6 +7,7 @@ transaction. Its rows, by RowKey:
     h                        the head: last seq, active run, message count (every write updates it)
     k{append key}            a key already used, with the seqs it appended
     m{first index, 9 digits} the messages of one write
+    q{run id}                a queued run: its place (`pos`), whether it was cancelled, its payload
     r{run id}                a run
     s{step id}               a step
     c{chunk id}.{part}       the bytes of a payload too large to sit in the row that refers to it
@@ -52,6 +53,7 @@ EVENTS_LAST = "e999999999999"
 MESSAGES_FIRST, MESSAGES_LAST = "m", "m999999999"
 RUNS_FIRST, RUNS_LAST = "r", "r~"
 STEPS_FIRST, STEPS_LAST = "s", "s~"
+QUEUE_FIRST, QUEUE_LAST = "q", "q~"
 
 # Table Storage refuses these in keys: / \ # ? and control characters.
 _FORBIDDEN = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
@@ -104,6 +106,10 @@ def message_index(row_key: str) -> int:
 
 def run_key(run_id: str) -> str:
     return "r" + check_id(run_id, "run id")
+
+
+def queue_key(run_id: str) -> str:
+    return "q" + check_id(run_id, "run id")
 
 
 def step_key(step_id: str) -> str:

@@ -133,6 +133,10 @@ def test_the_sweep_ends_every_lost_run_and_leaves_the_live_ones(settings: None, 
     asyncio.run(main())
 
 
+async def no_cancel(thread_id: str, run_id: str) -> None:
+    raise AssertionError(f"no run is cancelled here ({thread_id}, {run_id})")
+
+
 def test_continuing_a_thread_reconciles_its_active_run_first(settings: None) -> None:
     async def main() -> None:
         store = runtime.get_store()
@@ -144,8 +148,12 @@ def test_continuing_a_thread_reconciles_its_active_run_first(settings: None) -> 
 
         request = RunRequest(message="again", thread_id="t")
         with pytest.raises(RunAlreadyActive):
-            await runs.start_run(request, AGENT, start, orchestration_status=states(OrchestrationState.LIVE))
-        run = await runs.start_run(request, AGENT, start, orchestration_status=states(OrchestrationState.ENDED))
+            await runs.start_run(
+                request, AGENT, start, orchestration_status=states(OrchestrationState.LIVE), signal_cancel=no_cancel
+            )
+        run = await runs.start_run(
+            request, AGENT, start, orchestration_status=states(OrchestrationState.ENDED), signal_cancel=no_cancel
+        )
         assert [r["run_id"] for r in started] == [run.run_id]
         thread = await store.get_thread("t")
         assert thread is not None
@@ -165,13 +173,21 @@ def test_a_start_that_errs_while_its_instance_exists_counts_as_started(settings:
             raise RuntimeError("An Orchestration instance with the status Running already exists.")
 
         run = await runs.start_run(
-            RunRequest(message="hi"), AGENT, start, orchestration_status=states(OrchestrationState.LIVE)
+            RunRequest(message="hi"),
+            AGENT,
+            start,
+            orchestration_status=states(OrchestrationState.LIVE),
+            signal_cancel=no_cancel,
         )
         info = await store.get_run(run.thread_id, run.run_id)
         assert info is not None and info.status is RunStatus.RUNNING
         with pytest.raises(Exception, match="could not be started"):
             await runs.start_run(
-                RunRequest(message="hi"), AGENT, start, orchestration_status=states(OrchestrationState.MISSING)
+                RunRequest(message="hi"),
+                AGENT,
+                start,
+                orchestration_status=states(OrchestrationState.MISSING),
+                signal_cancel=no_cancel,
             )
         await store.close()
 

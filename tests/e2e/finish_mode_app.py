@@ -16,7 +16,7 @@ from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Respon
 
 from agentstream.agent import runs
 from agentstream.config import get_settings
-from agentstream.functions.instances import orchestration_status
+from agentstream.functions.instances import cancel_signal, orchestration_status
 from agentstream.functions.orchestration import run_instance_id
 from agentstream.http.handlers import api_endpoint
 from agentstream.http.inputs import read_run_request
@@ -42,6 +42,7 @@ async def start_finishing_run(req: Request, client: df.DurableOrchestrationClien
             app.agents.default,
             start_orchestration,
             orchestration_status=orchestration_status(client),
+            signal_cancel=cancel_signal(client),
             client_tools="finish",
             create_thread=True,
         )

@@ -19,7 +19,7 @@ from agentstream.agent.steps import StepContext, finish_run
 from agentstream.log.events import Envelope, NewEvent
 from agentstream.log.reader import ReadOptions, read_thread
 from agentstream.log.snapshots import COMPACT_SNAPSHOT
-from agentstream.log.sse import event_frames
+from agentstream.log.sse import envelope_frames
 from agentstream.log.stores import EventStore
 from agentstream.log.tail import TailHub
 from tests.stores.backends import Backend
@@ -78,7 +78,7 @@ async def read_all(
 
 
 def wire_bytes(envelopes: list[Envelope]) -> int:
-    return sum(len(chunk.encode()) for chunk in event_frames((e.seq, e.data) for e in envelopes))
+    return sum(len(chunk) for chunk in envelope_frames(envelopes))
 
 
 def snapshots(envelopes: list[Envelope]) -> list[tuple[str, dict[str, Any]]]:

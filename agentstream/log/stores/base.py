@@ -194,7 +194,8 @@ class EventStore(abc.ABC):
         recorded already); RunNotFound says it is not waiting in the queue (cancelled, or unknown).
         """
         return self._committed(
-            thread_id, await self._start_run(thread_id, run_id, events, messages, create=create, agent=agent)
+            thread_id,
+            await self._start_run(thread_id, run_id, events, messages, create=create, agent=agent, queued=queued),
         )
 
     @abc.abstractmethod
@@ -207,6 +208,7 @@ class EventStore(abc.ABC):
         *,
         create: bool,
         agent: str,
+        queued: bool = False,
     ) -> list[Envelope]:
         """The backend's `start_run`: the write alone, which tells no listener."""
 

@@ -24,6 +24,8 @@ from agentstream.config import get_settings
 from agentstream.exceptions import StoreUnavailable
 from agentstream.steps import StepContext
 
+from .failures import ActivityFailure, parse_activity_failure
+
 bp = df.Blueprint()
 
 CANCEL_EVENT = "cancel"
@@ -153,7 +155,7 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
                 "message": f"The agent did not finish within {settings.max_model_steps} model steps.",
             }
     except Exception as exc:
-        error = _run_error(phase, _activity_failure(exc))
+        error = _run_error(phase, parse_activity_failure(str(exc)))
     # The terminal event must get written, even after a long store outage: finishing retries
     # quickly, then again on durable timers, which cost nothing while they wait.
     finish_retry = df.RetryOptions(settings.step_retry_interval_ms, max(10, settings.step_max_attempts))
@@ -243,10 +245,10 @@ def _outcome(task: TaskBase) -> Any:
     return task.result
 
 
-def _run_error(phase: str, failure: str) -> dict[str, str]:
-    if failure.startswith(f"{StoreUnavailable.__name__}:"):
+def _run_error(phase: str, failure: ActivityFailure) -> dict[str, str]:
+    if failure.exception_type == StoreUnavailable.__name__:
         return {"code": "store_unavailable", "message": "The event store became unavailable during the run."}
-    return {"code": f"{phase}_error", "message": failure}
+    return {"code": f"{phase}_error", "message": str(failure)}
 
 
 def _finish_backoff(interval: float) -> list[float]:
@@ -257,9 +259,3 @@ def _finish_backoff(interval: float) -> list[float]:
         delays.append(delay)
         delay = min(delay * 2, 3600.0)
     return delays
-
-
-def _activity_failure(exc: Exception) -> str:
-    # Durable reports "Activity function 'x' failed: <Type>: <message> \n <details>"; keep the middle.
-    text = str(exc).split(" \n ", 1)[0]
-    return text.split("failed: ", 1)[-1].strip() or type(exc).__name__

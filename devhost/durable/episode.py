@@ -23,6 +23,7 @@ from azure.durable_functions.models.actions.NoOpAction import NoOpAction
 from azure.durable_functions.models.Task import RetryAbleTask, TaskBase, TimerTask
 
 from . import events as ev
+from .determinism import NonDeterminism, check_replay, record_numbered_tasks
 from .events import Event, EventType, OrchestrationStatus
 
 _ERROR_LABEL = "\n\n$OutOfProcData$:"
@@ -103,19 +104,30 @@ def run_episode(
     ctx = DurableOrchestrationContext.from_json(json.dumps(payload))
     ctx._input_expected_type = getattr(handle_fn, "_df_input_type", None)
     next_id = ev.next_event_id(history)
+    numbered = record_numbered_tasks(ctx)
     state: dict[str, Any] = {}
     try:
         with warnings.catch_warnings():
-            # Early external events make the SDK warn about a "duplicate completion"; that is its normal path.
+            # Early external events and duplicate completions make the SDK warn; both are normal paths.
             warnings.simplefilter("ignore")
             state = json.loads(Orchestrator(handle_fn.orchestrator_function).handle(ctx))
+        check_replay(history, numbered)
         _reject_unsupported(state)
         result = _decide(state, ctx, next_id, now, activity_names)
+    except NonDeterminism as exc:
+        return _failed(str(exc), state.get("customStatus"), head, next_id, now)
     except _EpisodeFailure as exc:
-        return _failed(name, str(exc), state.get("customStatus"), head, next_id, now)
+        return _failed(_orchestrator_failed(name, str(exc)), state.get("customStatus"), head, next_id, now)
     except Exception as exc:
         error, custom_status = _split_sdk_error(str(exc))
-        return _failed(name, error, custom_status, head, next_id, now)
+        try:
+            # DTFx matches the history to the actions before it fails the instance with the orchestrator's error.
+            check_replay(history, numbered)
+        except NonDeterminism as mismatch:
+            error = str(mismatch)
+        else:
+            error = _orchestrator_failed(name, error)
+        return _failed(error, custom_status, head, next_id, now)
     result.events[:0] = head
     return result
 
@@ -222,8 +234,11 @@ def _add_timer(task_id: int, fire_at: datetime, now: datetime, result: EpisodeRe
         result.timers.append(TimerRequest(task_id, event["FireAt"]))
 
 
-def _failed(name: str, error: str, custom_status: Any, head: list[Event], next_id: int, now: datetime) -> EpisodeResult:
-    output = f"Orchestrator function '{name}' failed: {error}"
+def _orchestrator_failed(name: str, error: str) -> str:
+    return f"Orchestrator function '{name}' failed: {error}"
+
+
+def _failed(output: str, custom_status: Any, head: list[Event], next_id: int, now: datetime) -> EpisodeResult:
     return EpisodeResult(
         status="Failed",
         events=[

@@ -72,6 +72,8 @@ class EpisodeResult:
     output: str | None = None
     custom_status: str | None = None
     continue_input: str | None = None
+    orchestrator_state: dict[str, Any] = field(default_factory=dict)
+    """What the SDK's ``handle`` returned (or carried in its error): the actions the decisions were made from."""
 
 
 class _EpisodeFailure(Exception):
@@ -115,20 +117,22 @@ def run_episode(
         _reject_unsupported(state)
         result = _decide(state, ctx, next_id, now, activity_names)
     except NonDeterminism as exc:
-        return _failed(str(exc), state.get("customStatus"), head, next_id, now)
+        result = _failed(str(exc), state.get("customStatus"), head, next_id, now)
     except _EpisodeFailure as exc:
-        return _failed(_orchestrator_failed(name, str(exc)), state.get("customStatus"), head, next_id, now)
+        result = _failed(_orchestrator_failed(name, str(exc)), state.get("customStatus"), head, next_id, now)
     except Exception as exc:
-        error, custom_status = _split_sdk_error(str(exc))
+        state = _sdk_error_state(str(exc))
         try:
             # DTFx matches the history to the actions before it fails the instance with the orchestrator's error.
             check_replay(history, numbered)
         except NonDeterminism as mismatch:
             error = str(mismatch)
         else:
-            error = _orchestrator_failed(name, error)
-        return _failed(error, custom_status, head, next_id, now)
-    result.events[:0] = head
+            error = _orchestrator_failed(name, str(state["error"]))
+        result = _failed(error, state.get("customStatus"), head, next_id, now)
+    else:
+        result.events[:0] = head
+    result.orchestrator_state = state
     return result
 
 
@@ -137,13 +141,12 @@ def _as_played(event: Event) -> Event:
     return dict(event, IsPlayed=event["EventType"] != EventType.ORCHESTRATOR_STARTED)
 
 
-def _split_sdk_error(message: str) -> tuple[str, Any]:
+def _sdk_error_state(message: str) -> dict[str, Any]:
     """The SDK raises ``"<error>\\n\\n$OutOfProcData$:<state json>"``; the state carries the error and custom status."""
     _, label, data = message.partition(_ERROR_LABEL)
-    if not label:
-        return message, None
-    state = json.loads(data)
-    return str(state.get("error", message)), state.get("customStatus")
+    state: dict[str, Any] = json.loads(data) if label else {}
+    state.setdefault("error", message)
+    return state
 
 
 def _flatten(actions: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 from agentstream import runtime
 from agentstream.config import get_settings
 from agentstream.exceptions import StoreUnavailable
-from agentstream.stores import EventStore
+from agentstream.log.stores import EventStore
 from function_app import app
 
 __all__ = ["app"]

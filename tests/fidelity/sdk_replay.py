@@ -97,9 +97,8 @@ def collect(sdist: Path) -> tuple[list[Scenario], list[dict[str, str]]]:
     failures: list[dict[str, str]] = []
     for path in sorted((sdist / "tests" / "orchestrator").glob("test_*.py")):
         module = importlib.import_module(f"tests.orchestrator.{path.stem}")
-        for name in ("get_orchestration_state_result",):
-            if hasattr(module, name):
-                setattr(module, name, recorder.wrap_get_result(getattr(module, name)))
+        if hasattr(module, "get_orchestration_state_result"):
+            module.get_orchestration_state_result = recorder.wrap_get_result(module.get_orchestration_state_result)
         if hasattr(module, "assert_orchestration_state_equals"):
             module.assert_orchestration_state_equals = recorder.wrap_assert_equals(
                 module.assert_orchestration_state_equals

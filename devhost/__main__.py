@@ -13,6 +13,7 @@ import uvicorn
 
 from . import faults
 from .config import DevhostConfig
+from .durable.delivery import DeliveryMode
 from .keys import KEYS_FILE
 
 PID_FILE = "devhost.pid"
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     config = DevhostConfig(host=args.host, port=args.port, app_module=args.app, data_dir=args.data_dir)
     try:
         faults.configure(os.environ.get(faults.ENV))
+        DeliveryMode.from_environment(os.environ)
     except ValueError as exc:
         parser.error(str(exc))
     # Bound before anything else, so a busy port fails at once, before the app loads or any banner.

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from .config import DevhostConfig
 from .durable import DurableEngine
+from .durable.delivery import DeliveryMode
 from .functions import Invoke, Invoker, load_functions, starlette_path, trigger_of
 from .keys import HostKeys
 from .timers import TimerRunner
@@ -38,6 +39,7 @@ def create_app(config: DevhostConfig) -> Starlette:
         task_hub=os.environ.get("TASK_HUB_NAME", "agentstream"),
         system_key=keys.durable_system_key,
         master_key=keys.master_key,
+        delivery=DeliveryMode.from_environment(os.environ),
     )
     invoke = Invoker(engine.client_binding)
     timers = TimerRunner(functions, invoke)

@@ -18,7 +18,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+import weakref
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -107,6 +108,25 @@ async def run_model_step(
         )
 
 
+@contextlib.asynccontextmanager
+async def _one_delivery_at_a_time(ctx: StepContext, step_id: str) -> AsyncIterator[None]:
+    """Deliveries of one step that overlap in this process run one after the other.
+
+    Activities are delivered at least once, sometimes twice at the same moment. Run one after the other, the
+    second finds the first's commit and returns it, instead of asking the model again and superseding it.
+    """
+    key = (ctx.thread_id, step_id)
+    lock = _step_locks.get(key)
+    if lock is None:
+        lock = _step_locks[key] = asyncio.Lock()
+    async with lock:
+        yield
+
+
+# Weak values: a step's lock lives while a delivery of it holds or waits for it.
+_step_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+
+
 async def _run_model_step(
     ctx: StepContext,
     model: ModelClient,
@@ -119,6 +139,30 @@ async def _run_model_step(
     output_type: type[BaseModel] | None,
 ) -> ModelStepResult:
     step_id = model_step_id(ctx.run_id, index)
+    async with _one_delivery_at_a_time(ctx, step_id):
+        return await _run_model_step_once(
+            ctx,
+            model,
+            tools,
+            step_id,
+            client_tools,
+            instructions=instructions,
+            max_attempts=max_attempts,
+            output_type=output_type,
+        )
+
+
+async def _run_model_step_once(
+    ctx: StepContext,
+    model: ModelClient,
+    tools: ToolRegistry,
+    step_id: str,
+    client_tools: list[dict[str, Any]] | None,
+    *,
+    instructions: str,
+    max_attempts: int,
+    output_type: type[BaseModel] | None,
+) -> ModelStepResult:
     # Read together: each is a round trip before the model is asked, i.e. before the first token.
     record, run = await asyncio.gather(
         ctx.store.get_step(ctx.thread_id, step_id), ctx.store.get_run(ctx.thread_id, ctx.run_id)
@@ -285,6 +329,19 @@ async def _run_tool_step(
     state_type: type[BaseModel] | None,
 ) -> ToolMessage | ModelStepResult:
     step_id = tool_step_id(ctx.run_id, index, call["id"])
+    async with _one_delivery_at_a_time(ctx, step_id):
+        return await _run_tool_step_once(ctx, tools, step_id, call, agent, declined, state_type)
+
+
+async def _run_tool_step_once(
+    ctx: StepContext,
+    tools: ToolRegistry,
+    step_id: str,
+    call: ToolCall,
+    agent: str,
+    declined: bool,
+    state_type: type[BaseModel] | None,
+) -> ToolMessage | ModelStepResult:
     record = await ctx.store.get_step(ctx.thread_id, step_id)
     if record is not None and record.status is StepStatus.COMMITTED:
         return cast(ToolMessage, record.result)

@@ -39,6 +39,8 @@ from agentstream.functions.instances import CANCEL_EVENT, orchestration_starter,
 
 __all__ = ["CANCEL_EVENT", "bp", "run_instance_id", "tool_result_event"]
 
+from .failures import ActivityFailure, parse_activity_failure
+
 bp = df.Blueprint()
 
 FINISH_PATIENCE_SECONDS = 86400.0
@@ -173,7 +175,7 @@ def agent_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Ru
                 "message": f"The agent did not finish within {settings.max_model_steps} model steps.",
             }
     except Exception as exc:
-        error = _run_error(phase, _activity_failure(exc))
+        error = _run_error(phase, parse_activity_failure(str(exc)))
     # The terminal event must get written, even after a long store outage: finishing retries
     # quickly, then again on durable timers, which cost nothing while they wait.
     finish_retry = df.RetryOptions(settings.step_retry_interval_ms, max(10, settings.step_max_attempts))
@@ -311,10 +313,10 @@ def _outcome(task: TaskBase) -> Any:
     return task.result
 
 
-def _run_error(phase: str, failure: str) -> RunError:
-    if failure.startswith(f"{StoreUnavailable.__name__}:"):
+def _run_error(phase: str, failure: ActivityFailure) -> RunError:
+    if failure.exception_type == StoreUnavailable.__name__:
         return {"code": "store_unavailable", "message": "The event store became unavailable during the run."}
-    return {"code": f"{phase}_error", "message": failure}
+    return {"code": f"{phase}_error", "message": str(failure)}
 
 
 def _finish_backoff(interval: float) -> list[float]:
@@ -325,9 +327,3 @@ def _finish_backoff(interval: float) -> list[float]:
         delays.append(delay)
         delay = min(delay * 2, 3600.0)
     return delays
-
-
-def _activity_failure(exc: Exception) -> str:
-    # Durable reports "Activity function 'x' failed: <Type>: <message> \n <details>"; keep the middle.
-    text = str(exc).split(" \n ", 1)[0]
-    return text.split("failed: ", 1)[-1].strip() or type(exc).__name__

@@ -1,14 +1,13 @@
 """Run one activity invocation the way the Functions worker and the Durable extension do.
 
 The worker decodes the trigger payload with ``ActivityTriggerConverter`` and encodes the return value with it;
-the extension turns failures into ``TaskFailed`` with the worker's ``"<Type>: <message>"`` text.
+a failure becomes ``TaskFailed`` with the text the worker, the host and the extension wrap around it (failures.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from typing import Any
 from azure.functions import meta
 from azure.functions.decorators.function_app import Function
 from azure.functions.durable_functions import ActivityTriggerConverter
+
+from .failures import WorkerException, activity_failure
 
 logger = logging.getLogger("devhost.durable")
 
@@ -57,9 +58,6 @@ class ActivityFunction:
             encoded: Any = ActivityTriggerConverter.encode(returned, expected_type=None).value
         except Exception as exc:
             logger.exception("Activity function '%s' failed", self.name)
-            message = f"{type(exc).__name__}: {exc}"
-            return ActivityOutcome(
-                reason=f"Activity function '{self.name}' failed: {message}",
-                details=json.dumps({"Message": message}),
-            )
+            failure = activity_failure(self.name, WorkerException.from_exception(exc))
+            return ActivityOutcome(reason=failure.reason, details=failure.details)
         return ActivityOutcome(result=None if encoded is None else str(encoded))

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute
 from . import events as ev
 from .activities import ActivityFunction
 from .binding import client_binding_json
+from .delivery import DeliveryMode
 from .episode import EpisodeResult, OrchestratorHandle, run_episode
 from .events import Event, EventType
 from .history import HistoryStore, InboxItem, InstanceRow
@@ -37,6 +38,7 @@ class DurableEngine:
         task_hub: str = "agentstream",
         system_key: str | None = None,
         master_key: str | None = None,
+        delivery: DeliveryMode | None = None,
     ) -> None:
         self.orchestrators: dict[str, OrchestratorHandle] = {}
         self._activities: dict[str, ActivityFunction] = {}
@@ -55,7 +57,10 @@ class DurableEngine:
         self.master_key = master_key
         self._db_path = db_path
         self._store: HistoryStore | None = None
-        self._work = PendingWork(self._activities, self._deliver)
+        self._delivery = delivery or DeliveryMode()
+        self._work = PendingWork(self._activities, self._deliver, self._delivery)
+        # When each inbox item becomes visible to the dispatcher (loop time), in the dispatch latency mode.
+        self._visible_at: dict[int, float] = {}
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self._busy = False
@@ -95,7 +100,7 @@ class DurableEngine:
 
     async def wait_for_idle(self) -> None:
         """Return once no episode is queued or running and no activity is executing (armed timers don't count)."""
-        while self._busy or self._work.activities_running or self._runnable_instances():
+        while self._busy or self._work.activities_running or self._waiting_instances():
             await asyncio.sleep(0.01)
 
     def wake(self) -> None:
@@ -124,11 +129,27 @@ class DurableEngine:
             elif event["EventType"] == EventType.TIMER_CREATED and key[2] not in fired:
                 self._work.arm_timer(key, event["FireAt"])
 
-    def _runnable_instances(self) -> list[str]:
-        runnable = []
-        for instance_id in self.store.instances_with_inbox():
+    def _waiting_instances(self) -> list[tuple[str, int]]:
+        """Instances with events to process, and the id of the oldest; suspended ones wait for their resume."""
+        waiting = []
+        for instance_id, item_id in self.store.inbox_heads():
             row = self.store.get_instance(instance_id)
             if row is None or row.status != "Suspended":
+                waiting.append((instance_id, item_id))
+        return waiting
+
+    def _runnable_instances(self) -> list[str]:
+        """The waiting instances whose oldest event has spent its dispatch latency on the queue."""
+        if not self._delivery.latency_ms:
+            return [instance_id for instance_id, _ in self._waiting_instances()]
+        loop = asyncio.get_running_loop()
+        runnable = []
+        for instance_id, item_id in self._waiting_instances():
+            if item_id not in self._visible_at:
+                delay = self._delivery.hop_delay()
+                self._visible_at[item_id] = loop.time() + delay
+                loop.call_later(delay, self.wake)
+            if self._visible_at[item_id] <= loop.time():
                 runnable.append(instance_id)
         return runnable
 
@@ -165,10 +186,15 @@ class DurableEngine:
             # Late completions for a finished, replaced or purged execution are dropped, as DTFx does.
             with self.store.transaction():
                 self.store.delete_inbox_item(item.id)
+            self._visible_at.pop(item.id, None)
             return
         history = self.store.load_history(instance_id)
         result = self._episode(row, history, item)
+        if self._delivery.duplicate:
+            # The first replay's work is lost, as when a worker's lease on the work item runs out before it commits.
+            result = self._episode(row, history, item)
         self._commit(row, history, item, result)
+        self._visible_at.pop(item.id, None)
 
     def _episode(self, row: InstanceRow, history: list[Event], item: InboxItem) -> EpisodeResult:
         handle_fn = self.orchestrators.get(row.name)

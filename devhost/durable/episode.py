@@ -23,6 +23,7 @@ from azure.durable_functions.models.actions.NoOpAction import NoOpAction
 from azure.durable_functions.models.Task import RetryAbleTask, TaskBase, TimerTask
 
 from . import events as ev
+from .determinism import NonDeterminism, check_replay, record_numbered_tasks
 from .events import Event, EventType, OrchestrationStatus
 
 _ERROR_LABEL = "\n\n$OutOfProcData$:"
@@ -71,6 +72,8 @@ class EpisodeResult:
     output: str | None = None
     custom_status: str | None = None
     continue_input: str | None = None
+    orchestrator_state: dict[str, Any] = field(default_factory=dict)
+    """What the SDK's ``handle`` returned (or carried in its error): the actions the decisions were made from."""
 
 
 class _EpisodeFailure(Exception):
@@ -103,20 +106,33 @@ def run_episode(
     ctx = DurableOrchestrationContext.from_json(json.dumps(payload))
     ctx._input_expected_type = getattr(handle_fn, "_df_input_type", None)
     next_id = ev.next_event_id(history)
+    numbered = record_numbered_tasks(ctx)
     state: dict[str, Any] = {}
     try:
         with warnings.catch_warnings():
-            # Early external events make the SDK warn about a "duplicate completion"; that is its normal path.
+            # Early external events and duplicate completions make the SDK warn; both are normal paths.
             warnings.simplefilter("ignore")
             state = json.loads(Orchestrator(handle_fn.orchestrator_function).handle(ctx))
+        check_replay(history, numbered)
         _reject_unsupported(state)
         result = _decide(state, ctx, next_id, now, activity_names)
+    except NonDeterminism as exc:
+        result = _failed(str(exc), state.get("customStatus"), head, next_id, now)
     except _EpisodeFailure as exc:
-        return _failed(name, str(exc), state.get("customStatus"), head, next_id, now)
+        result = _failed(_orchestrator_failed(name, str(exc)), state.get("customStatus"), head, next_id, now)
     except Exception as exc:
-        error, custom_status = _split_sdk_error(str(exc))
-        return _failed(name, error, custom_status, head, next_id, now)
-    result.events[:0] = head
+        state = _sdk_error_state(str(exc))
+        try:
+            # DTFx matches the history to the actions before it fails the instance with the orchestrator's error.
+            check_replay(history, numbered)
+        except NonDeterminism as mismatch:
+            error = str(mismatch)
+        else:
+            error = _orchestrator_failed(name, str(state["error"]))
+        result = _failed(error, state.get("customStatus"), head, next_id, now)
+    else:
+        result.events[:0] = head
+    result.orchestrator_state = state
     return result
 
 
@@ -125,13 +141,12 @@ def _as_played(event: Event) -> Event:
     return dict(event, IsPlayed=event["EventType"] != EventType.ORCHESTRATOR_STARTED)
 
 
-def _split_sdk_error(message: str) -> tuple[str, Any]:
+def _sdk_error_state(message: str) -> dict[str, Any]:
     """The SDK raises ``"<error>\\n\\n$OutOfProcData$:<state json>"``; the state carries the error and custom status."""
     _, label, data = message.partition(_ERROR_LABEL)
-    if not label:
-        return message, None
-    state = json.loads(data)
-    return str(state.get("error", message)), state.get("customStatus")
+    state: dict[str, Any] = json.loads(data) if label else {}
+    state.setdefault("error", message)
+    return state
 
 
 def _flatten(actions: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -222,8 +237,11 @@ def _add_timer(task_id: int, fire_at: datetime, now: datetime, result: EpisodeRe
         result.timers.append(TimerRequest(task_id, event["FireAt"]))
 
 
-def _failed(name: str, error: str, custom_status: Any, head: list[Event], next_id: int, now: datetime) -> EpisodeResult:
-    output = f"Orchestrator function '{name}' failed: {error}"
+def _orchestrator_failed(name: str, error: str) -> str:
+    return f"Orchestrator function '{name}' failed: {error}"
+
+
+def _failed(output: str, custom_status: Any, head: list[Event], next_id: int, now: datetime) -> EpisodeResult:
     return EpisodeResult(
         status="Failed",
         events=[

@@ -161,9 +161,10 @@ class HistoryStore:
         )
         return [InboxItem(int(i), str(inst), str(ex), json.loads(text)) for (i, inst, ex, text) in cur.fetchall()]
 
-    def instances_with_inbox(self) -> list[str]:
-        cur = self._conn.execute("SELECT instance_id FROM inbox GROUP BY instance_id ORDER BY MIN(id)")
-        return [str(instance_id) for (instance_id,) in cur.fetchall()]
+    def inbox_heads(self) -> list[tuple[str, int]]:
+        """(instance id, id of its oldest inbox item) of every instance with events waiting, oldest first."""
+        cur = self._conn.execute("SELECT instance_id, MIN(id) FROM inbox GROUP BY instance_id ORDER BY MIN(id)")
+        return [(str(instance_id), int(item_id)) for (instance_id, item_id) in cur.fetchall()]
 
     def delete_inbox_item(self, item_id: int) -> None:
         self._conn.execute("DELETE FROM inbox WHERE id = ?", (item_id,))

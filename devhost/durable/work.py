@@ -1,7 +1,8 @@
 """In-memory handles of the work an instance is waiting on: running activities and armed timers.
 
 Nothing here is durable: the history says which activities and timers are outstanding, and the engine re-creates
-these handles from it after a restart. Completions are handed to ``deliver`` as history events.
+these handles from it after a restart. Completions are handed to ``deliver`` as history events; in the duplicate
+delivery mode an activity runs twice and both completions are handed over, as at-least-once delivery can.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from .. import faults
 from . import events as ev
 from .activities import ActivityFunction
+from .delivery import DeliveryMode
 from .events import Event
 
 logger = logging.getLogger("devhost.durable")
@@ -25,15 +27,19 @@ Deliver = Callable[[str, str, Event], None]
 
 
 class PendingWork:
-    def __init__(self, activities: dict[str, ActivityFunction], deliver: Deliver) -> None:
+    def __init__(
+        self, activities: dict[str, ActivityFunction], deliver: Deliver, delivery: DeliveryMode | None = None
+    ) -> None:
         self._activities = activities
         self._deliver = deliver
+        self._delivery = delivery or DeliveryMode()
         self._running: dict[WorkKey, asyncio.Task[None]] = {}
+        self._duplicates: set[asyncio.Task[None]] = set()
         self._timers: dict[WorkKey, asyncio.TimerHandle] = {}
 
     @property
     def activities_running(self) -> bool:
-        return bool(self._running)
+        return bool(self._running or self._duplicates)
 
     def start_activity(self, key: WorkKey, name: str, input_text: str) -> None:
         if key in self._running:
@@ -43,6 +49,21 @@ class PendingWork:
         task.add_done_callback(lambda _t: self._running.pop(key, None))
 
     async def _run_activity(self, key: WorkKey, name: str, input_text: str) -> None:
+        await asyncio.sleep(self._delivery.hop_delay())
+        concurrently = self._delivery.duplicate and self._delivery.duplicate_concurrently()
+        if concurrently:
+            self._start_duplicate(key, name, input_text)
+        await self._execute(key, name, input_text)
+        if self._delivery.duplicate and not concurrently:
+            self._start_duplicate(key, name, input_text)
+
+    def _start_duplicate(self, key: WorkKey, name: str, input_text: str) -> None:
+        # A redelivered message runs whatever became of its instance since: nothing cancels it but a shutdown.
+        task = asyncio.get_running_loop().create_task(self._execute(key, name, input_text))
+        self._duplicates.add(task)
+        task.add_done_callback(self._duplicates.discard)
+
+    async def _execute(self, key: WorkKey, name: str, input_text: str) -> None:
         await faults.areached(f"activity.{name}")
         outcome = await self._activities[name].invoke(input_text)
         faults.reached(f"completed.{name}")
@@ -82,7 +103,7 @@ class PendingWork:
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
-        tasks = list(self._running.values())
+        tasks = [*self._running.values(), *self._duplicates]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

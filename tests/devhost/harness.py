@@ -18,6 +18,7 @@ from azure.functions.decorators.function_app import Function
 from starlette.applications import Starlette
 
 from devhost.durable import DurableEngine
+from devhost.durable.delivery import DeliveryMode
 
 from . import sample_app
 
@@ -35,9 +36,9 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def running_engine(db_path: Path) -> AsyncIterator[DurableEngine]:
+async def running_engine(db_path: Path, delivery: DeliveryMode | None = None) -> AsyncIterator[DurableEngine]:
     port = free_port()
-    engine = DurableEngine(sample_functions(), db_path=db_path, base_url=f"http://127.0.0.1:{port}")
+    engine = DurableEngine(sample_functions(), db_path=db_path, base_url=f"http://127.0.0.1:{port}", delivery=delivery)
     await engine.start()
     config = uvicorn.Config(Starlette(routes=engine.routes), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)

@@ -72,7 +72,8 @@ def test_retry_exhausted_fails_instance(tmp_path: Path) -> None:
             assert status.runtime_status.value == "Failed"
             assert status.output.startswith(
                 "Orchestrator function 'with_retry' failed: "
-                "Activity function 'flaky' failed: ValueError: flaky attempt 2"
+                "Activity function 'flaky' failed: Result: Failure\nException: ValueError: flaky attempt 2\n"
+                "Stack: Traceback (most recent call last):\n"
             )
             assert sample_app.ATTEMPTS["never"] == 2
             history = engine.management.history(instance_id)

@@ -26,7 +26,7 @@ WORKED_EXAMPLE: list[tuple[int, int, dict[str, Any]]] = [
     (4, 1, {"Name": "A"}),
     (13, -1, {}),
     (12, -1, {}),
-    (6, -1, {"TaskScheduledId": 1, "Reason": "Activity function 'A' failed: ValueError: flaky"}),
+    (6, -1, {"TaskScheduledId": 1}),
     (10, 2, {}),
     (13, -1, {}),
     (12, -1, {}),
@@ -55,7 +55,13 @@ def test_history_matches_worked_example(tmp_path: Path) -> None:
             assert actual == [(kind, event_id) for kind, event_id, _ in WORKED_EXAMPLE]
             for event, (_, _, fields) in zip(history, WORKED_EXAMPLE, strict=True):
                 assert {k: event[k] for k in fields} == fields
-            assert json.loads(history[12]["Details"]) == {"Message": "ValueError: flaky"}
+            # The extension's reason: the host's message for the worker's exception, traceback included.
+            reason = history[12]["Reason"]
+            assert reason.startswith("Activity function 'A' failed: Result: Failure\nException: ValueError: flaky\n")
+            assert "\nStack: Traceback (most recent call last):\n" in reason
+            assert json.loads(history[12]["Details"])["Message"] == reason.removeprefix(
+                "Activity function 'A' failed: "
+            )
             retry_fire_at = parse_event_time(history[13]["FireAt"])
             assert retry_fire_at - parse_event_time(history[11]["Timestamp"]) == timedelta(milliseconds=50)
             shown = await client.get_status("inst1", show_history=True, show_history_output=True)

@@ -76,7 +76,6 @@ class Stream:
     connection: http.client.HTTPConnection
     response: http.client.HTTPResponse
     retry: int | None = None
-    ended_cleanly: bool = False
     # When set (time.monotonic()), reading past it raises TimeoutError, heartbeats or not.
     deadline: float | None = None
     _data: list[str] = field(default_factory=list)
@@ -91,7 +90,6 @@ class Stream:
                 self.connection.sock.settimeout(left)
             raw = self.response.readline()
             if not raw:
-                self.ended_cleanly = True
                 return
             line = raw.decode("utf-8").rstrip("\n")
             if line.endswith("\r"):
@@ -114,6 +112,12 @@ class Stream:
                     self._id = value
                 elif name == "retry":
                     self.retry = int(value)
+
+    def read_all(self) -> list[Event]:
+        try:
+            return list(self.events())
+        finally:
+            self.close()
 
     def close(self) -> None:
         self.connection.close()
@@ -164,7 +168,20 @@ class App:
         finally:
             connection.close()
 
-    def open_stream(self, path: str, *, headers: dict[str, str] | None = None) -> Stream | Response:
+    def stream(self, path: str, *, headers: dict[str, str] | None = None) -> Stream:
+        answer = self._open_stream(path, headers=headers)
+        if isinstance(answer, Response):
+            raise CheckFailed(f"GET {path.split('?')[0]}: {answer.describe()}")
+        return answer
+
+    def refused_stream(self, path: str, *, headers: dict[str, str] | None = None) -> Response:
+        answer = self._open_stream(path, headers=headers)
+        if isinstance(answer, Stream):
+            answer.close()
+            raise CheckFailed(f"GET {path.split('?')[0]} was served as a stream; a refusal was expected")
+        return answer
+
+    def _open_stream(self, path: str, *, headers: dict[str, str] | None) -> Stream | Response:
         """The stream, or the response that refused it (any status but 200)."""
         connection = self._connect(self.timeout)
         connection.request("GET", self._target(path), headers={"Accept": "text/event-stream", **(headers or {})})
@@ -192,9 +209,7 @@ class Run:
     """A started run and what the smoke test saw of it."""
 
     thread_id: str
-    run_id: str
     stream_url: str
-    status_url: str
     cancel_url: str
     token: str | None
     events: list[Event] = field(default_factory=list)
@@ -240,14 +255,7 @@ class Smoke:
         for name in ("thread_id", "run_id", "stream_url", "status_url", "cancel_url"):
             expect(isinstance(answer.get(name), str), f"the start answer has no {name}: {answer}")
         expect(response.headers.get("location") == answer["stream_url"], "Location is not the stream_url")
-        return Run(
-            answer["thread_id"],
-            answer["run_id"],
-            answer["stream_url"],
-            answer["status_url"],
-            answer["cancel_url"],
-            answer.get("stream_token"),
-        )
+        return Run(answer["thread_id"], answer["stream_url"], answer["cancel_url"], answer.get("stream_token"))
 
     def start_first(self) -> str:
         self.first = self.start(PROMPT)
@@ -257,9 +265,7 @@ class Smoke:
     def stream_then_drop(self) -> str:
         run = self.first
         assert run is not None
-        stream = self.app.open_stream(run.stream_url)
-        expect(isinstance(stream, Stream), f"GET stream_url: {describe(stream)}")
-        assert isinstance(stream, Stream)
+        stream = self.app.stream(run.stream_url)
         deltas = 0
         try:
             for event in stream.events():
@@ -279,16 +285,10 @@ class Smoke:
         run = self.first
         assert run is not None
         last = run.events[-1].id
-        stream = self.app.open_stream(
+        resumed = self.app.stream(
             f"/api/agent/stream/{run.thread_id}", headers={"Last-Event-ID": str(last), **bearer(run.token)}
         )
-        expect(isinstance(stream, Stream), f"resume after {last}: {describe(stream)}")
-        assert isinstance(stream, Stream)
-        try:
-            rest = list(stream.events())
-        finally:
-            stream.close()
-        run.events.extend(rest)
+        run.events.extend(resumed.read_all())
         ids = [event.id for event in run.events]
         expect(ids == list(range(1, len(ids) + 1)), f"ids are not 1..{len(ids)} in order: {gaps(ids)}")
         terminal = [event for event in run.events if event.type in TERMINAL]
@@ -301,27 +301,16 @@ class Smoke:
     def replay(self) -> str:
         run = self.first
         assert run is not None
-        stream = self.app.open_stream(f"/api/agent/stream/{run.thread_id}?after=0", headers=bearer(run.token))
-        expect(isinstance(stream, Stream), f"replay from the start: {describe(stream)}")
-        assert isinstance(stream, Stream)
-        try:
-            replayed = list(stream.events())
-        finally:
-            stream.close()
+        replayed = self.app.stream(f"/api/agent/stream/{run.thread_id}?after=0", headers=bearer(run.token)).read_all()
         expect(
             [(e.id, e.body) for e in replayed] == [(e.id, e.body) for e in run.events],
             f"the replay ({len(replayed)} events) differs from what the live stream sent ({len(run.events)})",
         )
-        caught_up = self.app.open_stream(
+        caught_up = self.app.refused_stream(
             f"/api/agent/stream/{run.thread_id}",
             headers={"Last-Event-ID": str(run.events[-1].id), **bearer(run.token)},
         )
-        if isinstance(caught_up, Stream):
-            caught_up.close()
-        expect(
-            isinstance(caught_up, Response) and caught_up.status == 204,
-            f"a caught-up reconnect to the idle thread got {describe(caught_up)}, not 204",
-        )
+        expect(caught_up.status == 204, f"a caught-up reconnect to the idle thread got {caught_up.describe()}, not 204")
         return f"{len(replayed)} events, identical; a caught-up reconnect gets 204"
 
     def cancel(self) -> str:
@@ -329,13 +318,7 @@ class Smoke:
         response = self.app.request("POST", run.cancel_url)
         status = response.json().get("status") if response.status in (200, 202) else None
         expect(status in ("cancelling", "cancelled"), f"POST cancel_url: {response.describe()}")
-        stream = self.app.open_stream(run.stream_url)
-        expect(isinstance(stream, Stream), f"GET stream_url of the cancelled run: {describe(stream)}")
-        assert isinstance(stream, Stream)
-        try:
-            run.events = list(stream.events())
-        finally:
-            stream.close()
+        run.events = self.app.stream(run.stream_url).read_all()
         terminal = [event for event in run.events if event.type in TERMINAL]
         expect(len(terminal) == 1, f"{len(terminal)} terminal events; exactly one expected")
         outcome = terminal[0].body.get("outcome") or {}
@@ -354,20 +337,17 @@ class Smoke:
             raise Skipped("the app issues no stream tokens (API_AUTH=none, or no STREAM_TOKEN_SECRET)")
         path = f"/api/agent/stream/{first.thread_id}?after=0"
         refusals = [
-            ({}, 401, "token_required"),
-            ({"Authorization": "Bearer not-a-token"}, 401, "invalid_token"),
-            (bearer(second.token), 403, "token_thread_mismatch"),
+            ("no token", {}, 401, "token_required"),
+            ("a forged token", {"Authorization": "Bearer not-a-token"}, 401, "invalid_token"),
+            ("the other thread's token", bearer(second.token), 403, "token_thread_mismatch"),
         ]
-        for headers, status, code in refusals:
-            response = self.app.open_stream(path, headers=headers)
-            if isinstance(response, Stream):
-                response.close()
-                raise CheckFailed(f"a stream with {headers or 'no token'} was served; {status} {code} expected")
+        for label, headers, status, code in refusals:
+            response = self.app.refused_stream(path, headers=headers)
             expect(
                 response.status == status and response.error_code() == code,
-                f"a stream with {headers or 'no token'}: {response.describe()}; {status} {code} expected",
+                f"a stream with {label}: {response.describe()}; {status} {code} expected",
             )
-            expect(b"data:" not in response.body, "a refused stream sent events")
+            expect(b"data:" not in response.body, f"the stream refused for {label} sent events")
         status_path = f"/api/agent/threads/{first.thread_id}"
         anonymous = self.app.request("GET", status_path, with_key=False)
         expect(anonymous.status == 401, f"thread status without a token: {anonymous.describe()}")
@@ -389,21 +369,17 @@ class Smoke:
         limit = self.max_stream_seconds
         began = time.monotonic()
         # follow=1 keeps a caught-up stream of an idle thread open until the app ends it by plan.
-        stream = self.app.open_stream(
+        stream = self.app.stream(
             f"/api/agent/stream/{run.thread_id}?follow=1",
             headers={"Last-Event-ID": str(run.events[-1].id), **bearer(run.token)},
         )
-        expect(isinstance(stream, Stream), f"a follow stream: {describe(stream)}")
-        assert isinstance(stream, Stream)
         stream.deadline = began + limit
         try:
-            extra = list(stream.events())
+            # A stream cut off instead of ended raises here too (http.client's IncompleteRead).
+            extra = stream.read_all()
         except TimeoutError as timeout:
             raise CheckFailed(f"the stream was still open after {limit:g} s") from timeout
-        finally:
-            stream.close()
         took = time.monotonic() - began
-        expect(stream.ended_cleanly, "the stream broke off instead of ending")
         expect(not extra, f"the idle thread's follow stream sent {len(extra)} events")
         # A follow stream that ends at once is not a planned close: it should wait for new runs.
         expect(took >= 1, f"the follow stream ended after {took:.1f} s, long before any planned close")
@@ -430,10 +406,6 @@ def expect(condition: bool, failure: str) -> None:
 
 def bearer(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
-
-
-def describe(answer: Stream | Response) -> str:
-    return answer.describe() if isinstance(answer, Response) else "an open stream"
 
 
 def describe_event(event: Event) -> str:

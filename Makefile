@@ -59,6 +59,8 @@ check: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	# A standalone script, outside the packages above.
+	$(BIN)/mypy --strict scripts/smoke.py
 
 lint: $(STAMP)
 	$(BIN)/ruff format .

@@ -4,10 +4,14 @@ target is broken."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -115,3 +119,62 @@ def test_smoke_against_nothing_fails_every_row_it_can_reach(tmp_path) -> None:
     assert code == 1
     assert rows["health"][0] == rows["start a run"][0] == "FAIL"
     assert "ConnectionRefusedError" in rows["health"][1]
+
+
+class RepeatingApp(BaseHTTPRequestHandler):
+    """A stand-in app whose resume repeats the event the client already has (an off-by-one cursor)."""
+
+    EVENTS = [
+        {"type": "RUN_STARTED"},
+        *({"type": "TEXT_MESSAGE_CONTENT", "messageId": "m", "delta": f"{n} "} for n in range(1, 6)),
+        {"type": "RUN_FINISHED"},
+    ]
+
+    def do_GET(self) -> None:
+        if self.path == "/api/health":
+            self._json(200, {"status": "ok"})
+            return
+        after = int(self.headers.get("Last-Event-ID", "0"))
+        first = max(after, 1)  # the bug: from `after`, not after it
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        frames = ["retry: 1000\n\n"] + [
+            f"id: {seq}\ndata: {json.dumps(self.EVENTS[seq - 1])}\n\n" for seq in range(first, len(self.EVENTS) + 1)
+        ]
+        self.wfile.write("".join(frames).encode())
+
+    def do_POST(self) -> None:
+        url = "/api/agent/stream/t1"
+        answer = {"thread_id": "t1", "run_id": "r1", "stream_url": url, "status_url": "/s", "cancel_url": "/c"}
+        self._json(202, answer, Location=url)
+
+    def _json(self, status: int, body: dict[str, Any], **headers: str) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_smoke_fails_the_resume_row_when_a_resume_repeats_an_event() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RepeatingApp)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        code, rows = smoke(f"http://127.0.0.1:{server.server_address[1]}", "--skip-planned-close")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 1
+    assert rows["stream, then drop"][0] == "PASS"
+    assert rows["resume: no gap, no duplicate"] == (
+        "FAIL",
+        "ids are not 1..8 in order: missing [], duplicated [4]",
+    )

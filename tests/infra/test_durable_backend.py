@@ -70,11 +70,14 @@ def test_concurrency_per_instance_leaves_room_for_streaming_model_steps():
         assert 10 < durable[setting] <= http_concurrency, setting
 
 
-def test_the_docs_state_the_idle_polling_cost_that_host_json_gives():
+def test_the_docs_state_the_values_in_host_json_and_the_idle_polling_cost_they_give():
     docs = (ROOT / "docs" / "durable-backend.md").read_text()
-    provider = durable_task()["storageProvider"]
-    assert f'`"maxQueuePollingInterval": "{provider["maxQueuePollingInterval"]}"`' in docs
-    assert f"{idle_queue_reads_per_hour():,} queue transactions per hour" in docs
+    section = docs[docs.index("## Azure Storage") : docs.index("## The Durable Task Scheduler")]
+    documented = dict(re.findall(r"^\| `(\w+)` \| `([^`]+)`", section, flags=re.MULTILINE))
+    durable = durable_task()
+    in_host_json = {**durable["storageProvider"], **{k: v for k, v in durable.items() if k.startswith("max")}}
+    assert documented == {name: json.dumps(value) for name, value in in_host_json.items()}
+    assert f"{idle_queue_reads_per_hour():,} queue transactions per hour" in section
 
 
 def test_durable_backend_parameter_defaults_to_azure_storage_and_azd_can_set_it():

@@ -169,9 +169,10 @@ var redisSettings = {
   REDIS_URL: '@Microsoft.KeyVault(SecretUri=${redisUrlSecretUri})'
 }
 
-// The Durable Task Scheduler backend. host.json in the package names the Azure Storage backend and
-// its tuning; the host reads AzureFunctionsJobHost__<path> settings over host.json, so these two
-// switch the same package to the scheduler (which ignores the Azure Storage tuning).
+// The Durable Task Scheduler backend, reached with the managed identity (no key exists). host.json
+// in the package names the Azure Storage backend and its tuning; the host reads
+// AzureFunctionsJobHost__<path> settings over host.json, so the last two switch the same package
+// to the scheduler (which has no use for the Azure Storage tuning).
 var durableTaskSchedulerSettings = {
   DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${durableTaskSchedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}'
   AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'

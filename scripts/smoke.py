@@ -266,6 +266,11 @@ class Smoke:
         run = self.first
         assert run is not None
         stream = self.app.stream(run.stream_url)
+        headers = {name.lower(): value for name, value in stream.response.getheaders()}
+        expect("no-cache" in headers.get("cache-control", ""), f"Cache-Control is {headers.get('cache-control')!r}")
+        # A front end that compresses or buffers the stream holds events back until it has enough.
+        expect("content-encoding" not in headers, f"the stream came {headers.get('content-encoding')}-encoded")
+        expect(headers.get("x-thread-id") == run.thread_id, "x-thread-id is not the run's thread")
         deltas = 0
         try:
             for event in stream.events():

@@ -138,6 +138,8 @@ class RepeatingApp(BaseHTTPRequestHandler):
         first = max(after, 1)  # the bug: from `after`, not after it
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache, no-transform")
+        self.send_header("x-thread-id", "t1")
         self.end_headers()
         frames = ["retry: 1000\n\n"] + [
             f"id: {seq}\ndata: {json.dumps(self.EVENTS[seq - 1])}\n\n" for seq in range(first, len(self.EVENTS) + 1)

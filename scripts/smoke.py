@@ -216,27 +216,42 @@ class Run:
 
 
 class Smoke:
-    def __init__(self, app: App, *, max_stream_seconds: float | None) -> None:
+    CHECKS = (
+        "health",
+        "start a run",
+        "stream, then drop",
+        "resume: no gap, no duplicate",
+        "replay equals the live stream",
+        "cancel a second run",
+        "stream token rules",
+        "planned close",
+    )
+
+    def __init__(self, app: App, *, max_stream_seconds: float | None, report: Callable[[Result], None]) -> None:
         self.app = app
         self.max_stream_seconds = max_stream_seconds
+        self.report = report
         self.results: list[Result] = []
         self.first: Run | None = None
         self.second: Run | None = None
 
     def check(self, name: str, needs: list[Any], body: Callable[[], str]) -> None:
+        assert name == self.CHECKS[len(self.results)]
+        self.results.append(self._outcome(name, needs, body))
+        self.report(self.results[-1])
+
+    @staticmethod
+    def _outcome(name: str, needs: list[Any], body: Callable[[], str]) -> Result:
         if any(dependency is None for dependency in needs):
-            self.results.append(Result(name, "SKIP", "needs the checks above, which failed"))
-            return
+            return Result(name, "SKIP", "needs the checks above, which failed")
         try:
-            detail = body()
+            return Result(name, "PASS", body())
         except Skipped as skipped:
-            self.results.append(Result(name, "SKIP", str(skipped)))
+            return Result(name, "SKIP", str(skipped))
         except CheckFailed as failed:
-            self.results.append(Result(name, "FAIL", str(failed)))
+            return Result(name, "FAIL", str(failed))
         except Exception as error:  # a broken deployment answers anything; it is a failed row, not a crash
-            self.results.append(Result(name, "FAIL", f"{type(error).__name__}: {error}"))
-        else:
-            self.results.append(Result(name, "PASS", detail))
+            return Result(name, "FAIL", f"{type(error).__name__}: {error}")
 
     # -- the checks ------------------------------------------------------------------------
 
@@ -424,13 +439,11 @@ def gaps(ids: list[int]) -> str:
     return f"missing {missing[:10]}, duplicated {duplicates[:10]}"
 
 
-def table(results: list[Result]) -> str:
-    width = max(len(result.name) for result in results)
-    lines = [f"{'check':<{width}}  result  detail", f"{'-' * width}  ------  ------"]
-    lines += [f"{r.name:<{width}}  {r.outcome:<6}  {r.detail}" for r in results]
-    counts = Counter(result.outcome for result in results)
-    lines.append(f"\n{counts['PASS']} passed, {counts['SKIP']} skipped, {counts['FAIL']} failed.")
-    return "\n".join(lines)
+WIDTH = max(len(name) for name in Smoke.CHECKS)
+
+
+def print_row(result: Result) -> None:
+    print(f"{result.name:<{WIDTH}}  {result.outcome:<6}  {result.detail}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -449,12 +462,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     app = App(args.url, key=args.key, timeout=args.timeout)
-    smoke = Smoke(app, max_stream_seconds=None if args.skip_planned_close else args.max_stream_seconds)
-    if not args.skip_planned_close:
-        print(f"The planned-close check waits up to {args.max_stream_seconds:g} s; --skip-planned-close skips it.")
-    results = smoke.run()
-    print(table(results))
-    return 1 if any(result.outcome == "FAIL" for result in results) else 0
+    limit = None if args.skip_planned_close else args.max_stream_seconds
+    if limit is not None:
+        print(f"The planned-close check waits up to {limit:g} s; --skip-planned-close skips it.")
+    print(f"{'check':<{WIDTH}}  result  detail\n{'-' * WIDTH}  ------  ------", flush=True)
+    results = Smoke(app, max_stream_seconds=limit, report=print_row).run()
+    counts = Counter(result.outcome for result in results)
+    print(f"\n{counts['PASS']} passed, {counts['SKIP']} skipped, {counts['FAIL']} failed.")
+    return 1 if counts["FAIL"] else 0
 
 
 if __name__ == "__main__":

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .agents import Agent, RunContext
+from .agent.agents import Agent, RunContext
+from .agent.llm import AzureOpenAIModel, DemoModel, ModelClient, OpenAIModel
+from .agent.mcp import MCPServer
+from .agent.tools import Tool, ToolContext, tool
 from .config import setting
-from .events import Envelope, NewEvent
 from .exceptions import AgentStreamError, APIError, ConfigError, StoreUnavailable
-from .llm import AzureOpenAIModel, DemoModel, ModelClient, OpenAIModel
-from .mcp import MCPServer
-from .tools import Tool, ToolContext, tool
+from .log.events import Envelope, NewEvent
 
 if TYPE_CHECKING:
     from .functions.app import AgentFunctionApp

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from .exceptions import ConfigError
 
+# The event store backends (agentstream.log.stores.BACKENDS maps each to its class).
+EVENT_STORES = ("sqlite", "redis", "table")
 MODEL_PROVIDERS = ("demo", "openai", "azure_openai")
 MODEL_APIS = ("chat", "responses")
 REASONING_EFFORTS = ("minimal", "low", "medium", "high")
@@ -68,12 +70,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        from .stores import BACKENDS  # imported here: the stores import telemetry, which imports this module
-
         env = os.environ if env is None else env
         reader = _Reader(env)
         settings = cls(
-            event_store=reader.choice("EVENT_STORE", cls.event_store, tuple(BACKENDS)),
+            event_store=reader.choice("EVENT_STORE", cls.event_store, EVENT_STORES),
             event_store_path=Path(reader.text("EVENT_STORE_PATH", str(cls.event_store_path))),
             event_table_prefix=reader.table_prefix("EVENT_TABLE_PREFIX", cls.event_table_prefix),
             storage_connection_string=reader.optional("AzureWebJobsStorage"),

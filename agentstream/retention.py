@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from . import telemetry
-from .stores.base import EventStore
+from .log.stores.base import EventStore
 
 logger = logging.getLogger(__name__)
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import functools
 
-from .agents import Agent, Agents
+from .agent.agents import Agent, Agents
+from .agent.llm import ModelClient, create_model
 from .config import get_settings
-from .http.slots import StreamSlots
-from .llm import ModelClient, create_model
-from .stores import EventStore, create_store
-from .tail import TailHub
+from .log.stores import EventStore, create_store
+from .log.tail import TailHub
 
 
 @functools.cache
@@ -34,11 +33,6 @@ def get_default_model() -> ModelClient:
 
 def model_of(agent: Agent) -> ModelClient:
     return agent.model or get_default_model()
-
-
-@functools.cache
-def get_stream_slots() -> StreamSlots:
-    return StreamSlots()
 
 
 _agents: Agents | None = None

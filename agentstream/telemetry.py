@@ -8,7 +8,7 @@ never imported. Tests hand in their own providers through `enable()`.
 Metrics (no thread or run ids on them: that would make one series per thread):
 - `agentstream.model.time_to_first_token` (s): model call to its first streamed output;
 - `agentstream.model.tokens_per_second`: output tokens over the generation time of a model step;
-- `agentstream.events.appended`: events committed to the event store;
+- `agentstream.log.events.appended`: events committed to the event store;
 - `agentstream.streams.open`: SSE responses open on this instance;
 - `agentstream.streams.resumed`: streams opened with a cursor (a reconnect).
 """
@@ -44,7 +44,7 @@ class _Instruments:
             description="Output tokens over the generation time of a model step",
         )
         self.events_appended = meter.create_counter(
-            "agentstream.events.appended", unit="{event}", description="Events committed to the event store"
+            "agentstream.log.events.appended", unit="{event}", description="Events committed to the event store"
         )
         self.open_streams = meter.create_up_down_counter(
             "agentstream.streams.open", unit="{stream}", description="Stream responses open on this instance"

@@ -18,7 +18,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
 
 from agentstream import runtime
-from agentstream.reader import ReadOptions, read_thread
+from agentstream.log.reader import ReadOptions, read_thread
 from bench.instruments import StoreCounters
 from bench.stamps import Reception
 from function_app import app

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from agentstream.config import Settings
-from agentstream.stores import EventStore, create_store
+from agentstream.log.stores import EventStore, create_store
 from tests.azurite import Azurite
 from tests.stores.backends import RedisBackend, SQLiteBackend
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from agentstream.stores.base import EventStore
+from agentstream.log.stores.base import EventStore
 
 READ_METHODS = (
     "read",

@@ -29,9 +29,9 @@ from ag_ui.core import (
     TextMessageStartEvent,
 )
 
-from agentstream.events import NewEvent
-from agentstream.stores import EventStore
-from agentstream.stores.base import RunStatus
+from agentstream.log.events import NewEvent
+from agentstream.log.stores import EventStore
+from agentstream.log.stores.base import RunStatus
 from agentstream_client.sse import SSEDecoder
 from bench.backends import open_store
 from bench.instruments import cpu_seconds, rss_kib

@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 
-from agentstream.stores import EventStore, RunStatus
+from agentstream.log.stores import EventStore, RunStatus
 from tests.checks import TERMINAL, assistant_texts, discarded_ids, text_by_message
 from tests.harness import StreamEvent
 from tests.stores.backends import Backend

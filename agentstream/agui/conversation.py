@@ -24,7 +24,7 @@ from ag_ui.core import (
     ToolCallStartEvent,
 )
 
-from ..events import STEP_DISCARDED, NewEvent
+from ..log.events import STEP_DISCARDED, NewEvent
 
 
 class Conversation:

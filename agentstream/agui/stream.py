@@ -24,13 +24,13 @@ from typing import Any
 
 from ag_ui.core import RunFinishedEvent, RunFinishedInterruptOutcome, RunFinishedSuccessOutcome, RunStartedEvent
 
-from .. import state
+from ..agent import state
 from ..config import get_settings
-from ..events import STEP_DISCARDED, Envelope, NewEvent
-from ..reader import ReadOptions, read_thread
-from ..sse import comment_frame, data_frame
-from ..stores.base import EventStore
-from ..tail import TailHub
+from ..log.events import STEP_DISCARDED, Envelope, NewEvent
+from ..log.reader import ReadOptions, read_thread
+from ..log.sse import comment_frame, data_frame
+from ..log.stores.base import EventStore
+from ..log.tail import TailHub
 from .conversation import Conversation
 from .messages import pending_tool_calls
 

@@ -14,9 +14,9 @@ import re
 from collections.abc import Container
 from typing import Any
 
+from ..agent.steps import tool_message
 from ..agui.messages import pending_tool_calls
 from ..exceptions import InvalidRequest
-from ..steps import tool_message
 
 _MODEL_STEP_ID = re.compile(r"^(?P<run>.+?)\.m(?P<index>\d+)(?:\.|$)")
 ANSWER_STATES = ("output-available", "output-error")

@@ -18,10 +18,10 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from ..config import get_settings
-from ..events import STEP_DISCARDED, Envelope
-from ..reader import ReadOptions, read_thread
-from ..sse import comment_frame, data_frame
-from ..tail import TailHub
+from ..log.events import STEP_DISCARDED, Envelope
+from ..log.reader import ReadOptions, read_thread
+from ..log.sse import comment_frame, data_frame
+from ..log.tail import TailHub
 from .messages import parse_arguments, step_of
 
 DONE_FRAME = "data: [DONE]\n\n"

@@ -17,7 +17,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from .. import runtime, telemetry
-from ..agents import Agent, Agents
+from ..agent.agents import Agent, Agents
 from ..config import TelemetrySettings
 from . import orchestration, purge, routes
 

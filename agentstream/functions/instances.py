@@ -5,8 +5,8 @@ from __future__ import annotations
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
+from agentstream.agent.reconcile import OrchestrationState, OrchestrationStatus
 from agentstream.functions.orchestration import run_instance_id
-from agentstream.reconcile import OrchestrationState, OrchestrationStatus
 
 # Suspended counts as live: an operator may resume it, and then it finishes the run itself.
 LIVE = frozenset(

@@ -18,11 +18,12 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState
 
-from agentstream import approvals, runtime, steps
-from agentstream.agents import Agent, RunContext
+from agentstream import runtime
+from agentstream.agent import approvals, steps
+from agentstream.agent.agents import Agent, RunContext
+from agentstream.agent.steps import StepContext
 from agentstream.config import get_settings
 from agentstream.exceptions import StoreUnavailable
-from agentstream.steps import StepContext
 
 bp = df.Blueprint()
 

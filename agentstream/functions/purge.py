@@ -12,7 +12,8 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
-from agentstream import reconcile, retention, runtime
+from agentstream import retention, runtime
+from agentstream.agent import reconcile
 from agentstream.config import get_settings, read_purge_schedule
 from agentstream.functions.instances import orchestration_status
 from agentstream.functions.orchestration import run_instance_id

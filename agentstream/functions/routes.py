@@ -12,11 +12,11 @@ import azure.durable_functions as df
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
+from agentstream.agent.runs import OrchestrationStarter
 from agentstream.functions.auth import CALLER_AUTH_LEVEL
 from agentstream.functions.instances import orchestration_status
 from agentstream.functions.orchestration import CANCEL_EVENT, run_instance_id, tool_result_event
 from agentstream.http import agui, ai_sdk, fallback, handlers, openapi
-from agentstream.runs import OrchestrationStarter
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"

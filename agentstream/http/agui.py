@@ -18,15 +18,16 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import approvals, runs, runtime, state
-from ..agents import Agent
+from .. import runtime
+from ..agent import approvals, runs, state
+from ..agent.agents import Agent
+from ..agent.reconcile import OrchestrationStatus, reconcile_run
+from ..agent.runs import OrchestrationStarter, new_id
 from ..agui.conversation import Conversation
 from ..agui.messages import new_messages
 from ..agui.stream import RunProjection, join_frames, mentioned_messages, read_run, replay_frames, run_frames
 from ..config import get_settings
 from ..exceptions import AgentMismatch, InvalidRequest, RunAlreadyActive, UnsupportedMediaType
-from ..reconcile import OrchestrationStatus, reconcile_run
-from ..runs import OrchestrationStarter, new_id
 from .handlers import STREAM_HEADERS, agent_named, caller_endpoint, stream_token, take_stream_slot
 from .inputs import ID_PATTERN, build_run_request, describe, read_body, validate_id
 from .jsonbody import parse_json_object

@@ -23,8 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .. import approvals, reconcile, runs, runtime
-from ..agents import Agent
+from .. import runtime
+from ..agent import approvals, reconcile, runs
+from ..agent.agents import Agent
+from ..agent.reconcile import OrchestrationStatus
+from ..agent.requests import RunRequest, ToolDeclaration
 from ..agui.stream import read_run
 from ..aisdk import stream
 from ..aisdk.messages import (
@@ -45,12 +48,9 @@ from ..exceptions import (
     ThreadNotFound,
     UnsupportedMediaType,
 )
-from ..reconcile import OrchestrationStatus
-from ..stores.base import RunStatus, ThreadHead
+from ..log.stores.base import RunStatus, ThreadHead
 from .handlers import STREAM_HEADERS, RunSignal, agent_named, caller_endpoint, take_stream_slot
 from .inputs import (
-    RunRequest,
-    ToolDeclaration,
     build_run_request,
     describe,
     read_body,

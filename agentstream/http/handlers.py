@@ -18,10 +18,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .. import approvals, reconcile, runs, runtime, state, telemetry
-from ..agents import Agent
+from .. import runtime, telemetry
+from ..agent import approvals, reconcile, runs, state
+from ..agent.agents import Agent
+from ..agent.reconcile import OrchestrationStatus
+from ..agent.requests import InputMessage
+from ..agent.runs import OrchestrationStarter
 from ..config import get_settings
-from ..events import token_usage
 from ..exceptions import (
     APIError,
     CursorExpired,
@@ -32,17 +35,15 @@ from ..exceptions import (
     StoreUnavailable,
     ThreadNotFound,
 )
-from ..reader import ReadOptions, read_thread
-from ..reconcile import OrchestrationStatus
-from ..runs import OrchestrationStarter
-from ..sse import comment_frame, event_frames, retry_frame
-from ..stores.base import RunInfo, RunStatus
+from ..log.events import token_usage
+from ..log.reader import ReadOptions, read_thread
+from ..log.sse import comment_frame, event_frames, retry_frame
+from ..log.stores.base import RunInfo, RunStatus
 from ..tokens import issue_stream_token
 from .auth import authorize_caller, authorize_reader
 from .cors import add_cors_headers, preflight
 from .errors import error_response
 from .inputs import (
-    InputMessage,
     parse_cursor,
     parse_flag,
     preferred_media_type,
@@ -51,7 +52,7 @@ from .inputs import (
     reject_unknown_parameters,
     validate_id,
 )
-from .slots import SlotStreamingResponse
+from .slots import SlotStreamingResponse, get_stream_slots
 from .static import static_file
 from .text import plain_text_chunks
 
@@ -350,7 +351,7 @@ async def cors_preflight(request: Request) -> Response:
 
 def take_stream_slot() -> Callable[[], None]:
     """One of this instance's MAX_CONCURRENT_STREAMS, or 503; call the result when the stream ends."""
-    return runtime.get_stream_slots().acquire(get_settings().max_concurrent_streams)
+    return get_stream_slots().acquire(get_settings().max_concurrent_streams)
 
 
 def _read_options(*, after: int, run_id: str | None, follow: bool) -> ReadOptions:

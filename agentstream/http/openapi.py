@@ -20,10 +20,11 @@ from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..stores.base import RunStatus
+from ..agent.requests import RunRequest, ToolResultsRequest
+from ..log.stores.base import RunStatus
 from .ai_sdk import ChatRequest
 from .handlers import api_endpoint
-from .inputs import ID_PATTERN, RunRequest, ToolResultsRequest
+from .inputs import ID_PATTERN
 
 SERVER_PREFIX = "/api"
 _REF = "#/components/schemas/{model}"

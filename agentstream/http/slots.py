@@ -8,6 +8,7 @@ client backs off (or lands on another instance) instead of piling onto this one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 
@@ -51,6 +52,12 @@ class StreamSlots:
                 telemetry.stream_closed()
 
         return release
+
+
+@functools.cache
+def get_stream_slots() -> StreamSlots:
+    """The process's stream slots: every HTTP trigger in a worker process counts against one cap."""
+    return StreamSlots()
 
 
 class _ReaderStalled(Exception):

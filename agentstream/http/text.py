@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-from ..events import Envelope
+from ..log.events import Envelope
 
 
 async def plain_text_chunks(batches: AsyncIterator[list[Envelope]]) -> AsyncIterator[str]:

@@ -9,8 +9,8 @@ import pytest
 
 from agentstream.aisdk.messages import new_messages, to_ui_messages
 from agentstream.aisdk.stream import UIMessageProjection, turn_chunks
-from agentstream.events import Envelope
 from agentstream.exceptions import InvalidRequest
+from agentstream.log.events import Envelope
 
 RUN = "run1"
 

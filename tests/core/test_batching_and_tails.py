@@ -9,12 +9,12 @@ from pathlib import Path
 
 from ag_ui.core import CustomEvent, RunFinishedEvent, RunStartedEvent
 
-from agentstream.events import Envelope, NewEvent
-from agentstream.reader import ReadOptions, read_thread
-from agentstream.stores.base import RunStatus
-from agentstream.stores.sqlite import SQLiteEventStore
-from agentstream.tail import POLL_ACTIVE_SECONDS, TailHub, ThreadTail
-from agentstream.writer import EventWriter
+from agentstream.log.events import Envelope, NewEvent
+from agentstream.log.reader import ReadOptions, read_thread
+from agentstream.log.stores.base import RunStatus
+from agentstream.log.stores.sqlite import SQLiteEventStore
+from agentstream.log.tail import POLL_ACTIVE_SECONDS, TailHub, ThreadTail
+from agentstream.log.writer import EventWriter
 
 
 class CountingStore(SQLiteEventStore):

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from agentstream.config import Settings
+from agentstream.config import EVENT_STORES, Settings
 from agentstream.exceptions import ConfigError
+from agentstream.log.stores import BACKENDS
 
 
 def test_model_settings_have_their_defaults() -> None:
@@ -13,6 +14,13 @@ def test_model_settings_have_their_defaults() -> None:
     assert settings.azure_openai_api_version == "2024-10-21"
     assert settings.model_timeout_seconds == 60
     assert settings.client_tool_timeout_seconds == 300
+
+
+def test_every_event_store_the_settings_accept_has_a_backend() -> None:
+    assert tuple(BACKENDS) == EVENT_STORES
+    assert Settings.from_env({"EVENT_STORE": "redis"}).event_store == "redis"
+    with pytest.raises(ConfigError, match="Config 'EVENT_STORE' has value 'kafka'"):
+        Settings.from_env({"EVENT_STORE": "kafka"})
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from agentstream.llm.base import TextDelta, ToolCallDelta
-from agentstream.llm.demo import DemoModel
+from agentstream.agent.llm.base import TextDelta, ToolCallDelta
+from agentstream.agent.llm.demo import DemoModel
 
 # The demo calls a tool only when it is offered one; its spec's name is all it reads.
 CALCULATOR = {"name": "calculate", "description": "Arithmetic.", "parameters": {"type": "object", "properties": {}}}

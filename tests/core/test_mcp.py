@@ -11,9 +11,9 @@ import pytest
 
 import agentstream
 from agentstream import Agent, ToolContext, tool
+from agentstream.agent.mcp import MCPTool
+from agentstream.agent.tools import ToolRegistry, UnknownTool
 from agentstream.exceptions import ConfigError, MCPServerError, MCPToolError
-from agentstream.mcp import MCPTool
-from agentstream.tools import ToolRegistry, UnknownTool
 from tests.harness import free_port
 from tests.mcp_server import MCPTestServer
 

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from azure.core.credentials import AccessToken
 
-from agentstream.config import Settings
-from agentstream.llm import (
+from agentstream.agent.llm import (
     AZURE_OPENAI_SCOPE,
     ModelClient,
     ModelError,
@@ -23,9 +22,10 @@ from agentstream.llm import (
     Usage,
     create_model,
 )
-from agentstream.llm.base import UNANSWERED
-from agentstream.llm.openai_chat import to_openai_messages
-from agentstream.turn import AssistantTurn
+from agentstream.agent.llm.base import UNANSWERED
+from agentstream.agent.llm.openai_chat import to_openai_messages
+from agentstream.agent.turn import AssistantTurn
+from agentstream.config import Settings
 from tests.openai_server import OpenAIServer, Reply
 
 WEATHER = {"name": "get_weather", "description": "Weather.", "parameters": {"type": "object", "properties": {}}}
@@ -136,7 +136,7 @@ def test_retries_give_up_after_the_attempts_with_the_failure_code(
         asyncio.run(collect(openai_model(server, MODEL_TIMEOUT_SECONDS="0.3")))
     assert raised.value.code == code and not raised.value.final
     assert len(server.chat_requests()) == 3
-    retries = [r.getMessage() for r in caplog.records if r.name == "agentstream.llm.openai_chat"]
+    retries = [r.getMessage() for r in caplog.records if r.name == "agentstream.agent.llm.openai_chat"]
     assert len(retries) == 2 and all(f"({code}, attempt" in m for m in retries)
 
 

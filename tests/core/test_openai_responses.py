@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from agentstream.config import Settings
-from agentstream.exceptions import ConfigError
-from agentstream.llm import (
+from agentstream.agent.llm import (
     AZURE_OPENAI_SCOPE,
     AzureOpenAIModel,
     EncryptedReasoning,
@@ -26,10 +24,12 @@ from agentstream.llm import (
     Usage,
     create_model,
 )
-from agentstream.llm.base import UNANSWERED
-from agentstream.llm.openai_responses import to_responses_input
-from agentstream.output import output_schema
-from agentstream.turn import AssistantTurn
+from agentstream.agent.llm.base import UNANSWERED
+from agentstream.agent.llm.openai_responses import to_responses_input
+from agentstream.agent.output import output_schema
+from agentstream.agent.turn import AssistantTurn
+from agentstream.config import Settings
+from agentstream.exceptions import ConfigError
 from tests.core.test_openai_chat import FixedTokenCredential
 from tests.openai_server import OpenAIServer, Reply
 

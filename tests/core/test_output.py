@@ -10,11 +10,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from agentstream.llm import DemoModel
-from agentstream.output import output_schema
-from agentstream.steps import StepContext, run_model_step
-from agentstream.stores.sqlite import SQLiteEventStore
-from agentstream.tools import ToolRegistry
+from agentstream.agent.llm import DemoModel
+from agentstream.agent.output import output_schema
+from agentstream.agent.steps import StepContext, run_model_step
+from agentstream.agent.tools import ToolRegistry
+from agentstream.log.stores.sqlite import SQLiteEventStore
 from tests.core.test_docs_examples import python_blocks, run_outside_the_repository
 from tests.harness import ROOT
 from tests.responses_wire import strict_schema_problem
@@ -122,7 +122,7 @@ def test_the_guide_s_structured_output_example_builds_with_a_strict_schema(tmp_p
     [example] = [block for block in python_blocks(ROOT / "docs" / "models.md") if "output_type=Forecast" in block]
     check = (
         "\nimport json\n"
-        "from agentstream.output import output_schema\n"
+        "from agentstream.agent.output import output_schema\n"
         "print(json.dumps(output_schema(app.agents.get('forecaster').output_type).schema))\n"
     )
     schema = json.loads(run_outside_the_repository(tmp_path, example + check))

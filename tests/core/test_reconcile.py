@@ -11,14 +11,15 @@ from typing import Any
 import pytest
 from ag_ui.core import RunFinishedEvent
 
-from agentstream import config, runs, runtime
-from agentstream.agents import Agent
-from agentstream.events import NewEvent
+from agentstream import config, runtime
+from agentstream.agent import runs
+from agentstream.agent.agents import Agent
+from agentstream.agent.reconcile import OrchestrationState, reconcile_active_runs, reconcile_run
+from agentstream.agent.requests import RunRequest
 from agentstream.exceptions import RunAlreadyActive
-from agentstream.http.inputs import RunRequest
-from agentstream.reconcile import OrchestrationState, reconcile_active_runs, reconcile_run
-from agentstream.stores.base import RunStatus
-from agentstream.stores.sqlite import SQLiteEventStore
+from agentstream.log.events import NewEvent
+from agentstream.log.stores.base import RunStatus
+from agentstream.log.stores.sqlite import SQLiteEventStore
 
 GRACE = 60.0
 AGENT = Agent(name="default")

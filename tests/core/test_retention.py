@@ -8,9 +8,9 @@ from pathlib import Path
 
 from ag_ui.core import RunStartedEvent
 
-from agentstream.events import NewEvent
+from agentstream.log.events import NewEvent
+from agentstream.log.stores.sqlite import SQLiteEventStore
 from agentstream.retention import PurgeReport, purge_idle_threads
-from agentstream.stores.sqlite import SQLiteEventStore
 
 RETENTION = 60.0
 

@@ -17,9 +17,9 @@ CHILD = f"""
 import asyncio, sys
 from pathlib import Path
 from ag_ui.core import CustomEvent
-from agentstream.events import NewEvent
+from agentstream.log.events import NewEvent
 from agentstream.exceptions import StoreUnavailable
-from agentstream.stores.sqlite import SQLiteEventStore
+from agentstream.log.stores.sqlite import SQLiteEventStore
 
 async def main() -> None:
     finished = 0

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from ag_ui.core import CustomEvent, RunErrorEvent
 
-from agentstream.events import NewEvent
 from agentstream.exceptions import RunAlreadyActive, ThreadNotFound
-from agentstream.stores.base import RunStatus, StepStatus
-from agentstream.stores.sqlite import SQLiteEventStore
+from agentstream.log.events import NewEvent
+from agentstream.log.stores.base import RunStatus, StepStatus
+from agentstream.log.stores.sqlite import SQLiteEventStore
 
 WRITERS = 4
 APPENDS_PER_WRITER = 40

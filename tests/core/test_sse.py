@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from agentstream.sse import comment_frame, event_frame, event_frames, retry_frame
+from agentstream.log.sse import comment_frame, event_frame, event_frames, retry_frame
 from agentstream_client.sse import SSEDecoder
 
 STREAM = (

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from ag_ui.core import TextMessageContentEvent, TextMessageStartEvent
 
-from agentstream.events import NewEvent
+from agentstream.agent.llm.base import Chunk, ModelError, ReasoningDelta, TextDelta, Usage
+from agentstream.agent.steps import CANCELLED, StepContext, run_model_step
+from agentstream.agent.tools import ToolRegistry
 from agentstream.exceptions import RunOver, StepSuperseded
-from agentstream.llm.base import Chunk, ModelError, ReasoningDelta, TextDelta, Usage
-from agentstream.steps import CANCELLED, StepContext, run_model_step
-from agentstream.stores.base import StepAttempt
-from agentstream.stores.sqlite import SQLiteEventStore
-from agentstream.tools import ToolRegistry
+from agentstream.log.events import NewEvent
+from agentstream.log.stores.base import StepAttempt
+from agentstream.log.stores.sqlite import SQLiteEventStore
 from orchestrators.tools import calculate, get_time, get_weather
 
 DEMO_TOOLS = ToolRegistry([get_weather, get_time, calculate])

@@ -20,12 +20,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from starlette.requests import Request
 
 from agentstream import config, runtime, telemetry
-from agentstream.events import NewEvent
+from agentstream.agent.llm.base import Chunk, TextDelta, Usage
+from agentstream.agent.steps import StepContext, finish_run, run_model_step
+from agentstream.agent.tools import ToolRegistry
 from agentstream.http import handlers
-from agentstream.llm.base import Chunk, TextDelta, Usage
-from agentstream.steps import StepContext, finish_run, run_model_step
-from agentstream.stores.sqlite import SQLiteEventStore
-from agentstream.tools import ToolRegistry
+from agentstream.http.slots import get_stream_slots
+from agentstream.log.events import NewEvent
+from agentstream.log.stores.sqlite import SQLiteEventStore
 from orchestrators.tools import calculate, get_time, get_weather
 from tests.harness import ROOT
 
@@ -92,7 +93,7 @@ def test_a_model_step_records_time_to_first_token_tokens_per_second_events_and_s
     [rate] = points["agentstream.model.tokens_per_second"]
     # Five tokens, the last at least four delays after the first: at most 5 / (4 * delay) per second.
     assert rate.count == 1 and 0 < rate.sum <= 5 / (4 * WORD_DELAY)
-    [appended] = points["agentstream.events.appended"]
+    [appended] = points["agentstream.log.events.appended"]
     assert appended.value == written > 5
     spans = {span.name: span for span in otel.spans.get_finished_spans()}
     assert {"agentstream.model_step", "agentstream.finish_run"} <= set(spans)
@@ -103,7 +104,7 @@ def test_streams_count_open_while_served_and_cursors_count_as_resumes(
     tmp_path: Path, otel: Telemetry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EVENT_STORE_PATH", str(tmp_path / "events.db"))
-    caches = [config.get_settings, runtime.get_store, runtime.get_hub, runtime.get_stream_slots]
+    caches = [config.get_settings, runtime.get_store, runtime.get_hub, get_stream_slots]
     for cache in caches:
         cache.cache_clear()
 

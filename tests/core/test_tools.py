@@ -11,9 +11,9 @@ import pytest
 from pydantic import BaseModel, Field, ValidationError
 
 from agentstream import Agent, RunContext, Tool, ToolContext, tool
-from agentstream.agents import Agents
+from agentstream.agent.agents import Agents
+from agentstream.agent.tools import ToolRegistry
 from agentstream.exceptions import AgentNotFound
-from agentstream.tools import ToolRegistry
 
 CONTEXT = ToolContext(thread_id="t1", run_id="r1", agent="support", tool_call_id="call_1")
 

@@ -78,7 +78,7 @@ def test_the_table_store_logs_no_azure_sdk_requests_at_the_default_level(
     finally:
         host.stop()
     log = host.log_path.read_text()
-    assert "agentstream.runs" in log  # the log was written, at INFO
+    assert "agentstream.agent.runs" in log  # the log was written, at INFO
     assert "Request URL" not in log and AZURE_HTTP_LOGGER not in log
     assert "expected_type" not in log  # the Durable SDK's notice on every start
 

@@ -1,7 +1,7 @@
 """The function app plus one route that starts runs in the `finish` client-tool mode.
 
 The AG-UI endpoint starts its runs that way; this route lets the tests drive the mode through the
-same core function (`agentstream.runs.start_run`) over real HTTP.
+same core function (`agentstream.agent.runs.start_run`) over real HTTP.
 """
 
 # mypy: allow-untyped-decorators
@@ -14,7 +14,7 @@ import azure.durable_functions as df
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
 
-from agentstream import runs
+from agentstream.agent import runs
 from agentstream.config import get_settings
 from agentstream.functions.instances import orchestration_status
 from agentstream.functions.orchestration import run_instance_id

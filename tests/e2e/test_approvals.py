@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from agentstream.approvals import DECLINED
+from agentstream.agent.approvals import DECLINED
 from agentstream_client import AgentStreamClient, AsyncAgentStreamClient
 from tests.agui.stream import events
 from tests.agui.test_conformance import assert_no_findings, validate

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from agentstream.functions.orchestration import run_instance_id
-from agentstream.stores import RunStatus
+from agentstream.log.stores import RunStatus
 from devhost.keys import KEYS_FILE
 from tests.checks import assert_contiguous, assert_well_ordered_run
 from tests.harness import Devhost, wait_until

@@ -14,7 +14,7 @@ import requests
 from ag_ui_validate.transport import TransportOptions, validate_endpoint
 from ag_ui_validate.types import ValidatorOptions
 
-from agentstream.state import fold
+from agentstream.agent.state import fold
 from tests.agui.stream import events
 from tests.agui.test_conformance import assert_no_findings
 from tests.harness import Devhost, StreamEvent

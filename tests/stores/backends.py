@@ -22,9 +22,9 @@ import redis
 from azure.core.exceptions import ResourceNotFoundError
 
 from agentstream.config import Settings
-from agentstream.stores import EventStore, create_store
-from agentstream.stores.base import Clock
-from agentstream.stores.sqlite import SQLiteEventStore
+from agentstream.log.stores import EventStore, create_store
+from agentstream.log.stores.base import Clock
+from agentstream.log.stores.sqlite import SQLiteEventStore
 from tests.azurite import Azurite
 from tests.harness import free_port, wait_until
 

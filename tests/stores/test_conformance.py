@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from ag_ui.core import CustomEvent, RunErrorEvent, RunFinishedEvent
 
-from agentstream.events import NewEvent
 from agentstream.exceptions import (
     AgentMismatch,
     CancelRequested,
@@ -23,8 +22,9 @@ from agentstream.exceptions import (
     StoreUnavailable,
     ThreadNotFound,
 )
-from agentstream.stores import EventStore, RunStatus, StepStatus
-from agentstream.stores.base import StepAttempt
+from agentstream.log.events import NewEvent
+from agentstream.log.stores import EventStore, RunStatus, StepStatus
+from agentstream.log.stores.base import StepAttempt
 from tests.stores.backends import Backend
 
 WRITERS = 4

@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from agentstream import runtime
-from agentstream.events import NewEvent
 from agentstream.http import handlers
-from agentstream.stores import EventStore, RunStatus
-from agentstream.tail import TailHub
+from agentstream.log.events import NewEvent
+from agentstream.log.stores import EventStore, RunStatus
+from agentstream.log.tail import TailHub
 from agentstream_client.sse import SSEDecoder
 from tests.stores.backends import Backend
 from tests.stores.test_conformance import FakeClock

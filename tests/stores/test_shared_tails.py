@@ -9,10 +9,10 @@ import time
 import pytest
 from ag_ui.core import CustomEvent, RunFinishedEvent
 
-from agentstream.events import NewEvent
-from agentstream.reader import ReadOptions, read_thread
-from agentstream.stores import EventStore, RunStatus
-from agentstream.tail import POLL_ACTIVE_SECONDS, TailHub
+from agentstream.log.events import NewEvent
+from agentstream.log.reader import ReadOptions, read_thread
+from agentstream.log.stores import EventStore, RunStatus
+from agentstream.log.tail import POLL_ACTIVE_SECONDS, TailHub
 from tests.stores.backends import Backend
 
 APPENDS = 40

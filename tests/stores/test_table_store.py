@@ -15,11 +15,11 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from agentstream.config import Settings
-from agentstream.events import NewEvent
 from agentstream.exceptions import ConfigError, CursorExpired, InvalidRequest, StepSuperseded, StoreUnavailable
-from agentstream.stores.base import RunStatus, StepAttempt
-from agentstream.stores.table import TableEventStore
-from agentstream.stores.table_connection import TableAccount
+from agentstream.log.events import NewEvent
+from agentstream.log.stores.base import RunStatus, StepAttempt
+from agentstream.log.stores.table import TableEventStore
+from agentstream.log.stores.table_connection import TableAccount
 from tests.stores.backends import Backend, TableBackend
 
 MiB = 1024 * 1024

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser
 
-from agentstream.approvals import DECLINED
+from agentstream.agent.approvals import DECLINED
 from tests.harness import Devhost
 from tests.web.page import RUN_TIMEOUT_MS, ChatPage
 

@@ -8,7 +8,7 @@ support = Agent(name="support", instructions="You are Contoso's support agent.",
 one; it is sent to the model as the first, system message of every model call, and never stored
 in the thread. Without `model`, the app settings (MODEL_PROVIDER and friends) choose the model.
 With `output_type` (a pydantic model), the final answer is JSON of that type, validated, and the
-run's `result` (see `agentstream.output`).
+run's `result` (see `agentstream.agent.output`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from .exceptions import AgentNotFound
+from ..exceptions import AgentNotFound
 from .llm.base import ModelClient
 from .output import output_schema
 from .tools import Tool, ToolRegistry, ToolSource

@@ -28,10 +28,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from . import telemetry
-from .config import get_settings
+from .. import telemetry
+from ..config import get_settings
+from ..log.stores.base import EventStore, RunStatus
 from .steps import StepContext, finish_run
-from .stores.base import EventStore, RunStatus
 
 logger = logging.getLogger(__name__)
 

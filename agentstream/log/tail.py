@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator
 
 from ag_ui.core import EventType
 
+from ..exceptions import ThreadNotFound
 from .events import Envelope
-from .exceptions import ThreadNotFound
 from .stores.base import EventStore, ThreadHead
 
 RECENT_EVENTS = 4096

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..config import Settings
+from ...config import Settings
 from .base import (
     Chunk,
     EncryptedReasoning,

@@ -31,8 +31,8 @@ from typing import Any
 
 from azure.data.tables import EdmType, EntityProperty
 
+from ...exceptions import InvalidRequest
 from ..events import NewEvent
-from ..exceptions import InvalidRequest
 from .base import RunInfo, RunStatus, StepRecord
 
 Entity = dict[str, Any]

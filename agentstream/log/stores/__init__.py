@@ -19,13 +19,13 @@ from .base import (
 )
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from ...config import Settings
 
 #: `EVENT_STORE` value -> the backend class, imported only when chosen.
 BACKENDS: dict[str, str] = {
-    "sqlite": "agentstream.stores.sqlite:SQLiteEventStore",
-    "redis": "agentstream.stores.redis:RedisEventStore",
-    "table": "agentstream.stores.table:TableEventStore",
+    "sqlite": "agentstream.log.stores.sqlite:SQLiteEventStore",
+    "redis": "agentstream.log.stores.redis:RedisEventStore",
+    "table": "agentstream.log.stores.table:TableEventStore",
 }
 
 

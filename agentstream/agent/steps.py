@@ -31,17 +31,17 @@ from ag_ui.core import (
 )
 from pydantic import BaseModel, ValidationError
 
-from . import telemetry
+from .. import telemetry
+from ..exceptions import CancelRequested, RunOver, StepSuperseded
+from ..log.events import NewEvent, OpenConstructs, now_ms, step_discarded, token_usage
+from ..log.stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
+from ..log.writer import EventWriter
 from .approvals import DECLINED
-from .events import NewEvent, OpenConstructs, now_ms, step_discarded, token_usage
-from .exceptions import CancelRequested, RunOver, StepSuperseded
 from .llm.base import ModelClient, ModelError
 from .output import CORRECTION_SUFFIX, correction_text, output_schema, validate_output, validation_problems
 from .state import State, StateUpdates, run_state, snapshot_event
-from .stores.base import EventStore, RunStatus, StepAttempt, StepRecord, StepStatus
 from .tools import ToolContext, ToolRegistry
 from .turn import AssistantTurn
-from .writer import EventWriter
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from typing import Any
 import jsonpatch
 from pydantic import BaseModel, ValidationError
 
-from .events import NewEvent, now_ms
-from .exceptions import InvalidRequest, first_problem
-from .stores.base import EventStore, ThreadInfo
+from ..exceptions import InvalidRequest, first_problem
+from ..log.events import NewEvent, now_ms
+from ..log.stores.base import EventStore, ThreadInfo
 
 State = dict[str, Any]
 STATE_EVENTS = ("STATE_SNAPSHOT", "STATE_DELTA")

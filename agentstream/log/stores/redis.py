@@ -3,7 +3,7 @@
 Every write is one Lua script call (`redis_scripts.py`): one round trip, atomic on the server, with
 the seq assigned inside the script, so writers in any number of processes stay contiguous. Reading
 after a cursor is one XRANGE from `(<cursor>-0`. The tails of this process are woken by one
-blocking XREAD that watches every tailed thread at once (`_CommitWatcher`).
+blocking XREAD that watches every tailed thread at once (`redis_watcher`).
 
 Retention: each write trims the thread's events older than the retention and sets all of the
 thread's keys to expire one retention period later, so an idle thread disappears by itself. A
@@ -16,15 +16,11 @@ the event store then lives on one shard.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import redis.asyncio
@@ -32,8 +28,7 @@ import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from ..events import Envelope, NewEvent
-from ..exceptions import (
+from ...exceptions import (
     AgentMismatch,
     CancelRequested,
     CursorExpired,
@@ -43,6 +38,7 @@ from ..exceptions import (
     StoreUnavailable,
     ThreadNotFound,
 )
+from ..events import Envelope, NewEvent
 from . import redis_scripts
 from .base import (
     DEFAULT_RETENTION,
@@ -58,26 +54,22 @@ from .base import (
     ThreadHead,
     ThreadInfo,
 )
+from .redis_streams import KEY_PREFIX, UNREACHABLE, envelope_of, events_key
+from .redis_watcher import CommitWatcher
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from ...config import Settings
 
 T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
-# One hash tag for every key: scripts and the watcher's XREAD touch several keys at once, which a
-# clustered Redis (Azure Managed Redis) allows only within one hash slot.
-KEY_PREFIX = "{agentstream}"
 MAX_CONNECTIONS = 50
-# Errors that mean the server could not be reached or could not serve (restarting, failing over).
-_UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ReadOnlyError)
 _THREAD_KEYS = ("meta", "events", "runs", "steps", "open", "messages", "dedupe", "dedupe_by_seq", "run_ids")
 _PURGE_BATCH = 100
 # The threads with an active run (a set, never expiring): what the reconciliation sweep walks. Only
 # scripts change it, so it never misses a thread whose run is active.
 _ACTIVE_KEY = f"{KEY_PREFIX}:active"
-_XReadReply = list[tuple[str, list[tuple[str, dict[str, str]]]]] | None
 
 
 class RedisEventStore(EventStore):
@@ -117,7 +109,7 @@ class RedisEventStore(EventStore):
                 "PURGE_THREAD",
             )
         }
-        self._watcher = _CommitWatcher(self)
+        self._watcher = CommitWatcher(self._watch_connection, self._wake)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = time.time) -> RedisEventStore:
@@ -133,9 +125,6 @@ class RedisEventStore(EventStore):
         base = f"{KEY_PREFIX}:t:{thread_id}"
         return [f"{base}:{name}" for name in _THREAD_KEYS] + [f"{KEY_PREFIX}:threads", _ACTIVE_KEY]
 
-    def _events_key(self, thread_id: str) -> str:
-        return f"{KEY_PREFIX}:t:{thread_id}:events"
-
     async def _guard(self, call: Callable[[], Awaitable[T]], thread_id: str = "", *, idempotent: bool = True) -> T:
         """Run one round trip, mapping the server's refusals and outages to our errors.
 
@@ -145,7 +134,7 @@ class RedisEventStore(EventStore):
         for attempt in (1, 2):
             try:
                 return await call()
-            except _UNREACHABLE as exc:
+            except UNREACHABLE as exc:
                 if idempotent and attempt == 1:
                     continue
                 raise StoreUnavailable(f"Redis event store at {self.location} failed: {exc}") from exc
@@ -219,7 +208,7 @@ class RedisEventStore(EventStore):
         return self._committed(thread_id, envelopes)
 
     async def read(self, thread_id: str, *, after: int, limit: int = 1000) -> list[Envelope]:
-        keys = [self._keys(thread_id)[0], self._events_key(thread_id)]
+        keys = [self._keys(thread_id)[0], events_key(thread_id)]
         try:
             entries = await self._guard(lambda: self._scripts["READ"](keys=keys, args=[after, limit]), thread_id)
         except CursorExpired as exc:
@@ -378,98 +367,6 @@ class RedisEventStore(EventStore):
             await pipe.execute()
 
 
-@dataclass(eq=False)
-class _Waiter:
-    after: int
-    future: asyncio.Future[list[Envelope]]
-
-
-class _CommitWatcher:
-    """One blocking XREAD, on its own connection, for every thread tailed in this process.
-
-    A waiter for a thread that the XREAD in flight does not cover adds an entry to this host's wake
-    stream, which the XREAD also watches: it returns and is issued again with the new thread.
-    """
-
-    BLOCK_SECONDS = 30.0
-
-    def __init__(self, store: RedisEventStore) -> None:
-        self._store = store
-        self._waiters: dict[str, list[_Waiter]] = {}
-        self._covered: frozenset[str] = frozenset()
-        self._blocking = False
-        self._wake_stream = f"{KEY_PREFIX}:wake:{secrets.token_hex(8)}"
-        self._wake_id = "0-0"
-        self._task: asyncio.Task[None] | None = None
-        self._connection: redis.asyncio.Redis | None = None
-
-    async def wait(self, thread_id: str, after: int, timeout: float) -> list[Envelope]:
-        waiter = _Waiter(after, asyncio.get_running_loop().create_future())
-        waiters = self._waiters.setdefault(thread_id, [])
-        waiters.append(waiter)
-        try:
-            if self._task is None or self._task.done():
-                self._task = asyncio.create_task(self._watch(), name="redis-commit-watcher")
-            elif self._blocking and thread_id not in self._covered:
-                with contextlib.suppress(StoreUnavailable, *_UNREACHABLE):
-                    await self._store._wake(self._wake_stream)
-            return await asyncio.wait_for(waiter.future, timeout)
-        except TimeoutError:
-            return []
-        finally:
-            waiters.remove(waiter)
-            if not waiters and self._waiters.get(thread_id) is waiters:
-                del self._waiters[thread_id]
-
-    async def _watch(self) -> None:
-        failures = 0
-        while self._waiters:
-            streams = {
-                self._store._events_key(thread_id): f"{min(w.after for w in waiters)}-0"
-                for thread_id, waiters in self._waiters.items()
-            }
-            threads = {self._store._events_key(thread_id): thread_id for thread_id in self._waiters}
-            streams[self._wake_stream] = self._wake_id
-            self._covered = frozenset(self._waiters)
-            if self._connection is None:
-                self._connection = self._store._watch_connection(self.BLOCK_SECONDS)
-            self._blocking = True
-            try:
-                reply = cast(
-                    _XReadReply,
-                    await self._connection.xread(
-                        streams,  # type: ignore[arg-type]
-                        count=1000,
-                        block=int(self.BLOCK_SECONDS * 1000),
-                    ),
-                )
-            except _UNREACHABLE:
-                failures += 1
-                logger.warning("Watching Redis for commits failed (%d in a row); retrying", failures, exc_info=True)
-                await asyncio.sleep(min(0.05 * 2**failures, 2.0))
-                continue
-            finally:
-                self._blocking = False
-            failures = 0
-            for stream, entries in reply or []:
-                if stream == self._wake_stream:
-                    self._wake_id = entries[-1][0]
-                    continue
-                envelopes = [_from_fields(entry_id, fields) for entry_id, fields in entries]
-                for waiter in self._waiters.get(threads[stream], []):
-                    fresh = [e for e in envelopes if e.seq > waiter.after]
-                    if fresh and not waiter.future.done():
-                        waiter.future.set_result(fresh)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._connection is not None:
-            await self._connection.aclose()
-            self._connection = None
-
-
 def _refusal(message: str, thread_id: str) -> Exception | None:
     """Our exception for a script's refusal; None for any other error (a bug, not a condition)."""
     code, _, detail = message.partition(" ")
@@ -502,12 +399,8 @@ def _flatten(events: list[NewEvent]) -> list[str | int]:
     return flat
 
 
-def _from_fields(entry_id: str, fields: dict[str, str]) -> Envelope:
-    return Envelope(int(entry_id.split("-", 1)[0]), fields["run"], float(fields["ts"]), fields["type"], fields["data"])
-
-
 def _from_pairs(entry_id: str, pairs: list[str]) -> Envelope:
-    return _from_fields(entry_id, dict(zip(pairs[::2], pairs[1::2], strict=True)))
+    return envelope_of(entry_id, dict(zip(pairs[::2], pairs[1::2], strict=True)))
 
 
 def _run(run_id: str, raw: str) -> RunInfo:

@@ -22,13 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import telemetry
+from ... import telemetry
 from ..events import Envelope, NewEvent
 
 if TYPE_CHECKING:
     from typing import Self
 
-    from ..config import Settings
+    from ...config import Settings
 
 CommitListener = Callable[[str, list[Envelope]], None]
 Clock = Callable[[], float]
@@ -41,7 +41,7 @@ class RunStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
-    #: Ended waiting for a person's decision on tool calls (see agentstream.approvals).
+    #: Ended waiting for a person's decision on tool calls (see agentstream.agent.approvals).
     INTERRUPTED = "interrupted"
 
 

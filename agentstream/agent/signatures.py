@@ -8,7 +8,7 @@ model, built from the function's signature:
   section give each argument's description; defaults make an argument optional;
 - the docstring's text before its sections is the tool's description.
 
-A parameter annotated with the context type (see `agentstream.tools.ToolContext`) is left out of
+A parameter annotated with the context type (see `agentstream.agent.tools.ToolContext`) is left out of
 the schema: it is filled in by the host, never by the model.
 """
 

@@ -35,10 +35,8 @@ from ag_ui.core import (
     ToolCallStartEvent,
 )
 
-from . import approvals, runtime, state, telemetry
-from .agents import Agent
-from .events import NewEvent
-from .exceptions import (
+from .. import runtime, telemetry
+from ..exceptions import (
     AgentMismatch,
     InterruptNotFound,
     InterruptPending,
@@ -52,8 +50,12 @@ from .exceptions import (
     ToolCallAnswered,
     ToolCallNotFound,
 )
-from .http.inputs import RunRequest, ToolResult
+from ..log.events import NewEvent
+from ..log.stores.base import EventStore, RunInfo, RunStatus, ThreadInfo
+from . import approvals, state
+from .agents import Agent
 from .reconcile import OrchestrationState, OrchestrationStatus, reconcile_run
+from .requests import RunRequest, ToolResult
 from .steps import (
     StepContext,
     finish_run,
@@ -63,7 +65,6 @@ from .steps import (
     tool_result_event,
     tool_step_id,
 )
-from .stores.base import EventStore, RunInfo, RunStatus, ThreadInfo
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from ag_ui.core import (
     ToolCallStartEvent,
 )
 
-from .events import NewEvent
+from ..log.events import NewEvent
 from .llm.base import ITEM_ID, Chunk, EncryptedReasoning, ReasoningDelta, TextDelta, ToolCallDelta, Usage
 
 _USAGE_KEYS = {

@@ -23,7 +23,7 @@ import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ..config import MODEL_APIS, get_settings
+from ...config import MODEL_APIS, get_settings
 from .base import Chunk, ModelClient, ModelOptions, OutputSchema
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ class AzureOpenAIModel(_SDKModel):
     def _build(self) -> ModelClient:
         import openai
 
-        from ..exceptions import ConfigError
+        from ...exceptions import ConfigError
         from .openai_chat import OpenAIChatModel
 
         settings = get_settings()

@@ -17,8 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..events import Envelope, NewEvent
-from ..exceptions import (
+from ...exceptions import (
     AgentMismatch,
     CancelRequested,
     CursorExpired,
@@ -28,6 +27,7 @@ from ..exceptions import (
     StoreUnavailable,
     ThreadNotFound,
 )
+from ..events import Envelope, NewEvent
 from .base import (
     DEFAULT_RETENTION,
     ActiveRun,
@@ -44,7 +44,7 @@ from .base import (
 )
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from ...config import Settings
 
 T = TypeVar("T")
 

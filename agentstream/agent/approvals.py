@@ -26,8 +26,8 @@ from typing import Any
 from ag_ui.core import Interrupt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .exceptions import InterruptExpired, InterruptNotFound, InvalidRequest, first_problem
-from .stores.base import EventStore, RunInfo, RunStatus, ThreadInfo
+from ..exceptions import InterruptExpired, InterruptNotFound, InvalidRequest, first_problem
+from ..log.stores.base import EventStore, RunInfo, RunStatus, ThreadInfo
 from .tools import ToolRegistry
 
 REASON = "tool_call"

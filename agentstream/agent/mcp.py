@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from .config import Setting
-from .exceptions import MCPServerError, MCPToolError
+from ..config import Setting
+from ..exceptions import MCPServerError, MCPToolError
 from .tools import TOOL_NAME, ToolContext, ToolSource
 
 if TYPE_CHECKING:

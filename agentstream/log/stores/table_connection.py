@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from azure.data.tables.aio import TableServiceClient
 
-from ..telemetry import quiet_azure_http_logging
+from ...telemetry import quiet_azure_http_logging
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
 
-    from ..config import Settings
+    from ...config import Settings
 
 # Fail fast when the account is unreachable: the caller turns the error into `store_unavailable`.
 _CLIENT_OPTIONS: dict[str, Any] = {

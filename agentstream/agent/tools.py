@@ -7,7 +7,7 @@ def lookup_order(order_id: Annotated[str, "The order number, e.g. A-1001"]) -> s
 ```
 
 The schema the model sees and the validation of what it sends come from the function's signature
-(see `agentstream.signatures`). A tool may be sync (run in a worker thread, so a blocking call does
+(see `agentstream.agent.signatures`). A tool may be sync (run in a worker thread, so a blocking call does
 not stall the streams) or async, and may take a `ToolContext`, which the model never sees. What it
 returns is what the model reads: a string as it is, anything else as JSON.
 

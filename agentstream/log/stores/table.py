@@ -1,14 +1,11 @@
 """The Azure Table Storage event store: one partition per thread, one transaction per write.
 
-Every write is one entity-group transaction that replaces the thread's head row with If-Match on
-the ETag it read, so writes to a thread are serialized optimistically: a writer that lost the race
-gets 412 (or 409 when it tried to create a row someone else created), reads again and retries.
-Seqs therefore stay contiguous across processes and hosts, and a write's events, messages, usage
-and step result land together or not at all. Rows and payload encoding: see `table_layout`.
+Every write is one entity-group transaction on the thread's head row under If-Match (the loop that
+retries lost races: `table_writes`), so seqs stay contiguous across processes and hosts, and a
+write's events, messages, usage and step result land together or not at all. Rows and payload
+encoding: see `table_layout`; clients: `table_session`; retention and purge: `table_retention`.
 
-The head this process last wrote is kept with its ETag, so a writer that is alone on a thread (the
-usual case: one step streaming) appends in one round trip; a stale head fails its If-Match and is
-read again. Anything the cached head would make us refuse is checked again against a fresh read.
+Anything the cached head (`table_heads`) would make us refuse is checked again against a fresh read.
 """
 
 from __future__ import annotations
@@ -17,22 +14,16 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import random
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableEntity, UpdateMode
-from azure.data.tables.aio import TableClient, TableServiceClient
+from azure.data.tables.aio import TableClient
 
-from ..events import Envelope, NewEvent
-from ..exceptions import (
+from ...exceptions import (
     AgentMismatch,
-    AgentStreamError,
     CancelRequested,
     CursorExpired,
     RunAlreadyActive,
@@ -41,6 +32,7 @@ from ..exceptions import (
     StoreUnavailable,
     ThreadNotFound,
 )
+from ..events import Envelope, NewEvent
 from .base import (
     DEFAULT_RETENTION,
     ActiveRun,
@@ -55,10 +47,10 @@ from .base import (
     ThreadHead,
     ThreadInfo,
 )
+from .table_chunks import read_payload, upload
 from .table_connection import TableAccount
+from .table_heads import HeadCache
 from .table_layout import (
-    CHUNKS_PER_TRANSACTION,
-    EVENTS_LAST,
     HEAD,
     MESSAGES_FIRST,
     MESSAGES_LAST,
@@ -70,10 +62,7 @@ from .table_layout import (
     Payload,
     append_key,
     as_int,
-    binary_properties,
     check_id,
-    chunk_key,
-    chunk_range,
     decode_events,
     encode_events,
     int64,
@@ -83,42 +72,18 @@ from .table_layout import (
     run_entity,
     run_info,
     run_key,
-    seq_of_page,
     step_entity,
     step_key,
 )
-from .table_transaction import IF_MATCH, CachedHead, HeadRow, Transaction, etag_of, lost_race
+from .table_retention import index_row, purge, trim
+from .table_session import TableSession
+from .table_transaction import HeadRow, Transaction
+from .table_writes import WriteLoop
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from ...config import Settings
 
 T = TypeVar("T")
-
-# How long a write keeps retrying lost races before it reports the store as unavailable.
-CONTENTION_SECONDS = 30.0
-_CACHED_HEADS = 1024
-# Rows a write may delete for retention on top of its own: a transaction holds at most 100.
-_TRIM_BUDGET = 80
-_PURGE_BATCH = 100
-_INDEX_ROW = "thread"
-
-
-@dataclass(slots=True)
-class _Connection:
-    loop: asyncio.AbstractEventLoop
-    service: TableServiceClient
-    credential: AsyncTokenCredential | None
-    events: TableClient
-    threads: TableClient
-    ready: asyncio.Task[None]
-    # Writers in this process take turns per thread; the ETag only has to settle races between hosts.
-    turns: dict[str, _Turn] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class _Turn:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
 
 
 class TableEventStore(EventStore):
@@ -137,8 +102,9 @@ class TableEventStore(EventStore):
         self.events_table = f"{prefix}events"
         # One row per thread with (a lower bound of) its last write, so the purge need not scan events.
         self.threads_table = f"{prefix}threads"
-        self._connection: _Connection | None = None
-        self._heads: OrderedDict[str, CachedHead] = OrderedDict()
+        self._session = TableSession(account, self.events_table, self.threads_table)
+        self._heads = HeadCache()
+        self._writes = WriteLoop(self._session, self._heads, self._trim)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = time.time) -> TableEventStore:
@@ -152,148 +118,31 @@ class TableEventStore(EventStore):
     # -- plumbing ---------------------------------------------------------------------------
 
     async def _table(self) -> TableClient:
-        # Clients hold an aiohttp session, which belongs to one event loop.
-        loop = asyncio.get_running_loop()
-        connection = self._connection
-        if connection is None or connection.loop is not loop:
-            service, credential = self.account.connect()
-            ready = loop.create_task(self._create_tables(service, credential))
-            connection = _Connection(
-                loop,
-                service,
-                credential,
-                service.get_table_client(self.events_table),
-                service.get_table_client(self.threads_table),
-                ready,
-            )
-            self._connection = connection
-        try:
-            with self._reaching():
-                await asyncio.shield(connection.ready)
-        except BaseException:
-            if self._connection is connection and connection.ready.done():
-                self._connection = None
-            raise
-        return connection.events
+        return await self._session.events()
 
-    async def _create_tables(self, service: TableServiceClient, credential: AsyncTokenCredential | None) -> None:
-        try:
-            await service.create_table_if_not_exists(self.events_table)
-            await service.create_table_if_not_exists(self.threads_table)
-        except BaseException:
-            await service.close()
-            if credential is not None:
-                await credential.close()
-            raise
-
-    @contextlib.contextmanager
-    def _reaching(self) -> Iterator[None]:
-        try:
-            yield
-        except (AzureError, OSError, TimeoutError) as exc:
-            raise StoreUnavailable(
-                f"Table storage at {self.account.description} failed: {type(exc).__name__}: {exc}"
-            ) from exc
-
-    def _cache(self, thread_id: str, cached: CachedHead | None) -> None:
-        if cached is None:
-            self._heads.pop(thread_id, None)
-            return
-        self._heads[thread_id] = cached
-        self._heads.move_to_end(thread_id)
-        while len(self._heads) > _CACHED_HEADS:
-            self._heads.popitem(last=False)
+    def _reaching(self) -> contextlib.AbstractContextManager[None]:
+        return self._session.reaching()
 
     async def _write(self, thread_id: str, plan: Callable[[Transaction], Awaitable[T]]) -> T:
-        check_id(thread_id, "thread id")
-        table = await self._table()
-        assert self._connection is not None
-        turns = self._connection.turns
-        turn = turns.setdefault(thread_id, _Turn())
-        turn.users += 1
-        try:
-            async with turn.lock:
-                return await self._write_in_turn(table, thread_id, plan)
-        finally:
-            turn.users -= 1
-            if turn.users == 0:
-                del turns[thread_id]
+        return await self._writes.write(thread_id, plan)
 
-    async def _write_in_turn(
-        self, table: TableClient, thread_id: str, plan: Callable[[Transaction], Awaitable[T]]
-    ) -> T:
-        deadline = time.monotonic() + CONTENTION_SECONDS
-        delay = 0.005
-        cached = self._heads.get(thread_id)
-        while True:
-            tx = Transaction(table, thread_id, cached)
-            try:
-                with self._reaching():
-                    result = await plan(tx)
-            except AgentStreamError as exc:
-                if cached is None or isinstance(exc, StoreUnavailable):
-                    raise
-                cached = None  # decided on what this process last saw: decide again on a fresh read
-                continue
-            if not tx.ops and tx.next is None:
-                return result
-            if tx.appended:
-                with self._reaching():
-                    await self._trim(tx)
-            try:
-                with self._reaching():
-                    responses = await table.submit_transaction(tx.operations())
-            except StoreUnavailable as exc:
-                self._cache(thread_id, None)  # the outcome is unknown
-                if not lost_race(exc.__cause__):
-                    raise
-                if time.monotonic() > deadline:
-                    raise StoreUnavailable(
-                        f"Writes to thread '{thread_id}' kept conflicting for {CONTENTION_SECONDS:g} s."
-                    ) from exc
-                if cached is None:
-                    await asyncio.sleep(random.uniform(0, delay))
-                    delay = min(delay * 2, 0.2)
-                cached = None
-                continue
-            assert tx.next is not None
-            head = dataclasses.replace(tx.next, etag=responses[0]["etag"])
-            self._cache(thread_id, CachedHead(head, tx.verified))
-            return result
+    async def _trim(self, tx: Transaction) -> None:
+        await trim(tx, now=self._clock(), retention=self.retention)
 
     async def _upload(self, thread_id: str, *payloads: Payload) -> None:
         """Write the chunk rows of large payloads, before the transaction that refers to them."""
         check_id(thread_id, "thread id")
-        chunks = [chunk for payload in payloads for chunk in payload.chunks]
-        if not chunks:
+        if not any(payload.chunks for payload in payloads):
             return
         table = await self._table()
-        groups = [chunks[i : i + CHUNKS_PER_TRANSACTION] for i in range(0, len(chunks), CHUNKS_PER_TRANSACTION)]
         with self._reaching():
-            await asyncio.gather(*(table.submit_transaction([("upsert", c) for c in group]) for group in groups))
+            await upload(table, payloads)
 
     async def _index(self, thread_id: str) -> None:
         """Put the thread in the purge's index, as written now: the index may be behind, never ahead."""
-        await self._table()
-        assert self._connection is not None
-        row = {"PartitionKey": thread_id, "RowKey": _INDEX_ROW, "updated": self._clock()}
+        clients = await self._session.clients()
         with self._reaching():
-            await self._connection.threads.upsert_entity(row, mode=UpdateMode.REPLACE)
-
-    async def _payload(self, table: TableClient, thread_id: str, entity: Entity) -> bytes:
-        chunk_id = entity.get("chunk_id")
-        if chunk_id is None:
-            data = binary_properties(entity)
-        else:
-            first, last = chunk_range(chunk_id, as_int(entity["chunks"]))
-            rows = table.query_entities(
-                "PartitionKey eq @p and RowKey ge @first and RowKey le @last",
-                parameters={"p": thread_id, "first": first, "last": last},
-            )
-            data = b"".join([binary_properties(row) async for row in rows])
-        if len(data) != as_int(entity["size"]):
-            raise StoreUnavailable(f"Row '{entity['RowKey']}' of thread '{thread_id}' is incomplete.")
-        return data
+            await clients.threads.upsert_entity(index_row(thread_id, self._clock()), mode=UpdateMode.REPLACE)
 
     async def _check_run(self, tx: Transaction, head: HeadRow | None, run_id: str, *, finishing: bool = False) -> None:
         if head is not None and head.active_run_id == run_id:
@@ -329,40 +178,6 @@ class TableEventStore(EventStore):
         tx.next = dataclasses.replace(base, last_seq=head.last_seq + len(envelopes), updated=now, oldest=oldest)
         tx.appended = True
         return envelopes
-
-    async def _trim(self, tx: Transaction) -> None:
-        """Delete, in this write's transaction, the thread's events past retention (as SQLite does).
-
-        Whole pages go, oldest first, with their chunks and keys, as many as one transaction holds;
-        the next write goes on. A page is only looked for once the oldest one kept is past
-        retention by 1% of it, so a thread that stays busy does not query on every write.
-        """
-        assert tx.next is not None
-        cutoff = self._clock() - self.retention
-        if tx.next.oldest is None or tx.next.oldest >= cutoff - self.retention / 100:
-            return
-        pages = tx.table.query_entities(
-            "PartitionKey eq @p and RowKey ge @first and RowKey le @last",
-            parameters={"p": tx.thread_id, "first": page_key(1), "last": EVENTS_LAST},
-            select=["RowKey", "ts", "key", "chunk_id", "chunks"],
-            results_per_page=_TRIM_BUDGET,
-        )
-        floor, oldest, budget = tx.next.floor, None, _TRIM_BUDGET
-        async for page in pages:
-            rows = 1 + (as_int(page["chunks"]) if page.get("chunk_id") else 0) + (1 if page.get("key") else 0)
-            if page["ts"] >= cutoff or rows > budget:
-                oldest = page["ts"]
-                break
-            budget -= rows
-            tx.delete(page["RowKey"])
-            if page.get("key"):
-                tx.delete(page["key"])
-            for part in range(as_int(page["chunks"]) if page.get("chunk_id") else 0):
-                tx.delete(chunk_key(page["chunk_id"], part))
-            floor = seq_of_page(page["RowKey"])
-        if oldest is None and tx.next.last_seq > floor:
-            oldest = tx.next.updated  # only this write's own page is left
-        tx.next = dataclasses.replace(tx.next, floor=floor, oldest=oldest)
 
     @staticmethod
     def _add_messages(tx: Transaction, messages: Payload | None, count: int) -> None:
@@ -508,7 +323,7 @@ class TableEventStore(EventStore):
                 head = HeadRow.of(page)
                 break
             first, run_id, ts = as_int(page["first"]), page["run"], page["ts"]
-            records = decode_events(await self._payload(table, thread_id, page))
+            records = decode_events(await read_payload(table, thread_id, page))
             envelopes += [
                 Envelope(first + i, run_id, ts, kind, data)
                 for i, (kind, data) in enumerate(records)
@@ -579,7 +394,7 @@ class TableEventStore(EventStore):
             tx.merge(run, {"cancel_requested": True})
             tx.next = dataclasses.replace(head, cancelling=True)
 
-        self._cache(thread_id, None)  # a cancel is decided on the head as it is now
+        self._heads.forget(thread_id)  # a cancel is decided on the head as it is now
         await self._write(thread_id, plan)
         return await self.get_run(thread_id, run_id)
 
@@ -589,7 +404,7 @@ class TableEventStore(EventStore):
         messages: list[dict[str, Any]] = []
         with self._reaching():
             for page in await self._query(table, thread_id, MESSAGES_FIRST, MESSAGES_LAST):
-                messages += json.loads(await self._payload(table, thread_id, page))
+                messages += json.loads(await read_payload(table, thread_id, page))
         return messages
 
     async def get_step(self, thread_id: str, step_id: str) -> StepRecord | None:
@@ -602,7 +417,7 @@ class TableEventStore(EventStore):
     async def _step(self, table: TableClient, thread_id: str, entity: Entity) -> StepRecord:
         result = None
         if "size" in entity:
-            result = json.loads(await self._payload(table, thread_id, entity))
+            result = json.loads(await read_payload(table, thread_id, entity))
         return StepRecord(
             entity["step_id"],
             entity["run"],
@@ -777,73 +592,13 @@ class TableEventStore(EventStore):
         return sorted(active, key=lambda run: run.thread_id)
 
     async def purge_idle_threads(self, idle_before: float) -> list[PurgedThread]:
-        await self._table()
-        connection = self._connection
-        assert connection is not None
-        purged = []
+        clients = await self._session.clients()
         with self._reaching():
-            # The index holds a time no later than each thread's last write; the head says if it is idle.
-            candidates = connection.threads.query_entities(
-                "updated lt @before", parameters={"before": idle_before}, select=["PartitionKey"]
-            )
-            for thread_id in [row["PartitionKey"] async for row in candidates]:
-                thread = await self._purge_thread(connection, thread_id, idle_before)
-                if thread is not None:
-                    purged.append(thread)
-        return purged
-
-    async def _purge_thread(self, connection: _Connection, thread_id: str, idle_before: float) -> PurgedThread | None:
-        events, threads = connection.events, connection.threads
-        row = await Transaction(events, thread_id, None).row(HEAD)
-        if row is None:
-            await _delete_quietly(threads, thread_id, _INDEX_ROW)
-            return None
-        head = HeadRow.of(row)
-        if not head.purging:
-            if head.updated >= idle_before:
-                await threads.upsert_entity(
-                    {"PartitionKey": thread_id, "RowKey": _INDEX_ROW, "updated": head.updated}, mode=UpdateMode.REPLACE
-                )
-                return None
-            # Fence the thread first: a write that raced in fails its If-Match, then finds no thread.
-            tombstone = {**dataclasses.replace(head, purging=True).entity(thread_id)}
-            try:
-                await events.update_entity(
-                    tombstone, mode=UpdateMode.REPLACE, etag=etag_of(row), match_condition=IF_MATCH
-                )
-            except ResourceModifiedError:
-                return None  # written since we looked: not idle
-        self._cache(thread_id, None)
-        rows = events.query_entities(
-            "PartitionKey eq @p", parameters={"p": thread_id}, select=["RowKey", "run_id", "start"]
-        )
-        keys, runs = [], []
-        async for entity in rows:
-            if entity["RowKey"] != HEAD:
-                keys.append(entity["RowKey"])
-            if entity["RowKey"].startswith(RUNS_FIRST) and entity["RowKey"] != HEAD:
-                runs.append((as_int(entity["start"]), entity["run_id"]))
-        for i in range(0, len(keys), _PURGE_BATCH):
-            batch = keys[i : i + _PURGE_BATCH]
-            await events.submit_transaction([("delete", {"PartitionKey": thread_id, "RowKey": k}) for k in batch])
-        await _delete_quietly(events, thread_id, HEAD)
-        await _delete_quietly(threads, thread_id, _INDEX_ROW)
-        return PurgedThread(thread_id, [run_id for _, run_id in sorted(runs)])
+            return await purge(clients, self._heads, idle_before)
 
     async def close(self) -> None:
-        connection, self._connection = self._connection, None
         self._heads.clear()
-        if connection is None or connection.loop is not asyncio.get_running_loop():
-            return
-        connection.ready.cancel()
-        await connection.service.close()
-        if connection.credential is not None:
-            await connection.credential.close()
-
-
-async def _delete_quietly(table: TableClient, partition: str, row_key: str) -> None:
-    with contextlib.suppress(ResourceNotFoundError):
-        await table.delete_entity(partition, row_key)
+        await self._session.close()
 
 
 async def _none() -> None:

@@ -69,6 +69,8 @@ check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/mypy
+	# A standalone script, outside the packages above.
+	$(BIN)/mypy --strict scripts/smoke.py
 
 lint: $(STAMP)
 	$(BIN)/ruff format .

@@ -68,11 +68,30 @@ param openAiDeploymentCapacity int = 30
 @description('Create an Azure Managed Redis cache and use it as the event store (EVENT_STORE=redis). Otherwise Table storage in the app\'s storage account holds the events.')
 param deployRedis bool = false
 
+@allowed(['azureStorage', 'durableTaskScheduler'])
+@description('Durable Functions backend: azureStorage (task hub in the app\'s storage account, queues polled) or durableTaskScheduler (a managed scheduler that pushes work to the app; lower dispatch latency, billed on its own).')
+param durableBackend string = 'azureStorage'
+
+@allowed(['Consumption', 'Dedicated'])
+@description('SKU of the Durable Task Scheduler: Consumption (pay per action, up to 500 actions/s) or Dedicated (capacity units of 2,000 actions/s each).')
+param durableTaskSchedulerSku string = 'Consumption'
+
+@minValue(1)
+@maxValue(3)
+@description('Capacity units of a Dedicated scheduler (3 for high availability).')
+param durableTaskSchedulerCapacity int = 1
+
+@description('Object id of the user running azd (AZURE_PRINCIPAL_ID, set by azd); with the Durable Task Scheduler it gets read access to the scheduler\'s dashboard. Empty grants nobody.')
+param principalId string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-${resourceToken}'
 // One container per app for its deployment package (Flex Consumption deploys from blob storage).
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}'
+// The Durable Functions task hub: queues and tables in storage, or a task hub resource in the scheduler.
+var taskHubName = 'agentstream'
+var useDurableTaskScheduler = durableBackend == 'durableTaskScheduler'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-11-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
@@ -148,6 +167,20 @@ module redis 'core/redis.bicep' = if (deployRedis) {
   }
 }
 
+module durableTask 'core/durabletask.bicep' = if (useDurableTaskScheduler) {
+  name: 'durabletask'
+  scope: rg
+  params: {
+    name: 'dts-${resourceToken}'
+    location: location
+    tags: tags
+    taskHubName: taskHubName
+    skuName: durableTaskSchedulerSku
+    skuCapacity: durableTaskSchedulerCapacity
+    dashboardPrincipalId: principalId
+  }
+}
+
 module rbac 'app/rbac.bicep' = {
   name: 'rbac'
   scope: rg
@@ -157,6 +190,7 @@ module rbac 'app/rbac.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     keyVaultName: keyVault.outputs.name
     openAiAccountName: deployAzureOpenAI ? openAi.outputs.name : ''
+    durableTaskSchedulerName: useDurableTaskScheduler ? durableTask.outputs.name : ''
   }
 }
 
@@ -185,6 +219,8 @@ module api 'app/api.bicep' = {
     openAiEndpoint: deployAzureOpenAI ? openAi.outputs.endpoint : ''
     openAiDeploymentName: deployAzureOpenAI ? openAi.outputs.deploymentName : ''
     redisUrlSecretUri: deployRedis ? redis.outputs.redisUrlSecretUri : ''
+    taskHubName: taskHubName
+    durableTaskSchedulerEndpoint: useDurableTaskScheduler ? durableTask.outputs.endpoint : ''
   }
 }
 
@@ -196,4 +232,5 @@ output AZURE_FUNCTION_URL string = api.outputs.url
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_OPENAI_ENDPOINT string = deployAzureOpenAI ? openAi.outputs.endpoint : ''
+output AZURE_DURABLE_TASK_SCHEDULER_ENDPOINT string = useDurableTaskScheduler ? durableTask.outputs.endpoint : ''
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName

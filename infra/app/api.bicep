@@ -20,6 +20,10 @@ param openAiEndpoint string = ''
 param openAiDeploymentName string = ''
 @description('Empty when Redis is not deployed.')
 param redisUrlSecretUri string = ''
+@description('Durable task hub name (TASK_HUB_NAME), in Azure Storage or in the Durable Task Scheduler.')
+param taskHubName string
+@description('Endpoint of the Durable Task Scheduler; empty keeps the Azure Storage backend.')
+param durableTaskSchedulerEndpoint string = ''
 
 resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
   name: storageAccountName
@@ -120,7 +124,7 @@ var hostSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   // Python <= 3.12 only turns on HTTP streams when functions are indexed at worker init.
   PYTHON_ENABLE_INIT_INDEXING: '1'
-  TASK_HUB_NAME: 'agentstream'
+  TASK_HUB_NAME: taskHubName
   // DefaultAzureCredential in the app picks the user-assigned identity with this.
   AZURE_CLIENT_ID: identityClientId
 }
@@ -165,8 +169,22 @@ var redisSettings = {
   REDIS_URL: '@Microsoft.KeyVault(SecretUri=${redisUrlSecretUri})'
 }
 
+// The Durable Task Scheduler backend, reached with the managed identity (no key exists). host.json
+// in the package names the Azure Storage backend and its tuning; the host reads
+// AzureFunctionsJobHost__<path> settings over host.json, so the last two switch the same package
+// to the scheduler (which has no use for the Azure Storage tuning).
+var durableTaskSchedulerSettings = {
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${durableTaskSchedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}'
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
+}
+
 // Settings of a service that is not deployed are left out rather than set empty.
-var optionalSettings = union(empty(openAiEndpoint) ? {} : openAiSettings, empty(redisUrlSecretUri) ? {} : redisSettings)
+var optionalSettings = union(
+  empty(openAiEndpoint) ? {} : openAiSettings,
+  empty(redisUrlSecretUri) ? {} : redisSettings,
+  empty(durableTaskSchedulerEndpoint) ? {} : durableTaskSchedulerSettings
+)
 
 resource appSettings 'Microsoft.Web/sites/config@2024-11-01' = {
   // checkov:skip=CKV_AZURE_63: this check reads the 'web' config; this resource is the 'appsettings' config

@@ -5,6 +5,8 @@ param applicationInsightsName string
 param keyVaultName string
 @description('Empty when Azure OpenAI is not deployed.')
 param openAiAccountName string = ''
+@description('Empty when the Durable Task Scheduler is not the durable backend.')
+param durableTaskSchedulerName string = ''
 
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -13,6 +15,7 @@ var roles = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   cognitiveServicesOpenAIUser: '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd'
+  durableTaskDataContributor: '0ad04412-c4d5-4796-b79c-f76d14c8d402'
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
@@ -29,6 +32,10 @@ resource vault 'Microsoft.KeyVault/vaults@2024-11-01' existing = {
 
 resource openAi 'Microsoft.CognitiveServices/accounts@2024-10-01' existing = if (!empty(openAiAccountName)) {
   name: openAiAccountName
+}
+
+resource scheduler 'Microsoft.DurableTask/schedulers@2025-11-01' existing = if (!empty(durableTaskSchedulerName)) {
+  name: durableTaskSchedulerName
 }
 
 // Host storage (leases, deployment package, timer checkpoints).
@@ -89,6 +96,18 @@ resource openAiUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!
   scope: openAi
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.cognitiveServicesOpenAIUser)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The app is both the scheduler's worker (orchestrations, activities) and its client (start, cancel,
+// status, purge); Durable Task Worker covers only the first, so it gets Data Contributor.
+resource durableTaskContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(durableTaskSchedulerName)) {
+  name: guid(scheduler.id, principalId, roles.durableTaskDataContributor)
+  scope: scheduler
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.durableTaskDataContributor)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

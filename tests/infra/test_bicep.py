@@ -29,6 +29,7 @@ ROLE_IDS = {
     "3913510d-42f4-4e42-8a64-420c390055eb": ("Monitoring Metrics Publisher", "applicationInsights"),
     "4633458b-17de-408a-b874-0445c86b69e6": ("Key Vault Secrets User", "vault"),
     "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd": ("Cognitive Services OpenAI User", "openAi"),
+    "0ad04412-c4d5-4796-b79c-f76d14c8d402": ("Durable Task Data Contributor", "scheduler"),
 }
 AZURE_RESPONSE_LIMIT_SECONDS = 230
 

@@ -53,6 +53,8 @@ def test_function_app_indexes_in_http_streams_mode_with_every_function() -> None
         "model_step": ["activityTrigger"],
         "tool_step": ["activityTrigger"],
         "finish_run": ["activityTrigger"],
+        "open_run": ["activityTrigger"],
+        "start_next_run": ["durableClient", "activityTrigger"],
         "purge_expired_threads": ["durableClient", "timerTrigger"],
     }
     assert result["schedules"] == {"purge_expired_threads": "0 17 3 * * *"}

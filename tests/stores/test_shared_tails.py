@@ -168,10 +168,11 @@ def test_a_run_streamed_from_this_host_costs_no_polling_reads(backend: Backend) 
     env_store = backend.open_store(backend.new_env())
     pushes = env_store.pushes_commits
     asyncio.run(env_store.close())
-    if pushes:
-        pytest.skip("a store that pushes commits is woken by them, not polled")
     streaming_reads, elapsed, received = asyncio.run(follow_a_run_written_here(backend))
     assert received == list(range(2, 2 + APPENDS * 2 + 2))
+    if pushes:
+        # Woken by the store's own notifications of commits, not by polling: nothing to bound here.
+        return
     # Polling would read once per active interval. Only an interval in which no local commit
     # landed (a write slower than the interval, on a busy machine) is read.
     assert streaming_reads <= max(2, elapsed / POLL_ACTIVE_SECONDS / 4), (streaming_reads, elapsed)

@@ -21,7 +21,8 @@ def test_an_unknown_field_next_to_message_lists_the_fields_the_body_takes(devhos
     response = requests.post(f"{devhost.url}/api/agent/run", json={"message": "hi", "colour": "red"}, timeout=10)
     assert response.status_code == 400
     assert response.json()["error"]["message"] == (
-        "Unknown field 'colour': the body takes 'message', 'messages', 'thread_id', 'tools', 'resume', 'state', 'multitask_strategy'."
+        "Unknown field 'colour': the body takes 'message', 'messages', 'thread_id', 'tools', 'resume', 'state', "
+        "'multitask_strategy'."
     )
 
 
